@@ -1,0 +1,146 @@
+//! Accounts: registration, email verification, and the account's own view.
+
+use serde::Serialize;
+
+use crate::context::RequestContext;
+use crate::domain::{Email, NewPassword, PasswordPolicy, UserId, Username};
+use crate::error::{CoreError, FieldErrorsBuilder};
+use crate::store::audit::{self, EventKind};
+use crate::store::email_tokens::{self, Purpose};
+use crate::store::users::{self, NewUser, User};
+use crate::tokens::{constant_time_eq, random_token, token_hash};
+use crate::Gatehouse;
+
+/// A sign-up, every field checked.
+#[derive(Debug)]
+pub struct Registration {
+    pub email: Email,
+    pub username: Option<Username>,
+    pub password: NewPassword,
+}
+
+impl Registration {
+    /// Parses the raw form, reporting every bad field at once.
+    pub fn parse(email: &str, username: Option<&str>, password: &str, policy: &PasswordPolicy) -> Result<Self, CoreError> {
+        let mut errors = FieldErrorsBuilder::default();
+        let email = errors.check("email", Email::parse(email));
+        let username = match username.map(str::trim).filter(|u| !u.is_empty()) {
+            Some(raw) => errors.check("username", Username::parse(raw)).map(Some),
+            None => Some(None),
+        };
+        let mut personal: Vec<&str> = Vec::new();
+        if let Some(e) = &email {
+            personal.extend([e.as_str(), e.local_part()]);
+        }
+        if let Some(Some(u)) = &username {
+            personal.push(u.as_str());
+        }
+        let password = errors.check("password", policy.check(password, &personal));
+        errors.finish()?;
+        Ok(Self { email: email.unwrap(), username: username.unwrap(), password: password.unwrap() })
+    }
+}
+
+/// Who may be made a staff member or superuser (CLI `createsuperuser`, later the admin API).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Privileges {
+    pub is_staff: bool,
+    pub is_superuser: bool,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct VerificationLink {
+    pub uid: String,
+    pub token: String,
+    pub url: String,
+}
+
+impl Gatehouse {
+    /// Creates the account and, when verification is required, emails the confirmation link.
+    #[tracing::instrument(skip_all, fields(email = %registration.email))]
+    pub async fn register(&self, registration: Registration, context: &RequestContext) -> Result<User, CoreError> {
+        let user = self.create_user(&registration, Privileges::default(), !self.settings().require_email_verification).await?;
+        audit::record(self.pool(), Some(user.id), EventKind::Registered, context, "").await?;
+        if !user.is_verified {
+            self.send_verification(&user, context).await?;
+        }
+        Ok(user)
+    }
+
+    /// Creates an account directly (no mail): the CLI and, later, the admin pages.
+    pub async fn create_user(&self, registration: &Registration, privileges: Privileges, verified: bool) -> Result<User, CoreError> {
+        let hash = self.0.hasher.hash(registration.password.expose()).await?;
+        users::insert(
+            self.pool(),
+            NewUser {
+                email: &registration.email,
+                username: registration.username.as_ref(),
+                password_hash: &hash,
+                is_verified: verified,
+                is_staff: privileges.is_staff || privileges.is_superuser,
+                is_superuser: privileges.is_superuser,
+            },
+        )
+        .await
+    }
+
+    /// Issues a new link (retiring earlier ones) and mails it.
+    async fn send_verification(&self, user: &User, context: &RequestContext) -> Result<VerificationLink, CoreError> {
+        let token = random_token();
+        let ttl = self.settings().verification_token_ttl;
+        email_tokens::replace(self.pool(), user.id, Purpose::VerifyEmail, &token_hash(&token), &user.email, ttl.as_secs() as i64)
+            .await?;
+        let uid = user.id.to_uidb64();
+        let url = format!("{}/verify-email?uid={uid}&token={token}", self.settings().public_url);
+        let mail = self
+            .mailer()
+            .render(
+                "verify_email",
+                &user.email,
+                "Confirm your email address",
+                serde_json::json!({
+                    "name": user.display_username(),
+                    "link": url,
+                    "valid_for": humantime::format_duration(ttl).to_string(),
+                }),
+            )
+            .map_err(|e| CoreError::internal("rendering the verification mail", e))?;
+        self.mailer().send(mail);
+        audit::record(self.pool(), Some(user.id), EventKind::VerificationSent, context, "").await?;
+        Ok(VerificationLink { uid, token, url })
+    }
+
+    /// Confirms the address if `token` is the live one for `uid`. Single use.
+    pub async fn verify_email(&self, uid: &str, token: &str, context: &RequestContext) -> Result<User, CoreError> {
+        let user_id = UserId::from_uidb64(uid).ok_or(CoreError::InvalidLink)?;
+        let presented = token_hash(token.trim());
+        let live = email_tokens::live_tokens(self.pool(), user_id, Purpose::VerifyEmail).await?;
+        let matching = live.iter().find(|t| constant_time_eq(&t.token_hash, &presented)).ok_or(CoreError::InvalidLink)?;
+        if !email_tokens::consume(self.pool(), matching.id).await? {
+            return Err(CoreError::InvalidLink);
+        }
+        let user = users::find(self.pool(), user_id).await?.ok_or(CoreError::InvalidLink)?;
+        if user.email != matching.email {
+            // The address changed since the link was sent; confirming the old one means nothing.
+            return Err(CoreError::InvalidLink);
+        }
+        users::mark_verified(self.pool(), user_id).await?;
+        audit::record(self.pool(), Some(user_id), EventKind::EmailVerified, context, &user.email).await?;
+        Ok(User { is_verified: true, ..user })
+    }
+
+    /// Sends a fresh link if the address belongs to an unconfirmed account. Answers the same
+    /// either way, so it cannot be used to probe which addresses have accounts.
+    pub async fn resend_verification(&self, email: &Email, context: &RequestContext) -> Result<(), CoreError> {
+        if let Some(user) = users::find_by_email(self.pool(), email).await? {
+            if !user.is_verified && user.is_active {
+                self.send_verification(&user, context).await?;
+            }
+        }
+        Ok(())
+    }
+
+    pub async fn user(&self, id: UserId) -> Result<User, CoreError> {
+        users::find(self.pool(), id).await?.ok_or(CoreError::NotFound)
+    }
+}

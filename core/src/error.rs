@@ -1,0 +1,118 @@
+//! The core's one error type. Every face (web app, JSON API, compatibility surfaces) maps it to
+//! its own wire shape in one place; the core never speaks HTTP.
+
+use std::collections::BTreeMap;
+
+/// Messages per input field, e.g. `{"password": ["This password is too common."]}`.
+pub type FieldErrors = BTreeMap<String, Vec<String>>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CoreError {
+    /// Input that parsed but breaks a rule; `fields` says which.
+    #[error("{message}")]
+    Validation { message: String, fields: FieldErrors },
+    /// A unique value (email, username) is already taken.
+    #[error("{message}")]
+    Conflict { message: String, fields: FieldErrors },
+    /// Unknown account or wrong password: deliberately one answer for both.
+    #[error("No active account found with the given credentials.")]
+    InvalidCredentials,
+    #[error("This email address is not confirmed yet. Check your inbox for the confirmation link, or ask for a new one.")]
+    EmailNotVerified,
+    /// A link token (verification, reset) that is unknown, used or expired.
+    #[error("This link is invalid or has expired.")]
+    InvalidLink,
+    /// Missing, malformed, expired or revoked access credentials.
+    #[error("Authentication credentials were not provided or are not valid.")]
+    Unauthenticated,
+    #[error("You do not have permission to perform this action.")]
+    Forbidden,
+    #[error("Not found.")]
+    NotFound,
+    #[error("Too many attempts. Try again in {retry_after_secs} seconds.")]
+    Throttled { retry_after_secs: u64 },
+    /// Anything unexpected; the detail is logged, never shown.
+    #[error("Internal error.")]
+    Internal(String),
+}
+
+impl CoreError {
+    /// A stable machine-readable code, used as `error.code` on the wire.
+    pub fn code(&self) -> &'static str {
+        match self {
+            CoreError::Validation { .. } => "validation_error",
+            CoreError::Conflict { .. } => "conflict",
+            CoreError::InvalidCredentials => "invalid_credentials",
+            CoreError::EmailNotVerified => "email_not_verified",
+            CoreError::InvalidLink => "invalid_link",
+            CoreError::Unauthenticated => "not_authenticated",
+            CoreError::Forbidden => "permission_denied",
+            CoreError::NotFound => "not_found",
+            CoreError::Throttled { .. } => "throttled",
+            CoreError::Internal(_) => "internal_error",
+        }
+    }
+
+    pub fn fields(&self) -> Option<&FieldErrors> {
+        match self {
+            CoreError::Validation { fields, .. } | CoreError::Conflict { fields, .. } => Some(fields),
+            _ => None,
+        }
+    }
+
+    pub fn field(field: &str, message: impl Into<String>) -> Self {
+        let mut fields = FieldErrors::new();
+        fields.insert(field.to_string(), vec![message.into()]);
+        CoreError::Validation { message: "Some fields are not valid.".into(), fields }
+    }
+
+    pub fn validation(fields: FieldErrors) -> Self {
+        CoreError::Validation { message: "Some fields are not valid.".into(), fields }
+    }
+
+    pub fn internal(context: &str, error: impl std::fmt::Display) -> Self {
+        tracing::error!(%error, "{context}");
+        CoreError::Internal(format!("{context}: {error}"))
+    }
+}
+
+impl From<sqlx::Error> for CoreError {
+    fn from(error: sqlx::Error) -> Self {
+        CoreError::internal("database error", error)
+    }
+}
+
+/// Collects field errors while parsing a form, so a user sees every problem at once.
+#[derive(Debug, Default)]
+pub struct FieldErrorsBuilder(FieldErrors);
+
+impl FieldErrorsBuilder {
+    pub fn add(&mut self, field: &str, message: impl Into<String>) {
+        self.0.entry(field.to_string()).or_default().push(message.into());
+    }
+
+    /// Keeps the value, or records the messages of a failed parse under `field`.
+    pub fn check<T>(&mut self, field: &str, result: Result<T, Vec<String>>) -> Option<T> {
+        match result {
+            Ok(value) => Some(value),
+            Err(messages) => {
+                for m in messages {
+                    self.add(field, m);
+                }
+                None
+            }
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn finish(self) -> Result<(), CoreError> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(CoreError::validation(self.0))
+        }
+    }
+}

@@ -1,0 +1,102 @@
+//! The Gatehouse domain core. The web app's server functions, the JSON API and the
+//! compatibility surfaces all call [`Gatehouse`]; no rule about accounts, credentials,
+//! sessions or mail is written anywhere else.
+
+pub mod accounts;
+pub mod auth;
+pub mod config;
+pub mod context;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod keys;
+pub mod mail;
+pub mod passwords;
+pub mod store;
+pub mod tokens;
+
+use std::sync::Arc;
+
+pub use config::Settings;
+pub use context::RequestContext;
+pub use error::{CoreError, FieldErrors};
+pub use store::sessions::{Session, SessionKind};
+pub use store::users::User;
+
+use db::Database;
+use domain::PasswordPolicy;
+use keys::RootKey;
+use mail::Mailer;
+use passwords::PasswordHasher;
+use tokens::JwtKeys;
+
+/// The running core: settings, database, keys, hasher and mailer. Cheap to clone.
+#[derive(Clone)]
+pub struct Gatehouse(Arc<Inner>);
+
+struct Inner {
+    settings: Settings,
+    db: Database,
+    hasher: PasswordHasher,
+    jwt: JwtKeys,
+    mailer: Mailer,
+    policy: PasswordPolicy,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Database(#[from] db::DatabaseError),
+    #[error(transparent)]
+    Key(#[from] keys::KeyError),
+    #[error(transparent)]
+    Mail(#[from] mail::MailError),
+}
+
+impl Gatehouse {
+    /// Connects, applies migrations, loads (or generates) the secret key and sets up mail.
+    pub async fn start(settings: Settings) -> Result<Self, StartupError> {
+        let db = Database::connect(&settings).await?;
+        db.migrate().await?;
+        Self::with_database(settings, db)
+    }
+
+    /// Like [`start`](Self::start) but with a database that is already connected and migrated.
+    pub fn with_database(settings: Settings, db: Database) -> Result<Self, StartupError> {
+        let root = RootKey::load(settings.secret_key.as_deref(), &settings.data_dir)?;
+        let hasher = PasswordHasher::new(
+            settings.argon2_memory_kib,
+            settings.argon2_iterations,
+            settings.argon2_parallelism,
+            settings.hash_concurrency,
+        );
+        Ok(Self(Arc::new(Inner {
+            jwt: JwtKeys::new(&root),
+            mailer: Mailer::new(&settings)?,
+            policy: PasswordPolicy { min_length: settings.password_min_length },
+            hasher,
+            db,
+            settings,
+        })))
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.0.settings
+    }
+
+    pub fn database(&self) -> &Database {
+        &self.0.db
+    }
+
+    pub fn password_policy(&self) -> &PasswordPolicy {
+        &self.0.policy
+    }
+
+    pub fn mailer(&self) -> &Mailer {
+        &self.0.mailer
+    }
+
+    fn pool(&self) -> &sqlx::AnyPool {
+        &self.0.db.pool
+    }
+}

@@ -1,0 +1,157 @@
+//! Outgoing mail: SMTP through lettre when configured, otherwise the console plus an outbox
+//! folder of `.eml` files. Sending happens in the background with retries, so a slow or
+//! failing mail server never fails (or times) the request that asked for the mail.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use lettre::message::{Mailbox, MultiPart};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use minijinja::Environment;
+use serde::Serialize;
+
+use crate::config::{Settings, SmtpTls};
+
+/// Attempts per message before it is given up and written to `outbox/failed/`.
+const SMTP_ATTEMPTS: u32 = 4;
+
+#[derive(Clone)]
+pub struct Mailer {
+    smtp: Option<AsyncSmtpTransport<Tokio1Executor>>,
+    outbox: Option<PathBuf>,
+    failed_dir: PathBuf,
+    from: Mailbox,
+    site_name: String,
+    templates: std::sync::Arc<Environment<'static>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MailError {
+    #[error("invalid SMTP settings (GATEHOUSE_SMTP_HOST): {0}")]
+    Smtp(#[from] lettre::transport::smtp::Error),
+    #[error("invalid GATEHOUSE_MAIL_FROM: {0}")]
+    From(#[from] lettre::address::AddressError),
+    #[error("mail template error: {0}")]
+    Template(#[from] minijinja::Error),
+    #[error("cannot build the message: {0}")]
+    Build(#[from] lettre::error::Error),
+    #[error("cannot write to the outbox: {0}")]
+    Outbox(#[from] std::io::Error),
+}
+
+/// A rendered message, ready to deliver.
+#[derive(Clone, Debug)]
+pub struct OutgoingMail {
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+impl Mailer {
+    pub fn new(settings: &Settings) -> Result<Self, MailError> {
+        let smtp = settings.smtp.as_ref().map(build_transport).transpose()?;
+        let outbox = (smtp.is_none() || settings.mail_outbox_always).then(|| settings.outbox_dir());
+        let mut templates = Environment::new();
+        templates.add_template("base.html", include_str!("../templates/mail/base.html"))?;
+        templates.add_template("verify_email.html", include_str!("../templates/mail/verify_email.html"))?;
+        templates.add_template("verify_email.txt", include_str!("../templates/mail/verify_email.txt"))?;
+        Ok(Self {
+            smtp,
+            outbox,
+            failed_dir: settings.outbox_dir().join("failed"),
+            from: settings.mail_from.parse()?,
+            site_name: settings.site_name.clone(),
+            templates: std::sync::Arc::new(templates),
+        })
+    }
+
+    /// Renders `<name>.txt` and `<name>.html` with `context` plus `site_name` and `subject`.
+    pub fn render(&self, name: &str, to: &str, subject: &str, context: impl Serialize) -> Result<OutgoingMail, MailError> {
+        let ctx = minijinja::context! { site_name => &self.site_name, subject => subject, ..minijinja::Value::from_serialize(&context) };
+        Ok(OutgoingMail {
+            to: to.to_string(),
+            subject: format!("{} – {subject}", self.site_name),
+            text: self.templates.get_template(&format!("{name}.txt"))?.render(&ctx)?,
+            html: self.templates.get_template(&format!("{name}.html"))?.render(&ctx)?,
+        })
+    }
+
+    /// Queues the message: it is delivered in the background, and a failure is logged (and
+    /// the message kept in `outbox/failed/`), never lost silently.
+    pub fn send(&self, mail: OutgoingMail) {
+        let mailer = self.clone();
+        tokio::spawn(async move {
+            if let Err(error) = mailer.deliver(&mail).await {
+                tracing::error!(%error, to = %mail.to, "mail delivery failed");
+            }
+        });
+    }
+
+    /// Delivers now (used by `send` and by `gatehouse check`).
+    pub async fn deliver(&self, mail: &OutgoingMail) -> Result<(), MailError> {
+        let message = self.build(mail)?;
+        if let Some(dir) = &self.outbox {
+            write_eml(dir, &message).await?;
+            tracing::info!(to = %mail.to, subject = %mail.subject, "mail written to the outbox\n{}", mail.text);
+        }
+        let Some(smtp) = &self.smtp else { return Ok(()) };
+        let mut delay = Duration::from_millis(500);
+        for attempt in 1..=SMTP_ATTEMPTS {
+            match smtp.send(message.clone()).await {
+                Ok(_) => {
+                    tracing::info!(to = %mail.to, subject = %mail.subject, "mail sent");
+                    return Ok(());
+                }
+                Err(error) if attempt < SMTP_ATTEMPTS => {
+                    tracing::warn!(%error, attempt, "SMTP send failed, retrying");
+                    tokio::time::sleep(delay).await;
+                    delay *= 4;
+                }
+                Err(error) => {
+                    write_eml(&self.failed_dir, &message).await?;
+                    return Err(error.into());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether the SMTP server answers (for `gatehouse check`); `None` without SMTP.
+    pub async fn test_connection(&self) -> Option<Result<bool, MailError>> {
+        let smtp = self.smtp.as_ref()?;
+        Some(smtp.test_connection().await.map_err(MailError::from))
+    }
+
+    fn build(&self, mail: &OutgoingMail) -> Result<Message, MailError> {
+        Ok(Message::builder()
+            .from(self.from.clone())
+            .to(mail.to.parse()?)
+            .subject(&mail.subject)
+            .message_id(None)
+            .multipart(MultiPart::alternative_plain_html(mail.text.clone(), mail.html.clone()))?)
+    }
+}
+
+fn build_transport(smtp: &crate::config::SmtpSettings) -> Result<AsyncSmtpTransport<Tokio1Executor>, MailError> {
+    let builder = match smtp.tls {
+        SmtpTls::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&smtp.host),
+        SmtpTls::StartTls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&smtp.host)?,
+        SmtpTls::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&smtp.host)?,
+    };
+    let mut builder = builder.port(smtp.port).timeout(Some(Duration::from_secs(20)));
+    if let (Some(user), Some(password)) = (&smtp.username, &smtp.password) {
+        builder = builder.credentials(Credentials::new(user.clone(), password.clone()));
+    }
+    Ok(builder.build())
+}
+
+async fn write_eml(dir: &std::path::Path, message: &Message) -> Result<(), std::io::Error> {
+    tokio::fs::create_dir_all(dir).await?;
+    let name = format!("{}-{}.eml", time::OffsetDateTime::now_utc().unix_timestamp_nanos(), uuid::Uuid::new_v4().simple());
+    // Write then rename, so a reader polling the folder never sees half a message.
+    let tmp = dir.join(format!(".{name}.tmp"));
+    tokio::fs::write(&tmp, message.formatted()).await?;
+    tokio::fs::rename(&tmp, dir.join(name)).await
+}

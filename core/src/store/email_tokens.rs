@@ -1,0 +1,80 @@
+use sqlx::{AnyPool, FromRow};
+
+use crate::db::now;
+use crate::domain::UserId;
+use crate::error::CoreError;
+
+/// What an emailed token is for; a token for one purpose never works for another.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Purpose {
+    VerifyEmail,
+    ResetPassword,
+}
+
+impl Purpose {
+    fn as_str(self) -> &'static str {
+        match self {
+            Purpose::VerifyEmail => "verify_email",
+            Purpose::ResetPassword => "reset_password",
+        }
+    }
+}
+
+#[derive(Clone, Debug, FromRow)]
+pub struct StoredToken {
+    pub id: i64,
+    pub token_hash: String,
+    pub email: String,
+}
+
+/// Stores a new token and retires the user's earlier ones for the same purpose.
+pub async fn replace(
+    pool: &AnyPool,
+    user_id: UserId,
+    purpose: Purpose,
+    token_hash: &str,
+    email: &str,
+    lifetime_secs: i64,
+) -> Result<(), CoreError> {
+    let now = now();
+    let mut tx = pool.begin().await?;
+    sqlx::query("UPDATE email_tokens SET used_at = $1 WHERE user_id = $2 AND purpose = $3 AND used_at IS NULL")
+        .bind(now)
+        .bind(user_id.0)
+        .bind(purpose.as_str())
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("INSERT INTO email_tokens (user_id, purpose, token_hash, email, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)")
+        .bind(user_id.0)
+        .bind(purpose.as_str())
+        .bind(token_hash)
+        .bind(email)
+        .bind(now)
+        .bind(now + lifetime_secs)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The user's unused, unexpired tokens for `purpose` (normally at most one).
+pub async fn live_tokens(pool: &AnyPool, user_id: UserId, purpose: Purpose) -> Result<Vec<StoredToken>, CoreError> {
+    Ok(sqlx::query_as::<_, StoredToken>(
+        "SELECT id, token_hash, email FROM email_tokens WHERE user_id = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3",
+    )
+    .bind(user_id.0)
+    .bind(purpose.as_str())
+    .bind(now())
+    .fetch_all(pool)
+    .await?)
+}
+
+/// Marks a token used; `false` if someone else used it first (a concurrent click).
+pub async fn consume(pool: &AnyPool, id: i64) -> Result<bool, CoreError> {
+    let result = sqlx::query("UPDATE email_tokens SET used_at = $1 WHERE id = $2 AND used_at IS NULL")
+        .bind(now())
+        .bind(id)
+        .execute(pool)
+        .await?;
+    Ok(result.rows_affected() == 1)
+}

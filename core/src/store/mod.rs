@@ -1,0 +1,7 @@
+//! Storage, one module per aggregate. Only these modules write SQL.
+
+pub mod audit;
+pub mod email_tokens;
+pub mod sessions;
+pub mod users;
+pub mod web_sessions;

@@ -1,0 +1,152 @@
+use serde::Serialize;
+use sqlx::{AnyPool, FromRow};
+
+use crate::context::RequestContext;
+use crate::db::now;
+use crate::domain::UserId;
+use crate::error::CoreError;
+
+/// Where a session came from: the JSON API (refresh token) or the web app (cookie).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SessionKind {
+    Api,
+    Browser,
+}
+
+impl SessionKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            SessionKind::Api => "api",
+            SessionKind::Browser => "browser",
+        }
+    }
+
+    fn from_db(value: &str) -> Self {
+        if value == "browser" {
+            SessionKind::Browser
+        } else {
+            SessionKind::Api
+        }
+    }
+}
+
+/// One login. Access tokens name it in `sid` and die with it.
+#[derive(Clone, Debug, Serialize)]
+pub struct Session {
+    pub id: String,
+    pub user_id: UserId,
+    pub kind: SessionKind,
+    pub aal: String,
+    pub amr: Vec<String>,
+    pub otp_device_id: Option<i64>,
+    pub ip: String,
+    pub user_agent: String,
+    pub created_at: i64,
+    pub last_used_at: i64,
+    pub expires_at: i64,
+}
+
+#[derive(FromRow)]
+struct SessionRow {
+    id: String,
+    user_id: i64,
+    kind: String,
+    aal: String,
+    amr: String,
+    otp_device_id: Option<i64>,
+    ip: String,
+    user_agent: String,
+    created_at: i64,
+    last_used_at: i64,
+    expires_at: i64,
+}
+
+impl From<SessionRow> for Session {
+    fn from(r: SessionRow) -> Self {
+        Session {
+            id: r.id,
+            user_id: UserId(r.user_id),
+            kind: SessionKind::from_db(&r.kind),
+            aal: r.aal,
+            amr: r.amr.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect(),
+            otp_device_id: r.otp_device_id,
+            ip: r.ip,
+            user_agent: r.user_agent,
+            created_at: r.created_at,
+            last_used_at: r.last_used_at,
+            expires_at: r.expires_at,
+        }
+    }
+}
+
+const COLUMNS: &str = "id, user_id, kind, aal, amr, otp_device_id, ip, user_agent, created_at, last_used_at, expires_at";
+
+pub struct NewSession<'a> {
+    pub user_id: UserId,
+    pub kind: SessionKind,
+    /// SHA-256 of the refresh token; `None` for browser sessions.
+    pub refresh_hash: Option<&'a str>,
+    pub aal: &'a str,
+    pub amr: &'a [&'a str],
+    pub lifetime_secs: i64,
+    pub context: &'a RequestContext,
+}
+
+pub async fn insert(pool: &AnyPool, new: NewSession<'_>) -> Result<Session, CoreError> {
+    let id = uuid::Uuid::new_v4().to_string();
+    let now = now();
+    let sql = format!(
+        "INSERT INTO sessions (id, user_id, kind, refresh_hash, aal, amr, ip, user_agent, created_at, last_used_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10) RETURNING {COLUMNS}"
+    );
+    let row = sqlx::query_as::<_, SessionRow>(&sql)
+        .bind(&id)
+        .bind(new.user_id.0)
+        .bind(new.kind.as_str())
+        .bind(new.refresh_hash)
+        .bind(new.aal)
+        .bind(new.amr.join(","))
+        .bind(&new.context.ip)
+        .bind(&new.context.user_agent)
+        .bind(now)
+        .bind(now + new.lifetime_secs)
+        .fetch_one(pool)
+        .await?;
+    Ok(row.into())
+}
+
+/// The session if it exists, belongs to nobody else's revocation and has not expired.
+pub async fn find_active(pool: &AnyPool, id: &str) -> Result<Option<Session>, CoreError> {
+    let sql = format!("SELECT {COLUMNS} FROM sessions WHERE id = $1 AND revoked_at IS NULL AND expires_at > $2");
+    let row = sqlx::query_as::<_, SessionRow>(&sql).bind(id).bind(now()).fetch_optional(pool).await?;
+    Ok(row.map(Session::from))
+}
+
+pub async fn list_active_for_user(pool: &AnyPool, user_id: UserId) -> Result<Vec<Session>, CoreError> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM sessions WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 ORDER BY last_used_at DESC"
+    );
+    let rows = sqlx::query_as::<_, SessionRow>(&sql).bind(user_id.0).bind(now()).fetch_all(pool).await?;
+    Ok(rows.into_iter().map(Session::from).collect())
+}
+
+/// Ends one session; returns whether it was still active.
+pub async fn revoke(pool: &AnyPool, id: &str, reason: &str) -> Result<bool, CoreError> {
+    let result = sqlx::query("UPDATE sessions SET revoked_at = $1, revoked_reason = $2, refresh_hash = NULL WHERE id = $3 AND revoked_at IS NULL")
+        .bind(now())
+        .bind(reason)
+        .bind(id)
+        .execute(pool)
+        .await?;
+    Ok(result.rows_affected() > 0)
+}
+
+/// Records activity, at most once a minute per session to keep authenticated reads cheap.
+pub async fn touch(pool: &AnyPool, session: &Session) -> Result<(), CoreError> {
+    let now = now();
+    if now - session.last_used_at >= 60 {
+        sqlx::query("UPDATE sessions SET last_used_at = $1 WHERE id = $2").bind(now).bind(&session.id).execute(pool).await?;
+    }
+    Ok(())
+}

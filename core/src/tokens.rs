@@ -1,0 +1,179 @@
+//! Access tokens (JWT, HS256) and opaque refresh / link tokens.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::keys::RootKey;
+use crate::store::sessions::Session;
+use crate::store::users::User;
+
+/// The claims of SPEC §4. `sid` ties the token to a session: when the session ends (logout,
+/// logout-all, password change), every access token of it stops working at once.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct AccessClaims {
+    pub sub: String,
+    pub user_id: i64,
+    pub username: String,
+    pub email: String,
+    pub exp: i64,
+    pub iat: i64,
+    pub jti: String,
+    pub sid: String,
+    pub aal: String,
+    pub amr: Vec<String>,
+    pub otp_device_id: Option<i64>,
+    /// Always `"access"`, so no other JWT this server might sign is accepted as one.
+    pub token_type: String,
+}
+
+#[derive(Clone)]
+pub struct JwtKeys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+}
+
+impl JwtKeys {
+    pub fn new(root: &RootKey) -> Self {
+        let secret = root.derive("jwt-hs256");
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.leeway = 5;
+        validation.set_required_spec_claims(&["exp", "sub", "iat"]);
+        Self { encoding: EncodingKey::from_secret(&secret), decoding: DecodingKey::from_secret(&secret), validation }
+    }
+
+    pub fn issue(&self, user: &User, session: &Session, ttl_secs: i64) -> Result<(String, AccessClaims), jsonwebtoken::errors::Error> {
+        let now = crate::db::now();
+        let claims = AccessClaims {
+            sub: user.id.to_string(),
+            user_id: user.id.0,
+            username: user.display_username().to_string(),
+            email: user.email.clone(),
+            exp: now + ttl_secs,
+            iat: now,
+            jti: uuid::Uuid::new_v4().simple().to_string(),
+            sid: session.id.clone(),
+            aal: session.aal.clone(),
+            amr: session.amr.clone(),
+            otp_device_id: session.otp_device_id,
+            token_type: "access".into(),
+        };
+        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)?;
+        Ok((token, claims))
+    }
+
+    /// Signature, algorithm (HS256 only: `none` and others are refused), expiry and type.
+    /// Whether the session is still alive is the caller's next check.
+    pub fn verify(&self, token: &str) -> Option<AccessClaims> {
+        let data = jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, &self.validation).ok()?;
+        (data.claims.token_type == "access" && data.claims.sub == data.claims.user_id.to_string()).then_some(data.claims)
+    }
+}
+
+/// A fresh 256-bit random token, URL-safe.
+pub fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// What is stored instead of a token: its SHA-256, hex. Tokens are high-entropy, so a fast
+/// hash is enough; the point is that a database leak does not leak usable tokens.
+pub fn token_hash(token: &str) -> String {
+    let digest = Sha256::digest(token.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Compares secrets without an early exit.
+pub fn constant_time_eq(a: &str, b: &str) -> bool {
+    a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::UserId;
+    use crate::store::sessions::SessionKind;
+
+    fn user() -> User {
+        User {
+            id: UserId(7),
+            email: "a@example.com".into(),
+            username: None,
+            first_name: String::new(),
+            last_name: String::new(),
+            country: String::new(),
+            profession: String::new(),
+            bio: String::new(),
+            thoughts: String::new(),
+            profile_img: String::new(),
+            is_active: true,
+            is_verified: true,
+            is_staff: false,
+            is_superuser: false,
+            date_joined: 0,
+            last_login: None,
+        }
+    }
+
+    fn session() -> Session {
+        Session {
+            id: "s1".into(),
+            user_id: UserId(7),
+            kind: SessionKind::Api,
+            aal: "aal1".into(),
+            amr: vec!["pwd".into()],
+            otp_device_id: None,
+            ip: String::new(),
+            user_agent: String::new(),
+            created_at: 0,
+            last_used_at: 0,
+            expires_at: 0,
+        }
+    }
+
+    fn keys(secret: &str) -> JwtKeys {
+        JwtKeys::new(&RootKey::from_text(secret).unwrap())
+    }
+
+    #[test]
+    fn issued_tokens_verify_with_all_claims() {
+        let k = keys(&"k".repeat(40));
+        let (token, claims) = k.issue(&user(), &session(), 900).unwrap();
+        let back = k.verify(&token).unwrap();
+        assert_eq!(back, claims);
+        assert_eq!(back.username, "a@example.com");
+        assert_eq!(back.sid, "s1");
+        assert_eq!(back.otp_device_id, None);
+    }
+
+    #[test]
+    fn refuses_wrong_key_expired_none_and_garbage() {
+        let k = keys(&"k".repeat(40));
+        let (token, _) = keys(&"o".repeat(40)).issue(&user(), &session(), 900).unwrap();
+        assert!(k.verify(&token).is_none(), "wrong key");
+        let (expired, _) = k.issue(&user(), &session(), -60).unwrap();
+        assert!(k.verify(&expired).is_none(), "expired");
+        let (good, _) = k.issue(&user(), &session(), 900).unwrap();
+        let payload = good.split('.').nth(1).unwrap();
+        let none_header = URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#);
+        assert!(k.verify(&format!("{none_header}.{payload}.")).is_none(), "alg none");
+        assert!(k.verify("garbage").is_none());
+        assert!(k.verify("").is_none());
+    }
+
+    #[test]
+    fn hashes_are_stable_and_comparisons_exact() {
+        assert_eq!(token_hash("abc").len(), 64);
+        assert_eq!(token_hash("abc"), token_hash("abc"));
+        assert!(constant_time_eq("abc", "abc"));
+        assert!(!constant_time_eq("abc", "abd"));
+        assert!(!constant_time_eq("abc", "abcd"));
+        assert_ne!(random_token(), random_token());
+    }
+}

@@ -1,0 +1,77 @@
+-- Gatehouse schema, SQLite variant. Timestamps are Unix seconds (BIGINT) so that one set of
+-- queries reads them on SQLite and PostgreSQL alike.
+
+CREATE TABLE users (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    email           TEXT    NOT NULL UNIQUE,
+    username        TEXT,
+    username_key    TEXT    UNIQUE,
+    password_hash   TEXT    NOT NULL,
+    first_name      TEXT    NOT NULL DEFAULT '',
+    last_name       TEXT    NOT NULL DEFAULT '',
+    country         TEXT    NOT NULL DEFAULT '',
+    profession      TEXT    NOT NULL DEFAULT '',
+    bio             TEXT    NOT NULL DEFAULT '',
+    thoughts        TEXT    NOT NULL DEFAULT '',
+    profile_img     TEXT    NOT NULL DEFAULT '',
+    is_active       BOOLEAN NOT NULL DEFAULT TRUE,
+    is_verified     BOOLEAN NOT NULL DEFAULT FALSE,
+    is_staff        BOOLEAN NOT NULL DEFAULT FALSE,
+    is_superuser    BOOLEAN NOT NULL DEFAULT FALSE,
+    date_joined     BIGINT  NOT NULL,
+    last_login      BIGINT
+);
+
+-- One row per login, API or browser: the unit that "your sessions" lists and revokes.
+CREATE TABLE sessions (
+    id                      TEXT    PRIMARY KEY,
+    user_id                 BIGINT  NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    kind                    TEXT    NOT NULL,
+    refresh_hash            TEXT    UNIQUE,
+    previous_refresh_hash   TEXT,
+    rotated_at              BIGINT,
+    aal                     TEXT    NOT NULL,
+    amr                     TEXT    NOT NULL,
+    otp_device_id           BIGINT,
+    ip                      TEXT    NOT NULL DEFAULT '',
+    user_agent              TEXT    NOT NULL DEFAULT '',
+    created_at              BIGINT  NOT NULL,
+    last_used_at            BIGINT  NOT NULL,
+    expires_at              BIGINT  NOT NULL,
+    revoked_at              BIGINT,
+    revoked_reason          TEXT
+);
+CREATE INDEX sessions_user_id ON sessions (user_id);
+
+-- Single-use tokens sent by email (verification, password reset); only their hash is kept.
+CREATE TABLE email_tokens (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    user_id     BIGINT  NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    purpose     TEXT    NOT NULL,
+    token_hash  TEXT    NOT NULL,
+    email       TEXT    NOT NULL,
+    created_at  BIGINT  NOT NULL,
+    expires_at  BIGINT  NOT NULL,
+    used_at     BIGINT
+);
+CREATE INDEX email_tokens_user_purpose ON email_tokens (user_id, purpose);
+
+-- The cookie-session records of tower-sessions (the web app's login points at sessions.id).
+CREATE TABLE web_sessions (
+    id          TEXT    PRIMARY KEY,
+    data        TEXT    NOT NULL,
+    expiry_date BIGINT  NOT NULL
+);
+CREATE INDEX web_sessions_expiry ON web_sessions (expiry_date);
+
+-- Security history. No foreign key: rows outlive a deleted account and keep its id.
+CREATE TABLE audit_events (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    user_id     BIGINT,
+    kind        TEXT    NOT NULL,
+    ip          TEXT    NOT NULL DEFAULT '',
+    user_agent  TEXT    NOT NULL DEFAULT '',
+    detail      TEXT    NOT NULL DEFAULT '',
+    created_at  BIGINT  NOT NULL
+);
+CREATE INDEX audit_events_user_id ON audit_events (user_id, created_at);
