@@ -157,6 +157,11 @@ impl Settings {
     /// Reads the TOML file named by `config_file` or `GATEHOUSE_CONFIG` (if any), then the
     /// environment, which wins.
     pub fn load(config_file: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::load_with(config_file, RawSettings::default())
+    }
+
+    /// Like [`load`](Self::load), with command-line values (`overrides`) winning over both.
+    pub fn load_with(config_file: Option<&Path>, overrides: RawSettings) -> Result<Self, ConfigError> {
         let file = config_file
             .map(Path::to_path_buf)
             .or_else(|| std::env::var(env_name("config")).ok().filter(|v| !v.is_empty()).map(PathBuf::from));
@@ -164,7 +169,7 @@ impl Settings {
             Some(path) => RawSettings::from_toml_file(&path)?,
             None => RawSettings::default(),
         };
-        Self::from_raw(from_file.overlay(RawSettings::from_env()))
+        Self::from_raw(from_file.overlay(RawSettings::from_env()).overlay(overrides))
     }
 
     /// Checks every raw value; the first bad one is reported with its variable name.

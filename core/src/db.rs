@@ -5,7 +5,10 @@ use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
-use sqlx::{AnyPool, Executor};
+use sqlx::any::{Any, AnyTypeInfo, AnyTypeInfoKind};
+use sqlx::decode::Decode;
+use sqlx::error::BoxDynError;
+use sqlx::{AnyPool, Executor, Type};
 
 use crate::config::Settings;
 
@@ -91,4 +94,29 @@ pub fn unique_violation(error: &sqlx::Error) -> Option<String> {
 /// Unix seconds now: the one clock every store writes.
 pub fn now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// A boolean column as read through the Any driver: BOOLEAN on PostgreSQL, INTEGER 0/1 on
+/// SQLite (whose BOOLEAN the Any driver cannot map). Writes bind a plain `bool`, which both
+/// backends accept.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Flag(pub bool);
+
+impl Type<Any> for Flag {
+    fn type_info() -> AnyTypeInfo {
+        <bool as Type<Any>>::type_info()
+    }
+
+    fn compatible(ty: &AnyTypeInfo) -> bool {
+        matches!(ty.kind(), AnyTypeInfoKind::Bool) || ty.kind().is_integer()
+    }
+}
+
+impl<'r> Decode<'r, Any> for Flag {
+    fn decode(value: <Any as sqlx::Database>::ValueRef<'r>) -> Result<Self, BoxDynError> {
+        match <bool as Decode<Any>>::decode(value.clone()) {
+            Ok(flag) => Ok(Flag(flag)),
+            Err(_) => Ok(Flag(<i64 as Decode<Any>>::decode(value)? != 0)),
+        }
+    }
 }

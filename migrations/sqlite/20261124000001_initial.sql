@@ -1,5 +1,6 @@
 -- Gatehouse schema, SQLite variant. Timestamps are Unix seconds (BIGINT) so that one set of
--- queries reads them on SQLite and PostgreSQL alike.
+-- queries reads them on SQLite and PostgreSQL alike. Flags are INTEGER 0/1 here (sqlx's Any
+-- driver cannot map SQLite's BOOLEAN) and BOOLEAN on PostgreSQL; `db::Flag` reads both.
 
 CREATE TABLE users (
     id              INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -14,10 +15,10 @@ CREATE TABLE users (
     bio             TEXT    NOT NULL DEFAULT '',
     thoughts        TEXT    NOT NULL DEFAULT '',
     profile_img     TEXT    NOT NULL DEFAULT '',
-    is_active       BOOLEAN NOT NULL DEFAULT TRUE,
-    is_verified     BOOLEAN NOT NULL DEFAULT FALSE,
-    is_staff        BOOLEAN NOT NULL DEFAULT FALSE,
-    is_superuser    BOOLEAN NOT NULL DEFAULT FALSE,
+    is_active       INTEGER NOT NULL DEFAULT 1,
+    is_verified     INTEGER NOT NULL DEFAULT 0,
+    is_staff        INTEGER NOT NULL DEFAULT 0,
+    is_superuser    INTEGER NOT NULL DEFAULT 0,
     date_joined     BIGINT  NOT NULL,
     last_login      BIGINT
 );

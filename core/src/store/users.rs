@@ -1,7 +1,7 @@
 use serde::Serialize;
 use sqlx::{AnyPool, FromRow};
 
-use crate::db::{now, unique_violation};
+use crate::db::{now, unique_violation, Flag};
 use crate::domain::{Email, LoginIdentifier, UserId, Username};
 use crate::error::CoreError;
 
@@ -47,10 +47,10 @@ struct UserRow {
     bio: String,
     thoughts: String,
     profile_img: String,
-    is_active: bool,
-    is_verified: bool,
-    is_staff: bool,
-    is_superuser: bool,
+    is_active: Flag,
+    is_verified: Flag,
+    is_staff: Flag,
+    is_superuser: Flag,
     date_joined: i64,
     last_login: Option<i64>,
 }
@@ -68,10 +68,10 @@ impl From<UserRow> for User {
             bio: r.bio,
             thoughts: r.thoughts,
             profile_img: r.profile_img,
-            is_active: r.is_active,
-            is_verified: r.is_verified,
-            is_staff: r.is_staff,
-            is_superuser: r.is_superuser,
+            is_active: r.is_active.0,
+            is_verified: r.is_verified.0,
+            is_staff: r.is_staff.0,
+            is_superuser: r.is_superuser.0,
             date_joined: r.date_joined,
             last_login: r.last_login,
         }

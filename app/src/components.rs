@@ -1,0 +1,143 @@
+//! Pieces every page uses: the header, form fields with their errors.
+
+use leptos::prelude::*;
+use leptos_router::components::A;
+use leptos_router::hooks::use_location;
+
+use crate::error::AppError;
+use crate::server_fns::{current_user, Logout};
+
+/// The signed-in user, re-read on every navigation so the header follows log in and out.
+pub fn use_current_user() -> Resource<Result<Option<crate::server_fns::UserSummary>, AppError>> {
+    let location = use_location();
+    Resource::new(move || location.pathname.get(), |_| current_user())
+}
+
+#[component]
+pub fn SiteHeader() -> impl IntoView {
+    let user = use_current_user();
+    let logout = ServerAction::<Logout>::new();
+    view! {
+        <header class="site-header">
+            <A href="/" attr:class="brand">"Gatehouse"</A>
+            <nav aria-label="Account">
+                <Transition fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        match user.await {
+                            Ok(Some(u)) => view! {
+                                <A href="/dashboard">{u.username.clone().unwrap_or(u.email.clone())}</A>
+                                <ActionForm action=logout attr:class="inline">
+                                    <button type="submit" class="link-button">"Log out"</button>
+                                </ActionForm>
+                            }.into_any(),
+                            _ => view! {
+                                <A href="/login">"Log in"</A>
+                                <A href="/register" attr:class="button small">"Sign up"</A>
+                            }.into_any(),
+                        }
+                    })}
+                </Transition>
+            </nav>
+        </header>
+    }
+}
+
+/// The error of the last submission of a form, if any.
+pub fn action_error<I, O>(action: ServerAction<I>) -> Signal<Option<AppError>>
+where
+    I: leptos::server_fn::ServerFn<Output = O, Error = AppError> + Clone + Send + Sync + 'static,
+    O: Clone + Send + Sync + 'static,
+{
+    Signal::derive(move || action.value().get().and_then(Result::err))
+}
+
+/// The message above a form.
+#[component]
+pub fn FormError(error: Signal<Option<AppError>>) -> impl IntoView {
+    move || {
+        error.get().and_then(|e| e.summary()).map(|message| {
+            view! { <p class="alert error" role="alert">{message}</p> }
+        })
+    }
+}
+
+#[component]
+pub fn TextField(
+    name: &'static str,
+    label: &'static str,
+    #[prop(default = "text")] kind: &'static str,
+    #[prop(default = "")] autocomplete: &'static str,
+    #[prop(default = true)] required: bool,
+    #[prop(optional)] hint: Option<&'static str>,
+    #[prop(optional, into)] value: Option<String>,
+    error: Signal<Option<AppError>>,
+) -> impl IntoView {
+    let message = Signal::derive(move || error.get().and_then(|e| e.field(name)));
+    let error_id = format!("{name}-error");
+    view! {
+        <div class="field">
+            <label for=name>{label}</label>
+            {hint.map(|h| view! { <p class="hint">{h}</p> })}
+            <input
+                id=name
+                name=name
+                type=kind
+                autocomplete=autocomplete
+                required=required
+                value=value
+                aria-invalid=move || message.get().is_some().to_string()
+                aria-describedby=error_id.clone()
+            />
+            <FieldMessage id=error_id message/>
+        </div>
+    }
+}
+
+#[component]
+pub fn PasswordField(
+    name: &'static str,
+    label: &'static str,
+    autocomplete: &'static str,
+    #[prop(optional)] hint: Option<&'static str>,
+    error: Signal<Option<AppError>>,
+) -> impl IntoView {
+    let message = Signal::derive(move || error.get().and_then(|e| e.field(name)));
+    let (visible, set_visible) = signal(false);
+    let error_id = format!("{name}-error");
+    view! {
+        <div class="field">
+            <label for=name>{label}</label>
+            {hint.map(|h| view! { <p class="hint">{h}</p> })}
+            <div class="password-row">
+                <input
+                    id=name
+                    name=name
+                    type=move || if visible.get() { "text" } else { "password" }
+                    autocomplete=autocomplete
+                    required=true
+                    aria-invalid=move || message.get().is_some().to_string()
+                    aria-describedby=error_id.clone()
+                />
+                <button
+                    type="button"
+                    class="toggle-visibility js-only"
+                    aria-controls=name
+                    aria-pressed=move || visible.get().to_string()
+                    on:click=move |_| set_visible.update(|v| *v = !*v)
+                >
+                    {move || if visible.get() { "Hide" } else { "Show" }}
+                </button>
+            </div>
+            <FieldMessage id=error_id message/>
+        </div>
+    }
+}
+
+#[component]
+fn FieldMessage(id: String, message: Signal<Option<String>>) -> impl IntoView {
+    view! {
+        <p class="field-error" id=id aria-live="polite">
+            {move || message.get()}
+        </p>
+    }
+}

@@ -1,0 +1,66 @@
+//! The web app's one error type for server functions. It crosses the wire (JSON), also in the
+//! URL of a redirect when a form was posted without JavaScript, so pages can show it either way.
+
+use std::collections::BTreeMap;
+
+use leptos::server_fn::codec::JsonEncoding;
+use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, thiserror::Error)]
+pub enum AppError {
+    /// A rule said no: `code` is the core's error code, `fields` the per-field messages.
+    #[error("{message}")]
+    Rejected { code: String, message: String, fields: BTreeMap<String, Vec<String>> },
+    /// The call itself failed (network, server function plumbing).
+    #[error("Something went wrong, please try again. ({0})")]
+    Transport(String),
+}
+
+impl AppError {
+    pub fn code(&self) -> &str {
+        match self {
+            AppError::Rejected { code, .. } => code,
+            AppError::Transport(_) => "transport",
+        }
+    }
+
+    /// The messages for one form field, joined.
+    pub fn field(&self, name: &str) -> Option<String> {
+        match self {
+            AppError::Rejected { fields, .. } => fields.get(name).map(|m| m.join(" ")),
+            AppError::Transport(_) => None,
+        }
+    }
+
+    /// The message to show above a form: the general one, unless the field messages say it all.
+    pub fn summary(&self) -> Option<String> {
+        match self {
+            AppError::Rejected { fields, .. } if !fields.is_empty() => None,
+            other => Some(other.to_string()),
+        }
+    }
+
+    pub fn unauthenticated() -> Self {
+        AppError::Rejected { code: "not_authenticated".into(), message: "Please log in.".into(), fields: BTreeMap::new() }
+    }
+}
+
+impl FromServerFnError for AppError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        AppError::Transport(value.to_string())
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl From<gatehouse_core::CoreError> for AppError {
+    fn from(error: gatehouse_core::CoreError) -> Self {
+        AppError::Rejected {
+            code: error.code().to_string(),
+            message: error.to_string(),
+            fields: error.fields().cloned().unwrap_or_default(),
+        }
+    }
+}

@@ -1,0 +1,163 @@
+//! The web app's server functions. Each one parses its form, calls the core, and maps the
+//! result; the rules live in `gatehouse-core`.
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::error::AppError;
+
+/// What the pages need to know about the signed-in user.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct UserSummary {
+    pub id: i64,
+    pub email: String,
+    pub username: Option<String>,
+    pub is_verified: bool,
+    pub is_staff: bool,
+    pub date_joined: String,
+    pub last_login: Option<String>,
+}
+
+#[server(prefix = "/_fn", endpoint = "register")]
+pub async fn register(email: String, username: Option<String>, password: String) -> Result<(), AppError> {
+    use gatehouse_core::accounts::Registration;
+    let core = ssr::core()?;
+    let registration = Registration::parse(&email, username.as_deref(), &password, core.password_policy())?;
+    let user = core.register(registration, &ssr::client()).await?;
+    if user.is_verified {
+        leptos_axum::redirect("/login?registered=1");
+    } else {
+        leptos_axum::redirect("/check-email");
+    }
+    Ok(())
+}
+
+#[server(prefix = "/_fn", endpoint = "resend_verification")]
+pub async fn resend_verification(email: String) -> Result<String, AppError> {
+    use gatehouse_core::domain::Email;
+    let core = ssr::core()?;
+    let email = Email::parse(&email).map_err(|m| gatehouse_core::CoreError::field("email", m.join(" ")))?;
+    core.resend_verification(&email, &ssr::client()).await?;
+    leptos_axum::redirect("/check-email?resent=1");
+    Ok("If this address belongs to an unconfirmed account, a new link is on its way.".into())
+}
+
+#[server(prefix = "/_fn", endpoint = "verify_email")]
+pub async fn verify_email(uid: String, token: String) -> Result<(), AppError> {
+    let core = ssr::core()?;
+    core.verify_email(&uid, &token, &ssr::client()).await?;
+    leptos_axum::redirect("/login?verified=1");
+    Ok(())
+}
+
+#[server(prefix = "/_fn", endpoint = "login")]
+pub async fn login(username: String, password: String) -> Result<(), AppError> {
+    use gatehouse_core::auth::Credentials;
+    use gatehouse_core::SessionKind;
+    let core = ssr::core()?;
+    let credentials = Credentials::parse(&username, &password)?;
+    let login = core.login(credentials, SessionKind::Browser, &ssr::client()).await?;
+    ssr::start_browser_session(&login.session.id).await?;
+    leptos_axum::redirect("/dashboard");
+    Ok(())
+}
+
+#[server(prefix = "/_fn", endpoint = "logout")]
+pub async fn logout() -> Result<(), AppError> {
+    let core = ssr::core()?;
+    if let Some(principal) = ssr::principal().await? {
+        core.logout(&principal, &ssr::client()).await?;
+    }
+    ssr::end_browser_session().await?;
+    leptos_axum::redirect("/");
+    Ok(())
+}
+
+/// The signed-in user, or `None`.
+#[server(prefix = "/_fn", endpoint = "current_user")]
+pub async fn current_user() -> Result<Option<UserSummary>, AppError> {
+    Ok(ssr::principal().await?.map(|p| ssr::user_summary(&p.user)))
+}
+
+#[cfg(feature = "ssr")]
+pub mod ssr {
+    //! Server-side plumbing shared by the server functions: the core handle, the caller's
+    //! context and the cookie session.
+
+    use gatehouse_core::auth::Principal;
+    use gatehouse_core::{CoreError, Gatehouse, RequestContext, User};
+    use tower_sessions::Session;
+
+    use super::UserSummary;
+    use crate::error::AppError;
+
+    /// The key under which the cookie session remembers which Gatehouse session it is.
+    const SESSION_KEY: &str = "gatehouse.sid";
+
+    pub fn core() -> Result<Gatehouse, AppError> {
+        leptos::prelude::use_context::<Gatehouse>()
+            .ok_or_else(|| AppError::Transport("the core is not available".into()))
+    }
+
+    /// The server puts the caller's context into every request's extensions.
+    pub fn client() -> RequestContext {
+        leptos::prelude::use_context::<axum::http::request::Parts>()
+            .and_then(|parts| parts.extensions.get::<RequestContext>().cloned())
+            .unwrap_or_default()
+    }
+
+    async fn cookie_session() -> Result<Session, AppError> {
+        leptos_axum::extract::<Session>().await.map_err(|e| AppError::Transport(e.to_string()))
+    }
+
+    /// Remembers the login in the cookie session, under a fresh cookie id (no fixation).
+    pub async fn start_browser_session(session_id: &str) -> Result<(), AppError> {
+        let session = cookie_session().await?;
+        session.cycle_id().await.map_err(store_error)?;
+        session.insert(SESSION_KEY, session_id).await.map_err(store_error)?;
+        Ok(())
+    }
+
+    pub async fn end_browser_session() -> Result<(), AppError> {
+        cookie_session().await?.flush().await.map_err(store_error)
+    }
+
+    /// The signed-in principal, if the cookie names a session that is still alive.
+    pub async fn principal() -> Result<Option<Principal>, AppError> {
+        let session = cookie_session().await?;
+        let Some(session_id) = session.get::<String>(SESSION_KEY).await.map_err(store_error)? else {
+            return Ok(None);
+        };
+        match core()?.authenticate_session(&session_id).await {
+            Ok(principal) => Ok(Some(principal)),
+            Err(CoreError::Unauthenticated) => {
+                // Revoked elsewhere (log out everywhere, password change): forget it here too.
+                session.flush().await.map_err(store_error)?;
+                Ok(None)
+            }
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    pub fn user_summary(user: &User) -> UserSummary {
+        UserSummary {
+            id: user.id.0,
+            email: user.email.clone(),
+            username: user.username.clone(),
+            is_verified: user.is_verified,
+            is_staff: user.is_staff,
+            date_joined: date(user.date_joined),
+            last_login: user.last_login.map(date),
+        }
+    }
+
+    /// "2026-11-24 10:30 UTC": readable, and the same on every server.
+    fn date(unix: i64) -> String {
+        let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
+        time::OffsetDateTime::from_unix_timestamp(unix).ok().and_then(|t| t.format(&format).ok()).unwrap_or_default()
+    }
+
+    fn store_error(e: tower_sessions::session::Error) -> AppError {
+        AppError::from(CoreError::internal("cookie session store", e))
+    }
+}

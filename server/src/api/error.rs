@@ -1,0 +1,105 @@
+//! The JSON API's one error type and its one wire shape:
+//! `{"error": {"code": "...", "message": "...", "fields": {...}}}`.
+
+use axum::extract::rejection::JsonRejection;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use gatehouse_core::{CoreError, FieldErrors};
+use serde::Serialize;
+
+#[derive(Debug)]
+pub enum ApiError {
+    Core(CoreError),
+    /// The request itself is unusable: bad JSON, wrong content type, body too large, ...
+    BadRequest { status: StatusCode, code: &'static str, message: String },
+}
+
+impl From<CoreError> for ApiError {
+    fn from(error: CoreError) -> Self {
+        ApiError::Core(error)
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        let (status, code) = match &rejection {
+            JsonRejection::MissingJsonContentType(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
+            JsonRejection::JsonSyntaxError(_) => (StatusCode::BAD_REQUEST, "parse_error"),
+            JsonRejection::JsonDataError(_) => (StatusCode::BAD_REQUEST, "validation_error"),
+            _ if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            _ => (StatusCode::BAD_REQUEST, "bad_request"),
+        };
+        ApiError::BadRequest { status, code, message: rejection.body_text() }
+    }
+}
+
+impl ApiError {
+    pub fn not_found() -> Self {
+        ApiError::BadRequest { status: StatusCode::NOT_FOUND, code: "not_found", message: "Not found.".into() }
+    }
+
+    pub fn method_not_allowed() -> Self {
+        ApiError::BadRequest {
+            status: StatusCode::METHOD_NOT_ALLOWED,
+            code: "method_not_allowed",
+            message: "Method not allowed.".into(),
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest { status, .. } => *status,
+            ApiError::Core(error) => core_status(error),
+        }
+    }
+}
+
+/// The HTTP status of each core error: the one place the canonical API decides it.
+pub fn core_status(error: &CoreError) -> StatusCode {
+    match error {
+        CoreError::Validation { .. } | CoreError::InvalidLink => StatusCode::BAD_REQUEST,
+        CoreError::Conflict { .. } => StatusCode::CONFLICT,
+        CoreError::InvalidCredentials | CoreError::Unauthenticated => StatusCode::UNAUTHORIZED,
+        CoreError::EmailNotVerified | CoreError::Forbidden => StatusCode::FORBIDDEN,
+        CoreError::NotFound => StatusCode::NOT_FOUND,
+        CoreError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
+        CoreError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+#[derive(Serialize)]
+struct Envelope<'a> {
+    error: Body<'a>,
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    code: &'a str,
+    message: String,
+    fields: Option<&'a FieldErrors>,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let (code, message, fields) = match &self {
+            ApiError::Core(error) => (error.code(), error.to_string(), error.fields()),
+            ApiError::BadRequest { code, message, .. } => (*code, message.clone(), None),
+        };
+        let mut response = (status, axum::Json(Envelope { error: Body { code, message, fields } })).into_response();
+        let headers = response.headers_mut();
+        if let ApiError::Core(CoreError::Throttled { retry_after_secs }) = &self {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+        }
+        if status == StatusCode::UNAUTHORIZED {
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"api\""));
+        }
+        response
+    }
+}
+
+/// The answer when a handler panicked: still the API's JSON shape, never a dropped connection.
+pub fn panic_response(_panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("a request handler panicked");
+    ApiError::Core(CoreError::Internal("panic".into())).into_response()
+}

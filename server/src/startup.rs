@@ -1,0 +1,130 @@
+//! Building and running the application. Tests call [`Application::build`] with port 0 and
+//! talk to the real server.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{FromRef, Request};
+use axum::http::{header, HeaderValue};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::Router;
+use gatehouse_core::store::web_sessions::WebSessionStore;
+use gatehouse_core::{Gatehouse, Settings};
+use leptos::config::LeptosOptions;
+use tower::Layer;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::normalize_path::NormalizePathLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+use tower_sessions::ExpiredDeletion;
+
+use crate::{api, health, web};
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub core: Gatehouse,
+    pub leptos_options: LeptosOptions,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos_options.clone()
+    }
+}
+
+pub struct Application {
+    listener: tokio::net::TcpListener,
+    router: Router,
+    core: Gatehouse,
+}
+
+impl Application {
+    /// Connects to the database, applies migrations and binds the listener (so the port is
+    /// known before serving; `GATEHOUSE_BIND=127.0.0.1:0` picks a free one).
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        if settings.tls_cert.is_some() {
+            anyhow::bail!("GATEHOUSE_TLS_CERT: serving HTTPS directly is not available in this version; put Gatehouse behind a TLS-terminating proxy");
+        }
+        let core = Gatehouse::start(settings).await?;
+        let listener = tokio::net::TcpListener::bind(core.settings().bind)
+            .await
+            .map_err(|e| anyhow::anyhow!("GATEHOUSE_BIND: cannot listen on {}: {e}", core.settings().bind))?;
+        let state = AppState { leptos_options: leptos_options(core.settings()), core: core.clone() };
+        if !crate::assets::bundle_present() {
+            tracing::warn!("the web app's wasm bundle is missing: pages render but do not hydrate (build with `cargo xtask`)");
+        }
+        Ok(Self { listener, router: router(state), core })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().expect("a bound listener has an address")
+    }
+
+    pub fn core(&self) -> &Gatehouse {
+        &self.core
+    }
+
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let addr = self.local_addr();
+        let store = WebSessionStore::new(self.core.database().pool.clone());
+        tokio::spawn(async move {
+            let mut every_hour = tokio::time::interval(Duration::from_secs(3600));
+            loop {
+                every_hour.tick().await;
+                if let Err(error) = store.delete_expired().await {
+                    tracing::warn!(%error, "could not delete expired browser sessions");
+                }
+            }
+        });
+        tracing::info!("Gatehouse listening on http://{addr}");
+        // Trailing slashes are optional on every route: strip them before routing.
+        let app = NormalizePathLayer::trim_trailing_slash().layer(self.router);
+        let service = axum::ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(app);
+        axum::serve(self.listener, service).with_graceful_shutdown(shutdown_signal()).await?;
+        Ok(())
+    }
+}
+
+fn leptos_options(settings: &Settings) -> LeptosOptions {
+    LeptosOptions::builder()
+        .output_name("gatehouse")
+        .site_pkg_dir("pkg")
+        .site_root("target/site")
+        .site_addr(settings.bind)
+        .build()
+}
+
+/// The whole HTTP surface: JSON API, health probes, web app.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .nest("/api/v1", api::router(&state))
+        .merge(health::router())
+        .merge(web::router(&state))
+        .layer(middleware::from_fn(attach_request_context))
+        .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
+        .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
+        // Emailed links carry tokens in the URL: never leak them to other sites in `Referer`.
+        .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("same-origin")))
+        .layer(CatchPanicLayer::custom(api::error::panic_response))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Works out the caller's context once per request, for every face to read.
+async fn attach_request_context(mut request: Request<Body>, next: Next) -> Response {
+    let (mut parts, body) = request.into_parts();
+    let context = api::extract::request_context(&parts);
+    parts.extensions.insert(context);
+    request = Request::from_parts(parts, body);
+    next.run(request).await
+}
+
+async fn shutdown_signal() {
+    let _ = tokio::signal::ctrl_c().await;
+    tracing::info!("shutting down");
+    // Give in-flight requests a moment; axum waits for them to finish.
+    tokio::time::sleep(Duration::from_millis(10)).await;
+}

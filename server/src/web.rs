@@ -1,0 +1,96 @@
+//! The web app's server side: Leptos pages and server functions, cookie sessions, CSRF
+//! protection and the static bundle.
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{header, Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use gatehouse_app::{shell, App};
+use gatehouse_core::store::web_sessions::WebSessionStore;
+use leptos::prelude::provide_context;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use tower_http::compression::CompressionLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, SessionManagerLayer};
+
+use crate::assets;
+use crate::startup::AppState;
+
+/// Name of the browser session cookie.
+pub const SESSION_COOKIE: &str = "gatehouse_session";
+
+pub fn router(state: &AppState) -> Router<AppState> {
+    let core = state.core.clone();
+    let context = move || provide_context(core.clone());
+    let options = state.leptos_options.clone();
+    let app = move || shell(options.clone());
+    let settings = state.core.settings();
+    let sessions = SessionManagerLayer::new(WebSessionStore::new(state.core.database().pool.clone()))
+        .with_name(SESSION_COOKIE)
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_secure(settings.secure_cookies)
+        .with_expiry(Expiry::OnInactivity(tower_sessions::cookie::time::Duration::seconds(
+            settings.refresh_token_ttl.as_secs() as i64,
+        )));
+    Router::new()
+        .leptos_routes_with_context(state, generate_route_list(App), context.clone(), app.clone())
+        .fallback(leptos_axum::render_app_to_stream_with_context(context, app))
+        .layer(middleware::from_fn_with_state(state.clone(), same_origin_writes))
+        .layer(sessions)
+        .layer(RequestBodyLimitLayer::new(settings.max_body_bytes))
+        .route("/pkg/{*path}", get(assets::serve).layer(CompressionLayer::new()))
+}
+
+/// CSRF protection for the cookie-authenticated web app: a state-changing request that a
+/// browser marks as coming from another origin is refused. Browsers send `Origin` on every
+/// cross-origin POST; when it is absent we fall back to `Referer`. Together with
+/// `SameSite=Lax` cookies this stops cross-site form posts (OWASP's "verifying origin with
+/// standard headers").
+async fn same_origin_writes(State(state): State<AppState>, request: Request<Body>, next: Next) -> Response {
+    if matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+        return next.run(request).await;
+    }
+    let headers = request.headers();
+    let claimed = headers.get(header::ORIGIN).or_else(|| headers.get(header::REFERER)).and_then(|v| v.to_str().ok());
+    if let Some(claimed) = claimed {
+        let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or_default();
+        if !same_origin(claimed, host, &state.core.settings().public_url) {
+            tracing::warn!(origin = claimed, "refused a cross-origin form post");
+            return (StatusCode::FORBIDDEN, "Cross-origin request refused.").into_response();
+        }
+    }
+    next.run(request).await
+}
+
+/// `claimed` (an origin or a full URL) points at this server: the request's own host, or the
+/// configured public URL (when behind a proxy that rewrites `Host`).
+fn same_origin(claimed: &str, host: &str, public_url: &str) -> bool {
+    let Ok(url) = url::Url::parse(claimed) else { return false };
+    let Some(claimed_host) = url.host_str() else { return false };
+    let authority = match url.port() {
+        Some(port) => format!("{claimed_host}:{port}"),
+        None => claimed_host.to_string(),
+    };
+    let public = url::Url::parse(public_url).ok();
+    authority.eq_ignore_ascii_case(host) || public.is_some_and(|p| p.origin() == url.origin())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_origin;
+
+    #[test]
+    fn origins_must_match_host_or_public_url() {
+        assert!(same_origin("http://127.0.0.1:3000", "127.0.0.1:3000", "http://127.0.0.1:3000"));
+        assert!(same_origin("http://127.0.0.1:3000/login?x=1", "127.0.0.1:3000", "http://x"));
+        assert!(same_origin("https://auth.example.com", "10.0.0.5:3000", "https://auth.example.com"));
+        assert!(!same_origin("https://evil.example", "127.0.0.1:3000", "http://127.0.0.1:3000"));
+        assert!(!same_origin("http://127.0.0.1:3001", "127.0.0.1:3000", "http://127.0.0.1:3000"));
+        assert!(!same_origin("null", "127.0.0.1:3000", "http://127.0.0.1:3000"));
+    }
+}
