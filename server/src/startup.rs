@@ -44,14 +44,20 @@ pub struct Application {
 impl Application {
     /// Connects to the database, applies migrations and binds the listener (so the port is
     /// known before serving; `GATEHOUSE_BIND=127.0.0.1:0` picks a free one).
-    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+    pub async fn build(mut settings: Settings) -> anyhow::Result<Self> {
         if settings.tls_cert.is_some() {
             anyhow::bail!("GATEHOUSE_TLS_CERT: serving HTTPS directly is not available in this version; put Gatehouse behind a TLS-terminating proxy");
         }
-        let core = Gatehouse::start(settings).await?;
-        let listener = tokio::net::TcpListener::bind(core.settings().bind)
+        let listener = tokio::net::TcpListener::bind(settings.bind)
             .await
-            .map_err(|e| anyhow::anyhow!("GATEHOUSE_BIND: cannot listen on {}: {e}", core.settings().bind))?;
+            .map_err(|e| anyhow::anyhow!("GATEHOUSE_BIND: cannot listen on {}: {e}", settings.bind))?;
+        let bound = listener.local_addr()?;
+        // The default public URL follows the address actually bound (port 0 picks one).
+        if settings.public_url == format!("http://{}", settings.bind) {
+            settings.public_url = format!("http://{bound}");
+        }
+        settings.bind = bound;
+        let core = Gatehouse::start(settings).await?;
         let state = AppState { leptos_options: leptos_options(core.settings()), core: core.clone() };
         if !crate::assets::bundle_present() {
             tracing::warn!("the web app's wasm bundle is missing: pages render but do not hydrate (build with `cargo xtask`)");

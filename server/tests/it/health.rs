@@ -1,0 +1,39 @@
+use crate::support::spawn_app;
+
+#[tokio::test]
+async fn healthz_and_readyz_answer_once_serving() {
+    let app = spawn_app().await;
+    let health = app.client.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+    let ready = app.client.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 200);
+    assert_eq!(ready.json::<serde_json::Value>().await.unwrap()["database"], "ok");
+}
+
+#[tokio::test]
+async fn home_page_loads_the_hydration_bundle_which_is_served_as_wasm() {
+    let app = spawn_app().await;
+    let home = app.client.get(app.url("/")).send().await.unwrap();
+    assert_eq!(home.status(), 200);
+    let html = home.text().await.unwrap();
+    assert!(html.contains("/pkg/gatehouse.js"), "hydration script missing");
+    assert!(html.contains("gatehouse_bg.wasm"));
+    let wasm = app.client.get(app.url("/pkg/gatehouse_bg.wasm")).send().await.unwrap();
+    assert_eq!(wasm.status(), 200);
+    assert_eq!(wasm.headers()["content-type"], "application/wasm");
+    let etag = wasm.headers()["etag"].clone();
+    let again = app.client.get(app.url("/pkg/gatehouse_bg.wasm")).header("If-None-Match", etag).send().await.unwrap();
+    assert_eq!(again.status(), 304);
+    let css = app.client.get(app.url("/pkg/gatehouse.css")).send().await.unwrap();
+    assert_eq!(css.headers()["content-type"], "text/css");
+}
+
+#[tokio::test]
+async fn unknown_pages_are_404_and_security_headers_are_set() {
+    let app = spawn_app().await;
+    let page = app.client.get(app.url("/no/such/page")).send().await.unwrap();
+    assert_eq!(page.status(), 404);
+    assert_eq!(page.headers()["x-content-type-options"], "nosniff");
+    assert_eq!(page.headers()["referrer-policy"], "same-origin");
+    assert!(page.text().await.unwrap().contains("Page not found"));
+}

@@ -1,0 +1,12 @@
+//! Integration tests: the real server on a random port, a fresh database per test.
+
+mod support;
+
+mod bad_input;
+mod cli;
+mod email_verification;
+mod health;
+mod login;
+mod registration;
+mod smtp;
+mod web;

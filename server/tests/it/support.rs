@@ -1,0 +1,151 @@
+//! Test support: the real server on a random port with a fresh database (SQLite in a temp
+//! dir, or a new PostgreSQL database when `GATEHOUSE_TEST_DATABASE_URL` is set), plus helpers
+//! to read the mail it sends.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use gatehouse_core::config::RawSettings;
+use gatehouse_core::Settings;
+use gatehouse_server::startup::Application;
+use reqwest::{Client, Response};
+use serde_json::{json, Value};
+
+pub const PASSWORD: &str = "correct horse battery";
+
+pub struct TestApp {
+    pub base: String,
+    pub client: Client,
+    pub data_dir: tempfile::TempDir,
+}
+
+/// The app with the default settings (verification required, mail to the outbox).
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// The app with some settings changed.
+pub async fn spawn_app_with(configure: impl FnOnce(&mut RawSettings)) -> TestApp {
+    let data_dir = tempfile::tempdir().expect("temp dir");
+    let mut raw = RawSettings::default();
+    raw.set("bind", "127.0.0.1:0");
+    raw.set("data_dir", data_dir.path().display().to_string());
+    raw.set("log", "warn");
+    if let Some(url) = fresh_postgres_database().await {
+        raw.set("database_url", url);
+    }
+    configure(&mut raw);
+    let settings = Settings::from_raw(raw).expect("test settings are valid");
+    let app = Application::build(settings).await.expect("the app starts");
+    let addr = app.local_addr();
+    tokio::spawn(app.run_until_stopped());
+    let client = Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    TestApp { base: format!("http://{addr}"), client, data_dir }
+}
+
+/// A new, empty database on the PostgreSQL server named by `GATEHOUSE_TEST_DATABASE_URL`.
+async fn fresh_postgres_database() -> Option<String> {
+    let admin_url = std::env::var("GATEHOUSE_TEST_DATABASE_URL").ok().filter(|u| !u.is_empty())?;
+    let name = format!("gatehouse_test_{}", uuid::Uuid::new_v4().simple());
+    let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&admin_url).await.expect("connect to the test PostgreSQL");
+    sqlx::Executor::execute(&mut admin, format!("CREATE DATABASE {name}").as_str()).await.expect("create a test database");
+    let mut url = url::Url::parse(&admin_url).expect("GATEHOUSE_TEST_DATABASE_URL is a URL");
+    url.set_path(&name);
+    Some(url.to_string())
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> Response {
+        self.client.post(self.url(path)).json(body).send().await.expect("request sent")
+    }
+
+    pub async fn get_with_token(&self, path: &str, scheme: &str, token: &str) -> Response {
+        self.client.get(self.url(path)).header("Authorization", format!("{scheme} {token}")).send().await.unwrap()
+    }
+
+    pub async fn register(&self, email: &str, username: Option<&str>) -> Response {
+        self.post_json("/api/v1/auth/register/", &json!({ "email": email, "username": username, "password": PASSWORD })).await
+    }
+
+    pub async fn login(&self, identifier: &str, password: &str) -> Response {
+        let field = if identifier.contains('@') { "email" } else { "username" };
+        self.post_json("/api/v1/auth/token/", &json!({ field: identifier, "password": password })).await
+    }
+
+    /// Registers, follows the emailed link and returns an access token.
+    pub async fn verified_user(&self, email: &str, username: Option<&str>) -> String {
+        assert_eq!(self.register(email, username).await.status(), 201);
+        let link = self.outbox().wait_for_link(email).await;
+        let (uid, token) = link_params(&link);
+        let verified = self.post_json("/api/v1/auth/email/verify/", &json!({ "uid": uid, "token": token })).await;
+        assert_eq!(verified.status(), 200);
+        let login = self.login(email, PASSWORD).await;
+        assert_eq!(login.status(), 200);
+        login.json::<Value>().await.unwrap()["access"].as_str().unwrap().to_string()
+    }
+
+    pub fn outbox(&self) -> Outbox {
+        Outbox(self.data_dir.path().join("outbox"))
+    }
+}
+
+/// The `.eml` files the server wrote.
+pub struct Outbox(pub PathBuf);
+
+impl Outbox {
+    /// Every message to `to`, oldest first, as plain text bodies.
+    pub fn messages_to(&self, to: &str) -> Vec<String> {
+        let Ok(entries) = std::fs::read_dir(&self.0) else { return Vec::new() };
+        let mut files: Vec<PathBuf> =
+            entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "eml")).collect();
+        files.sort();
+        files.iter().filter_map(|f| read_message(f)).filter(|(rcpt, _)| rcpt.contains(to)).map(|(_, body)| body).collect()
+    }
+
+    /// Waits (up to 10 s) for the n-th message to `to` and returns the first link in it.
+    pub async fn wait_for_nth_link(&self, to: &str, n: usize) -> String {
+        for _ in 0..200 {
+            if let Some(body) = self.messages_to(to).get(n) {
+                return first_link(body).expect("the mail has a link");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("no mail number {n} to {to} in {}", self.0.display());
+    }
+
+    pub async fn wait_for_link(&self, to: &str) -> String {
+        self.wait_for_nth_link(to, 0).await
+    }
+}
+
+/// (recipient header, text body) of an RFC 822 message.
+pub fn parse_message(raw: &[u8]) -> Option<(String, String)> {
+    let parsed = mailparse::parse_mail(raw).ok()?;
+    let to = parsed.headers.iter().find(|h| h.get_key().eq_ignore_ascii_case("to"))?.get_value();
+    let text = parsed
+        .subparts
+        .iter()
+        .find(|p| p.ctype.mimetype == "text/plain")
+        .map(|p| p.get_body().unwrap_or_default())
+        .unwrap_or_else(|| parsed.get_body().unwrap_or_default());
+    Some((to, text))
+}
+
+fn read_message(path: &Path) -> Option<(String, String)> {
+    parse_message(&std::fs::read(path).ok()?)
+}
+
+pub fn first_link(text: &str) -> Option<String> {
+    text.split_whitespace().find(|w| w.starts_with("http://") || w.starts_with("https://")).map(str::to_string)
+}
+
+/// `(uid, token)` from a `...?uid=..&token=..` link.
+pub fn link_params(link: &str) -> (String, String) {
+    let url = url::Url::parse(link).expect("a URL");
+    let get = |k: &str| url.query_pairs().find(|(key, _)| key == k).map(|(_, v)| v.into_owned()).expect(k);
+    (get("uid"), get("token"))
+}
