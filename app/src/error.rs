@@ -50,6 +50,10 @@ impl FromServerFnError for AppError {
     type Encoder = JsonEncoding;
 
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        #[cfg(feature = "ssr")]
+        if matches!(value, ServerFnErrorErr::Args(_) | ServerFnErrorErr::MissingArg(_)) {
+            answer_with_status(400);
+        }
         AppError::Transport(value.to_string())
     }
 }
@@ -57,10 +61,26 @@ impl FromServerFnError for AppError {
 #[cfg(feature = "ssr")]
 impl From<gatehouse_core::CoreError> for AppError {
     fn from(error: gatehouse_core::CoreError) -> Self {
+        answer_with_status(error.http_status());
         AppError::Rejected {
             code: error.code().to_string(),
             message: error.to_string(),
             fields: error.fields().cloned().unwrap_or_default(),
         }
+    }
+}
+
+/// Answers a script's call with the error's real status (server functions would say 500 for
+/// every error). A plain form post keeps its redirect back to the page, which carries the error.
+#[cfg(feature = "ssr")]
+fn answer_with_status(status: u16) {
+    use leptos::prelude::use_context;
+    let form_post = use_context::<axum::http::request::Parts>().is_some_and(|parts| {
+        parts.headers.get(axum::http::header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("text/html"))
+    });
+    if let (false, Some(response), Ok(status)) =
+        (form_post, use_context::<leptos_axum::ResponseOptions>(), axum::http::StatusCode::from_u16(status))
+    {
+        response.set_status(status);
     }
 }

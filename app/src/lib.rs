@@ -10,7 +10,7 @@ mod pages;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes};
-use leptos_router::path;
+use leptos_router::{path, SsrMode};
 
 use components::SiteHeader;
 use pages::*;
@@ -50,13 +50,15 @@ pub fn App() -> impl IntoView {
         <Router>
             <SiteHeader/>
             <main class="page">
+                // Async rendering: each page is sent once its data is ready, as plain HTML, so
+                // it reads the same with JavaScript off (streamed chunks would need a script).
                 <Routes fallback=NotFoundPage>
-                    <Route path=path!("/") view=HomePage/>
-                    <Route path=path!("/register") view=RegisterPage/>
-                    <Route path=path!("/check-email") view=CheckEmailPage/>
-                    <Route path=path!("/verify-email") view=VerifyEmailPage/>
-                    <Route path=path!("/login") view=LoginPage/>
-                    <Route path=path!("/dashboard") view=DashboardPage/>
+                    <Route path=path!("/") view=HomePage ssr=SsrMode::Async/>
+                    <Route path=path!("/register") view=RegisterPage ssr=SsrMode::Async/>
+                    <Route path=path!("/check-email") view=CheckEmailPage ssr=SsrMode::Async/>
+                    <Route path=path!("/verify-email") view=VerifyEmailPage ssr=SsrMode::Async/>
+                    <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async/>
+                    <Route path=path!("/dashboard") view=DashboardPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
         </Router>

@@ -49,21 +49,8 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::BadRequest { status, .. } => *status,
-            ApiError::Core(error) => core_status(error),
+            ApiError::Core(error) => StatusCode::from_u16(error.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
         }
-    }
-}
-
-/// The HTTP status of each core error: the one place the canonical API decides it.
-pub fn core_status(error: &CoreError) -> StatusCode {
-    match error {
-        CoreError::Validation { .. } | CoreError::InvalidLink => StatusCode::BAD_REQUEST,
-        CoreError::Conflict { .. } => StatusCode::CONFLICT,
-        CoreError::InvalidCredentials | CoreError::Unauthenticated => StatusCode::UNAUTHORIZED,
-        CoreError::EmailNotVerified | CoreError::Forbidden => StatusCode::FORBIDDEN,
-        CoreError::NotFound => StatusCode::NOT_FOUND,
-        CoreError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
-        CoreError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
 

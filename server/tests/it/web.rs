@@ -111,3 +111,21 @@ async fn the_dashboard_sends_anonymous_visitors_to_log_in() {
         "status {status}, location {location:?}"
     );
 }
+
+#[tokio::test]
+async fn a_script_calling_a_server_function_gets_a_4xx_with_the_error() {
+    let app = spawn_app().await;
+    let response = app
+        .client
+        .post(app.url("/_fn/login"))
+        .header("Origin", &app.base)
+        .form(&[("username", "ghost@example.com"), ("password", "whatever")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["Rejected"]["code"], "invalid_credentials");
+    let missing = app.client.post(app.url("/_fn/login")).form(&[("nothing", "here")]).send().await.unwrap();
+    assert_eq!(missing.status(), 400, "a call with missing arguments is the caller's fault");
+}

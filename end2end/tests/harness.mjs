@@ -1,0 +1,85 @@
+// Starts the real gatehouse binary on a free port with an empty data dir, launches Debian's
+// Chromium through playwright-core, and reads the mail the server writes to its outbox.
+
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { simpleParser } from 'mailparser';
+import { chromium } from 'playwright-core';
+
+const root = resolve(import.meta.dirname, '..', '..');
+export const PASSWORD = 'correct horse battery';
+
+function freePort() {
+  return new Promise((ok, fail) => {
+    const server = createServer();
+    server.once('error', fail);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => ok(port));
+    });
+  });
+}
+
+export async function startServer() {
+  const bin = process.env.GATEHOUSE_BIN ?? join(root, 'target', 'debug', 'gatehouse');
+  const dataDir = mkdtempSync(join(tmpdir(), 'gatehouse-e2e-'));
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const child = spawn(bin, ['serve'], {
+    cwd: dataDir, // any working directory must do
+    env: { PATH: process.env.PATH, GATEHOUSE_BIND: `127.0.0.1:${port}`, GATEHOUSE_DATA_DIR: dataDir, GATEHOUSE_LOG: 'warn' },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  for (let i = 0; i < 200; i++) {
+    try {
+      if ((await fetch(`${base}/healthz`)).ok) break;
+    } catch { /* not up yet */ }
+    if (child.exitCode !== null) throw new Error(`gatehouse exited with ${child.exitCode}`);
+    await sleep(100);
+  }
+  return {
+    base,
+    dataDir,
+    async stop() {
+      child.kill('SIGTERM');
+      await new Promise((ok) => (child.exitCode !== null ? ok() : child.once('exit', ok)));
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+    /** The first link of the newest mail to `to`, waiting up to 10 s for it. */
+    async linkFor(to) {
+      const outbox = join(dataDir, 'outbox');
+      for (let i = 0; i < 200; i++) {
+        let files = [];
+        try {
+          files = readdirSync(outbox).filter((f) => f.endsWith('.eml')).sort().reverse();
+        } catch { /* no mail yet */ }
+        for (const file of files) {
+          const mail = await simpleParser(readFileSync(join(outbox, file)));
+          if (mail.to?.text.includes(to)) return mail.text.match(/https?:\/\/\S+/)[0];
+        }
+        await sleep(50);
+      }
+      throw new Error(`no mail to ${to}`);
+    },
+  };
+}
+
+export async function launchBrowser() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+    ],
+  });
+}
