@@ -42,7 +42,11 @@ impl AppError {
     }
 
     pub fn unauthenticated() -> Self {
-        AppError::Rejected { code: "not_authenticated".into(), message: "Please log in.".into(), fields: BTreeMap::new() }
+        AppError::Rejected {
+            code: "not_authenticated".into(),
+            message: "Please log in.".into(),
+            fields: BTreeMap::new(),
+        }
     }
 }
 
@@ -76,7 +80,11 @@ impl From<gatehouse_core::CoreError> for AppError {
 fn answer_with_status(status: u16) {
     use leptos::prelude::use_context;
     let form_post = use_context::<axum::http::request::Parts>().is_some_and(|parts| {
-        parts.headers.get(axum::http::header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("text/html"))
+        parts
+            .headers
+            .get(axum::http::header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("text/html"))
     });
     if let (false, Some(response), Ok(status)) =
         (form_post, use_context::<leptos_axum::ResponseOptions>(), axum::http::StatusCode::from_u16(status))

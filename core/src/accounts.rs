@@ -1,14 +1,12 @@
 //! Accounts: registration, email verification, and the account's own view.
 
-use serde::Serialize;
-
+use crate::auth::Principal;
 use crate::context::RequestContext;
-use crate::domain::{Email, NewPassword, PasswordPolicy, UserId, Username};
+use crate::domain::{Email, NewPassword, PasswordAttempt, PasswordPolicy, UserId, Username};
 use crate::error::{CoreError, FieldErrorsBuilder};
 use crate::store::audit::{self, EventKind};
-use crate::store::email_tokens::{self, Purpose};
+use crate::store::email_tokens::Purpose;
 use crate::store::users::{self, NewUser, User};
-use crate::tokens::{constant_time_eq, random_token, token_hash};
 use crate::Gatehouse;
 
 /// A sign-up, every field checked.
@@ -21,7 +19,12 @@ pub struct Registration {
 
 impl Registration {
     /// Parses the raw form, reporting every bad field at once.
-    pub fn parse(email: &str, username: Option<&str>, password: &str, policy: &PasswordPolicy) -> Result<Self, CoreError> {
+    pub fn parse(
+        email: &str,
+        username: Option<&str>,
+        password: &str,
+        policy: &PasswordPolicy,
+    ) -> Result<Self, CoreError> {
         let mut errors = FieldErrorsBuilder::default();
         let email = errors.check("email", Email::parse(email));
         let username = match username.map(str::trim).filter(|u| !u.is_empty()) {
@@ -48,18 +51,12 @@ pub struct Privileges {
     pub is_superuser: bool,
 }
 
-#[derive(Clone, Debug, Serialize)]
-pub struct VerificationLink {
-    pub uid: String,
-    pub token: String,
-    pub url: String,
-}
-
 impl Gatehouse {
     /// Creates the account and, when verification is required, emails the confirmation link.
     #[tracing::instrument(skip_all, fields(email = %registration.email))]
     pub async fn register(&self, registration: Registration, context: &RequestContext) -> Result<User, CoreError> {
-        let user = self.create_user(&registration, Privileges::default(), !self.settings().require_email_verification).await?;
+        let user =
+            self.create_user(&registration, Privileges::default(), !self.settings().require_email_verification).await?;
         audit::record(self.pool(), Some(user.id), EventKind::Registered, context, "").await?;
         if !user.is_verified {
             self.send_verification(&user, context).await?;
@@ -68,7 +65,12 @@ impl Gatehouse {
     }
 
     /// Creates an account directly (no mail): the CLI and, later, the admin pages.
-    pub async fn create_user(&self, registration: &Registration, privileges: Privileges, verified: bool) -> Result<User, CoreError> {
+    pub async fn create_user(
+        &self,
+        registration: &Registration,
+        privileges: Privileges,
+        verified: bool,
+    ) -> Result<User, CoreError> {
         let hash = self.0.hasher.hash(registration.password.expose()).await?;
         users::insert(
             self.pool(),
@@ -85,42 +87,47 @@ impl Gatehouse {
     }
 
     /// Issues a new link (retiring earlier ones) and mails it.
-    async fn send_verification(&self, user: &User, context: &RequestContext) -> Result<VerificationLink, CoreError> {
-        let token = random_token();
+    async fn send_verification(&self, user: &User, context: &RequestContext) -> Result<(), CoreError> {
         let ttl = self.settings().verification_token_ttl;
-        email_tokens::replace(self.pool(), user.id, Purpose::VerifyEmail, &token_hash(&token), &user.email, ttl.as_secs() as i64)
-            .await?;
-        let uid = user.id.to_uidb64();
-        let url = format!("{}/verify-email?uid={uid}&token={token}", self.settings().public_url);
+        let link = self.issue_link(user, Purpose::VerifyEmail, ttl).await?;
+        let url = format!("{}/verify-email?uid={}&token={}", self.settings().public_url, link.uid, link.token);
+        self.send_link_mail(user, "verify_email", "Confirm your email address", &url, ttl)?;
+        audit::record(self.pool(), Some(user.id), EventKind::VerificationSent, context, "").await?;
+        Ok(())
+    }
+
+    /// Renders the `template` mail with a link and queues it.
+    pub(crate) fn send_link_mail(
+        &self,
+        user: &User,
+        template: &str,
+        subject: &str,
+        url: &str,
+        valid_for: std::time::Duration,
+    ) -> Result<(), CoreError> {
         let mail = self
             .mailer()
             .render(
-                "verify_email",
+                template,
                 &user.email,
-                "Confirm your email address",
+                subject,
                 serde_json::json!({
                     "name": user.display_username(),
                     "link": url,
-                    "valid_for": humantime::format_duration(ttl).to_string(),
+                    "valid_for": humantime::format_duration(valid_for).to_string(),
                 }),
             )
-            .map_err(|e| CoreError::internal("rendering the verification mail", e))?;
+            .map_err(|e| CoreError::internal("rendering a mail", e))?;
         self.mailer().send(mail);
-        audit::record(self.pool(), Some(user.id), EventKind::VerificationSent, context, "").await?;
-        Ok(VerificationLink { uid, token, url })
+        Ok(())
     }
 
     /// Confirms the address if `token` is the live one for `uid`. Single use.
     pub async fn verify_email(&self, uid: &str, token: &str, context: &RequestContext) -> Result<User, CoreError> {
-        let user_id = UserId::from_uidb64(uid).ok_or(CoreError::InvalidLink)?;
-        let presented = token_hash(token.trim());
-        let live = email_tokens::live_tokens(self.pool(), user_id, Purpose::VerifyEmail).await?;
-        let matching = live.iter().find(|t| constant_time_eq(&t.token_hash, &presented)).ok_or(CoreError::InvalidLink)?;
-        if !email_tokens::consume(self.pool(), matching.id).await? {
-            return Err(CoreError::InvalidLink);
-        }
+        let (user_id, stored) = self.find_link(uid, token, Purpose::VerifyEmail).await?;
+        self.consume_link(&stored).await?;
         let user = users::find(self.pool(), user_id).await?.ok_or(CoreError::InvalidLink)?;
-        if user.email != matching.email {
+        if user.email != stored.email {
             // The address changed since the link was sent; confirming the old one means nothing.
             return Err(CoreError::InvalidLink);
         }
@@ -137,6 +144,21 @@ impl Gatehouse {
                 self.send_verification(&user, context).await?;
             }
         }
+        Ok(())
+    }
+
+    /// Deletes the caller's account after checking their password. Sessions, links and (later)
+    /// devices go with it; audit rows keep the user id.
+    pub async fn delete_account(
+        &self,
+        principal: &Principal,
+        current_password: &PasswordAttempt,
+        context: &RequestContext,
+    ) -> Result<(), CoreError> {
+        self.check_current_password(&principal.user, current_password).await?;
+        users::delete(self.pool(), principal.user.id).await?;
+        audit::record(self.pool(), Some(principal.user.id), EventKind::AccountDeleted, context, &principal.user.email)
+            .await?;
         Ok(())
     }
 

@@ -8,9 +8,10 @@ use crate::domain::{LoginIdentifier, PasswordAttempt};
 use crate::error::{CoreError, FieldErrorsBuilder};
 use crate::passwords::Verification;
 use crate::store::audit::{self, EventKind};
+use crate::store::email_tokens::{self, Purpose};
 use crate::store::sessions::{self, NewSession, Session, SessionKind};
 use crate::store::users::{self, User};
-use crate::tokens::{random_token, token_hash};
+use crate::throttle::AttemptKeys;
 use crate::Gatehouse;
 
 /// A login attempt. A malformed identifier is kept as `None`: it cannot match an account, and
@@ -18,6 +19,8 @@ use crate::Gatehouse;
 #[derive(Debug)]
 pub struct Credentials {
     pub identifier: Option<LoginIdentifier>,
+    /// As typed, for throttling attempts on identifiers that do not parse.
+    pub raw_identifier: String,
     pub password: PasswordAttempt,
 }
 
@@ -29,7 +32,11 @@ impl Credentials {
         }
         let password = errors.check("password", PasswordAttempt::parse(password));
         errors.finish()?;
-        Ok(Self { identifier: LoginIdentifier::parse(identifier).ok(), password: password.unwrap() })
+        Ok(Self {
+            identifier: LoginIdentifier::parse(identifier).ok(),
+            raw_identifier: identifier.chars().take(300).collect(),
+            password: password.unwrap(),
+        })
     }
 }
 
@@ -61,21 +68,32 @@ pub struct Principal {
 
 impl Gatehouse {
     /// Checks the password and opens a session. Unknown accounts, wrong passwords and inactive
-    /// accounts all get [`CoreError::InvalidCredentials`] after the same amount of hashing.
+    /// accounts all get [`CoreError::InvalidCredentials`] after the same amount of hashing;
+    /// repeated failures are throttled (see [`crate::throttle`]).
     #[tracing::instrument(skip_all)]
-    pub async fn login(&self, credentials: Credentials, kind: SessionKind, context: &RequestContext) -> Result<Login, CoreError> {
+    pub async fn login(
+        &self,
+        credentials: Credentials,
+        kind: SessionKind,
+        context: &RequestContext,
+    ) -> Result<Login, CoreError> {
+        let keys = AttemptKeys::new(credentials.identifier.as_ref(), &credentials.raw_identifier, context);
+        self.check_throttle(&keys).await?;
         let found = match &credentials.identifier {
             Some(identifier) => users::find_for_login(self.pool(), identifier).await?,
             None => None,
         };
-        let verification = self.0.hasher.verify(found.as_ref().map(|(_, hash)| hash.as_str()), credentials.password.expose()).await?;
+        let verification =
+            self.0.hasher.verify(found.as_ref().map(|(_, hash)| hash.as_str()), credentials.password.expose()).await?;
         let (user, needs_rehash) = match (found, verification) {
             (Some((user, _)), Verification::Match { needs_rehash }) if user.is_active => (user, needs_rehash),
             (found, _) => {
+                self.record_login_failure(&keys).await?;
                 audit::record(self.pool(), found.map(|(u, _)| u.id), EventKind::LoginFailed, context, "").await?;
                 return Err(CoreError::InvalidCredentials);
             }
         };
+        self.clear_account_throttle(&keys).await?;
         if self.settings().require_email_verification && !user.is_verified {
             return Err(CoreError::EmailNotVerified);
         }
@@ -83,18 +101,17 @@ impl Gatehouse {
             let hash = self.0.hasher.hash(credentials.password.expose()).await?;
             users::set_password_hash(self.pool(), user.id, &hash).await?;
         }
+        // Logging in again retires any password reset link still in the mail.
+        email_tokens::retire_all(self.pool(), user.id, Purpose::ResetPassword).await?;
         self.open_session(user, kind, context).await
     }
 
     async fn open_session(&self, user: User, kind: SessionKind, context: &RequestContext) -> Result<Login, CoreError> {
-        let refresh = (kind == SessionKind::Api).then(random_token);
-        let refresh_hash = refresh.as_deref().map(token_hash);
         let session = sessions::insert(
             self.pool(),
             NewSession {
                 user_id: user.id,
                 kind,
-                refresh_hash: refresh_hash.as_deref(),
                 aal: "aal1",
                 amr: &["pwd"],
                 lifetime_secs: self.settings().refresh_token_ttl.as_secs() as i64,
@@ -103,17 +120,24 @@ impl Gatehouse {
         )
         .await?;
         users::touch_last_login(self.pool(), user.id).await?;
-        audit::record(self.pool(), Some(user.id), EventKind::LoginSucceeded, context, session_kind_name(kind)).await?;
-        let tokens = match refresh {
-            Some(refresh) => Some(self.token_pair(&user, &session, refresh)?),
-            None => None,
+        let kind_name = match kind {
+            SessionKind::Api => "api",
+            SessionKind::Browser => "browser",
+        };
+        audit::record(self.pool(), Some(user.id), EventKind::LoginSucceeded, context, kind_name).await?;
+        let tokens = match kind {
+            SessionKind::Api => Some(self.token_pair(&user, &session)?),
+            SessionKind::Browser => None,
         };
         Ok(Login { user, session, tokens })
     }
 
-    fn token_pair(&self, user: &User, session: &Session, refresh: String) -> Result<TokenPair, CoreError> {
+    /// A new access token, with the session's current refresh token.
+    fn token_pair(&self, user: &User, session: &Session) -> Result<TokenPair, CoreError> {
+        let refresh = self.0.refresh.issue(&session.id, session.refresh_generation);
         let ttl = self.settings().access_token_ttl.as_secs() as i64;
-        let (access, _) = self.0.jwt.issue(user, session, ttl).map_err(|e| CoreError::internal("signing a token", e))?;
+        let (access, _) =
+            self.0.jwt.issue(user, session, ttl).map_err(|e| CoreError::internal("signing a token", e))?;
         Ok(TokenPair {
             access,
             refresh,
@@ -146,19 +170,117 @@ impl Gatehouse {
         Ok(Principal { user, session })
     }
 
-    /// Ends one session (and so every access token issued for it).
+    /// Ends the caller's own session (and so every access token issued for it).
     pub async fn logout(&self, principal: &Principal, context: &RequestContext) -> Result<(), CoreError> {
-        if sessions::revoke(self.pool(), &principal.session.id, "logout").await? {
-            audit::record(self.pool(), Some(principal.user.id), EventKind::Logout, context, session_kind_name(principal.session.kind))
-                .await?;
+        self.end_session(principal, &principal.session.id, context).await
+    }
+
+    /// Ends the session a refresh token belongs to, which must be one of the caller's.
+    pub async fn logout_refresh_token(
+        &self,
+        principal: &Principal,
+        refresh_token: &str,
+        context: &RequestContext,
+    ) -> Result<(), CoreError> {
+        let invalid = || CoreError::field("refresh", "Token is invalid or expired.");
+        let (session_id, _) = self.0.refresh.parse(refresh_token).ok_or_else(invalid)?;
+        let session = sessions::find_active(self.pool(), &session_id).await?.ok_or_else(invalid)?;
+        if session.user_id != principal.user.id {
+            return Err(invalid());
+        }
+        self.end_session(principal, &session.id, context).await
+    }
+
+    /// Ends one of the caller's sessions by id ("your sessions" → revoke).
+    pub async fn revoke_session(
+        &self,
+        principal: &Principal,
+        session_id: &str,
+        context: &RequestContext,
+    ) -> Result<(), CoreError> {
+        if uuid::Uuid::parse_str(session_id).is_err() {
+            return Err(CoreError::NotFound);
+        }
+        match sessions::find_active(self.pool(), session_id).await? {
+            Some(session) if session.user_id == principal.user.id => {
+                self.end_session(principal, session_id, context).await
+            }
+            _ => Err(CoreError::NotFound),
+        }
+    }
+
+    async fn end_session(
+        &self,
+        principal: &Principal,
+        session_id: &str,
+        context: &RequestContext,
+    ) -> Result<(), CoreError> {
+        if sessions::revoke(self.pool(), session_id, "logout").await? {
+            audit::record(self.pool(), Some(principal.user.id), EventKind::Logout, context, session_id).await?;
         }
         Ok(())
     }
-}
 
-fn session_kind_name(kind: SessionKind) -> &'static str {
-    match kind {
-        SessionKind::Api => "api",
-        SessionKind::Browser => "browser",
+    /// Ends every session of the caller, and with them every access token already issued.
+    pub async fn logout_all(&self, principal: &Principal, context: &RequestContext) -> Result<u64, CoreError> {
+        let ended = sessions::revoke_all_for_user(self.pool(), principal.user.id, None, "logout_all").await?;
+        let detail = format!("{ended} sessions");
+        audit::record(self.pool(), Some(principal.user.id), EventKind::LogoutAll, context, &detail).await?;
+        Ok(ended)
+    }
+
+    /// The caller's live sessions, most recently used first.
+    pub async fn list_sessions(&self, principal: &Principal) -> Result<Vec<Session>, CoreError> {
+        sessions::list_active_for_user(self.pool(), principal.user.id).await
+    }
+
+    /// Exchanges a refresh token for a new pair. Every refresh rotates the token. Presenting
+    /// the token just replaced, within the grace interval of its rotation, returns the current
+    /// pair (a retry after a lost response, or two refreshes racing); any other reuse of an
+    /// old token is taken as theft: the whole session is revoked.
+    pub async fn refresh(&self, refresh_token: &str, context: &RequestContext) -> Result<TokenPair, CoreError> {
+        let (session_id, generation) = self.0.refresh.parse(refresh_token).ok_or(CoreError::Unauthenticated)?;
+        let session = self.live_api_session(&session_id).await?;
+        let session = if generation == session.refresh_generation {
+            if sessions::rotate(self.pool(), &session.id, generation).await? {
+                self.live_api_session(&session_id).await?
+            } else {
+                // Another refresh of the same token won the race: this is the "just rotated" case.
+                let current = self.live_api_session(&session_id).await?;
+                self.within_grace(&current, generation, context).await?;
+                current
+            }
+        } else {
+            self.within_grace(&session, generation, context).await?;
+            session
+        };
+        let user = users::find(self.pool(), session.user_id)
+            .await?
+            .filter(|u| u.is_active)
+            .ok_or(CoreError::Unauthenticated)?;
+        self.token_pair(&user, &session)
+    }
+
+    async fn live_api_session(&self, session_id: &str) -> Result<Session, CoreError> {
+        sessions::find_active(self.pool(), session_id)
+            .await?
+            .filter(|s| s.kind == SessionKind::Api)
+            .ok_or(CoreError::Unauthenticated)
+    }
+
+    /// Accepts `presented` if it is the generation just before the session's current one and
+    /// the rotation happened within the grace interval; otherwise revokes the session.
+    async fn within_grace(&self, session: &Session, presented: i64, context: &RequestContext) -> Result<(), CoreError> {
+        let grace = self.settings().refresh_reuse_grace.as_secs() as i64;
+        let recent = session.rotated_at.is_some_and(|at| crate::db::now() - at <= grace);
+        if presented + 1 == session.refresh_generation && recent {
+            return Ok(());
+        }
+        if sessions::revoke(self.pool(), &session.id, "refresh_reuse").await? {
+            tracing::warn!(session = %session.id, "refresh token reuse detected; session revoked");
+            audit::record(self.pool(), Some(session.user_id), EventKind::RefreshReuseDetected, context, &session.id)
+                .await?;
+        }
+        Err(CoreError::Unauthenticated)
     }
 }

@@ -67,6 +67,13 @@ pub struct Settings {
     pub refresh_token_ttl: Duration,
     pub verification_token_ttl: Duration,
     pub password_reset_ttl: Duration,
+    /// How long after a refresh the previous refresh token still yields the current pair (a
+    /// client that lost the response, or two tabs racing) instead of counting as reuse.
+    pub refresh_reuse_grace: Duration,
+    /// Failed logins for one account before delays start (they then double, up to 1 minute).
+    pub login_free_attempts_per_account: i64,
+    /// Failed logins from one IP address before delays start (they then double, up to 5 minutes).
+    pub login_free_attempts_per_ip: i64,
     /// Client-supplied link bases (`verification_base_url`) that emails may point at.
     pub verification_base_url_allowlist: Vec<String>,
     pub password_min_length: usize,
@@ -86,13 +93,35 @@ pub struct Settings {
 
 /// The names (lower case, without the prefix) of every setting, in the order the README lists them.
 pub const SETTING_KEYS: &[&str] = &[
-    "bind", "data_dir", "database_url", "public_url", "secret_key",
-    "smtp_host", "smtp_port", "smtp_username", "smtp_password", "smtp_tls",
-    "mail_from", "mail_outbox_always", "site_name", "require_email_verification",
-    "access_token_ttl", "refresh_token_ttl", "verification_token_ttl", "password_reset_ttl",
-    "verification_base_url_allowlist", "password_min_length",
-    "argon2_memory_kib", "argon2_iterations", "argon2_parallelism", "hash_concurrency",
-    "max_body_bytes", "tls_cert", "tls_key", "secure_cookies", "log",
+    "bind",
+    "data_dir",
+    "database_url",
+    "public_url",
+    "secret_key",
+    "smtp_host",
+    "smtp_port",
+    "smtp_username",
+    "smtp_password",
+    "smtp_tls",
+    "mail_from",
+    "mail_outbox_always",
+    "site_name",
+    "require_email_verification",
+    "access_token_ttl",
+    "refresh_token_ttl",
+    "verification_token_ttl",
+    "password_reset_ttl",
+    "verification_base_url_allowlist",
+    "password_min_length",
+    "argon2_memory_kib",
+    "argon2_iterations",
+    "argon2_parallelism",
+    "hash_concurrency",
+    "max_body_bytes",
+    "tls_cert",
+    "tls_key",
+    "secure_cookies",
+    "log",
 ];
 
 /// Every setting as it arrives from the environment or the TOML file, as text.
@@ -199,7 +228,10 @@ impl Settings {
                     Some("none") => SmtpTls::None,
                     Some("tls") => SmtpTls::Tls,
                     Some(other) => {
-                        return Err(ConfigError::new("smtp_tls", format!("`{other}` is not one of none, starttls, tls")))
+                        return Err(ConfigError::new(
+                            "smtp_tls",
+                            format!("`{other}` is not one of none, starttls, tls"),
+                        ))
                     }
                 };
                 let default_port = match tls {
@@ -218,7 +250,10 @@ impl Settings {
         };
         let mail_from = raw.take("mail_from").unwrap_or_else(|| "Gatehouse <noreply@localhost>".into());
         if mail_from.parse::<lettre::message::Mailbox>().is_err() {
-            return Err(ConfigError::new("mail_from", format!("`{mail_from}` is not a mailbox like `Name <user@host>`")));
+            return Err(ConfigError::new(
+                "mail_from",
+                format!("`{mail_from}` is not a mailbox like `Name <user@host>`"),
+            ));
         }
         let allowlist = raw
             .take("verification_base_url_allowlist")
@@ -232,7 +267,11 @@ impl Settings {
             bind,
             data_dir,
             database_url,
-            secure_cookies: parse_bool_or("secure_cookies", raw.take("secure_cookies"), public_url.starts_with("https://"))?,
+            secure_cookies: parse_bool_or(
+                "secure_cookies",
+                raw.take("secure_cookies"),
+                public_url.starts_with("https://"),
+            )?,
             public_url,
             secret_key: raw.take("secret_key").filter(|k| !k.is_empty()),
             smtp,
@@ -246,8 +285,23 @@ impl Settings {
             )?,
             access_token_ttl: parse_duration_or("access_token_ttl", raw.take("access_token_ttl"), 15 * 60)?,
             refresh_token_ttl: parse_duration_or("refresh_token_ttl", raw.take("refresh_token_ttl"), 14 * 86400)?,
-            verification_token_ttl: parse_duration_or("verification_token_ttl", raw.take("verification_token_ttl"), 86400)?,
+            verification_token_ttl: parse_duration_or(
+                "verification_token_ttl",
+                raw.take("verification_token_ttl"),
+                86400,
+            )?,
             password_reset_ttl: parse_duration_or("password_reset_ttl", raw.take("password_reset_ttl"), 3600)?,
+            refresh_reuse_grace: parse_duration_or("refresh_reuse_grace", raw.take("refresh_reuse_grace"), 10)?,
+            login_free_attempts_per_account: parse_or(
+                "login_free_attempts_per_account",
+                raw.take("login_free_attempts_per_account"),
+                5,
+            )?,
+            login_free_attempts_per_ip: parse_or(
+                "login_free_attempts_per_ip",
+                raw.take("login_free_attempts_per_ip"),
+                20,
+            )?,
             verification_base_url_allowlist: allowlist,
             password_min_length: parse_or("password_min_length", raw.take("password_min_length"), 8)?,
             argon2_memory_kib: parse_or("argon2_memory_kib", raw.take("argon2_memory_kib"), 19_456)?,
@@ -266,6 +320,12 @@ impl Settings {
     fn check_ranges(&self) -> Result<(), ConfigError> {
         if self.password_min_length == 0 || self.password_min_length > 128 {
             return Err(ConfigError::new("password_min_length", "must be between 1 and 128"));
+        }
+        if self.login_free_attempts_per_account < 1 {
+            return Err(ConfigError::new("login_free_attempts_per_account", "must be at least 1"));
+        }
+        if self.login_free_attempts_per_ip < 1 {
+            return Err(ConfigError::new("login_free_attempts_per_ip", "must be at least 1"));
         }
         if self.hash_concurrency == 0 {
             return Err(ConfigError::new("hash_concurrency", "must be at least 1"));

@@ -3,11 +3,11 @@
 
 use std::time::Duration;
 
-use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::migrate::Migrator;
 use sqlx::any::{Any, AnyTypeInfo, AnyTypeInfoKind};
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::decode::Decode;
 use sqlx::error::BoxDynError;
+use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, Executor, Type};
 
 use crate::config::Settings;

@@ -17,7 +17,9 @@ pub enum CoreError {
     /// Unknown account or wrong password: deliberately one answer for both.
     #[error("No active account found with the given credentials.")]
     InvalidCredentials,
-    #[error("This email address is not confirmed yet. Check your inbox for the confirmation link, or ask for a new one.")]
+    #[error(
+        "This email address is not confirmed yet. Check your inbox for the confirmation link, or ask for a new one."
+    )]
     EmailNotVerified,
     /// A link token (verification, reset) that is unknown, used or expired.
     #[error("This link is invalid or has expired.")]

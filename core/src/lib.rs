@@ -6,13 +6,17 @@ pub mod accounts;
 pub mod auth;
 pub mod config;
 pub mod context;
+pub mod credentials;
 pub mod db;
 pub mod domain;
 pub mod error;
 pub mod keys;
+pub mod links;
 pub mod mail;
 pub mod passwords;
 pub mod store;
+pub mod throttle;
+pub mod time_format;
 pub mod tokens;
 
 use std::sync::Arc;
@@ -28,7 +32,7 @@ use domain::PasswordPolicy;
 use keys::RootKey;
 use mail::Mailer;
 use passwords::PasswordHasher;
-use tokens::JwtKeys;
+use tokens::{JwtKeys, RefreshKeys};
 
 /// The running core: settings, database, keys, hasher and mailer. Cheap to clone.
 #[derive(Clone)]
@@ -39,6 +43,7 @@ struct Inner {
     db: Database,
     hasher: PasswordHasher,
     jwt: JwtKeys,
+    refresh: RefreshKeys,
     mailer: Mailer,
     policy: PasswordPolicy,
 }
@@ -72,6 +77,7 @@ impl Gatehouse {
         );
         Ok(Self(Arc::new(Inner {
             jwt: JwtKeys::new(&root),
+            refresh: RefreshKeys::new(&root),
             mailer: Mailer::new(&settings)?,
             policy: PasswordPolicy { min_length: settings.password_min_length },
             hasher,

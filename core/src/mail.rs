@@ -57,6 +57,8 @@ impl Mailer {
         templates.add_template("base.html", include_str!("../templates/mail/base.html"))?;
         templates.add_template("verify_email.html", include_str!("../templates/mail/verify_email.html"))?;
         templates.add_template("verify_email.txt", include_str!("../templates/mail/verify_email.txt"))?;
+        templates.add_template("reset_password.html", include_str!("../templates/mail/reset_password.html"))?;
+        templates.add_template("reset_password.txt", include_str!("../templates/mail/reset_password.txt"))?;
         Ok(Self {
             smtp,
             outbox,
@@ -68,7 +70,13 @@ impl Mailer {
     }
 
     /// Renders `<name>.txt` and `<name>.html` with `context` plus `site_name` and `subject`.
-    pub fn render(&self, name: &str, to: &str, subject: &str, context: impl Serialize) -> Result<OutgoingMail, MailError> {
+    pub fn render(
+        &self,
+        name: &str,
+        to: &str,
+        subject: &str,
+        context: impl Serialize,
+    ) -> Result<OutgoingMail, MailError> {
         let ctx = minijinja::context! { site_name => &self.site_name, subject => subject, ..minijinja::Value::from_serialize(&context) };
         Ok(OutgoingMail {
             to: to.to_string(),
@@ -149,7 +157,8 @@ fn build_transport(smtp: &crate::config::SmtpSettings) -> Result<AsyncSmtpTransp
 
 async fn write_eml(dir: &std::path::Path, message: &Message) -> Result<(), std::io::Error> {
     tokio::fs::create_dir_all(dir).await?;
-    let name = format!("{}-{}.eml", time::OffsetDateTime::now_utc().unix_timestamp_nanos(), uuid::Uuid::new_v4().simple());
+    let name =
+        format!("{}-{}.eml", time::OffsetDateTime::now_utc().unix_timestamp_nanos(), uuid::Uuid::new_v4().simple());
     // Write then rename, so a reader polling the folder never sees half a message.
     let tmp = dir.join(format!(".{name}.tmp"));
     tokio::fs::write(&tmp, message.formatted()).await?;

@@ -47,7 +47,12 @@ impl JwtKeys {
         Self { encoding: EncodingKey::from_secret(&secret), decoding: DecodingKey::from_secret(&secret), validation }
     }
 
-    pub fn issue(&self, user: &User, session: &Session, ttl_secs: i64) -> Result<(String, AccessClaims), jsonwebtoken::errors::Error> {
+    pub fn issue(
+        &self,
+        user: &User,
+        session: &Session,
+        ttl_secs: i64,
+    ) -> Result<(String, AccessClaims), jsonwebtoken::errors::Error> {
         let now = crate::db::now();
         let claims = AccessClaims {
             sub: user.id.to_string(),
@@ -71,7 +76,42 @@ impl JwtKeys {
     /// Whether the session is still alive is the caller's next check.
     pub fn verify(&self, token: &str) -> Option<AccessClaims> {
         let data = jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, &self.validation).ok()?;
-        (data.claims.token_type == "access" && data.claims.sub == data.claims.user_id.to_string()).then_some(data.claims)
+        (data.claims.token_type == "access" && data.claims.sub == data.claims.user_id.to_string())
+            .then_some(data.claims)
+    }
+}
+
+/// Refresh tokens: `<session id>.<generation>.<MAC>`, the MAC an HMAC-SHA256 under a key
+/// derived from the root key. Nothing secret is stored: the database keeps only the session's
+/// current generation, so a database leak yields no usable token, and the server can hand a
+/// client that retries a refresh the current token again (the grace rule) without keeping it.
+#[derive(Clone)]
+pub struct RefreshKeys {
+    key: [u8; 32],
+}
+
+impl RefreshKeys {
+    pub fn new(root: &RootKey) -> Self {
+        Self { key: root.derive("refresh-token") }
+    }
+
+    pub fn issue(&self, session_id: &str, generation: i64) -> String {
+        format!("{session_id}.{generation}.{}", self.mac(session_id, generation))
+    }
+
+    /// `(session id, generation)` of a well-formed token with a valid MAC.
+    pub fn parse(&self, token: &str) -> Option<(String, i64)> {
+        let mut parts = token.trim().splitn(3, '.');
+        let (session_id, generation, mac) = (parts.next()?, parts.next()?, parts.next()?);
+        let generation: i64 = generation.parse().ok().filter(|g| *g >= 0)?;
+        constant_time_eq(&self.mac(session_id, generation), mac).then(|| (session_id.to_string(), generation))
+    }
+
+    fn mac(&self, session_id: &str, generation: i64) -> String {
+        use hmac::{Hmac, Mac};
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC takes keys of any length");
+        mac.update(format!("{session_id}:{generation}").as_bytes());
+        URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
     }
 }
 
@@ -134,6 +174,8 @@ mod tests {
             created_at: 0,
             last_used_at: 0,
             expires_at: 0,
+            refresh_generation: 0,
+            rotated_at: None,
         }
     }
 
@@ -165,6 +207,21 @@ mod tests {
         assert!(k.verify(&format!("{none_header}.{payload}.")).is_none(), "alg none");
         assert!(k.verify("garbage").is_none());
         assert!(k.verify("").is_none());
+    }
+
+    #[test]
+    fn refresh_tokens_round_trip_and_resist_tampering() {
+        let root = RootKey::from_text(&"k".repeat(40)).unwrap();
+        let keys = RefreshKeys::new(&root);
+        let token = keys.issue("5d0c8d4e-0000-4000-8000-000000000001", 3);
+        assert_eq!(keys.parse(&token), Some(("5d0c8d4e-0000-4000-8000-000000000001".into(), 3)));
+        let bumped = token.replacen(".3.", ".4.", 1);
+        assert_eq!(keys.parse(&bumped), None, "generation is covered by the MAC");
+        let other = RefreshKeys::new(&RootKey::from_text(&"o".repeat(40)).unwrap());
+        assert_eq!(other.parse(&token), None, "other key");
+        for junk in ["", "a.b", "a.-1.x", "a.1.", "...", "a.1.x.y"] {
+            assert_eq!(keys.parse(junk), None, "{junk}");
+        }
     }
 
     #[test]

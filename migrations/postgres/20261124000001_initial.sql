@@ -27,8 +27,9 @@ CREATE TABLE sessions (
     id                      TEXT    PRIMARY KEY,
     user_id                 BIGINT  NOT NULL REFERENCES users (id) ON DELETE CASCADE,
     kind                    TEXT    NOT NULL,
-    refresh_hash            TEXT    UNIQUE,
-    previous_refresh_hash   TEXT,
+    -- API sessions: the generation of the current refresh token (tokens are MACs over
+    -- "id:generation", so nothing secret is stored) and when it last rotated.
+    refresh_generation      BIGINT  NOT NULL DEFAULT 0,
     rotated_at              BIGINT,
     aal                     TEXT    NOT NULL,
     amr                     TEXT    NOT NULL,
@@ -75,3 +76,12 @@ CREATE TABLE audit_events (
     created_at  BIGINT  NOT NULL
 );
 CREATE INDEX audit_events_user_id ON audit_events (user_id, created_at);
+
+-- Failed-login counters for throttling, per account identifier and per client IP. In the
+-- database so that every Gatehouse process behind a load balancer applies the same limits.
+CREATE TABLE login_throttle (
+    key             TEXT    PRIMARY KEY,
+    failures        BIGINT  NOT NULL,
+    last_failure_at BIGINT  NOT NULL,
+    blocked_until   BIGINT  NOT NULL
+);

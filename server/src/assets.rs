@@ -24,7 +24,10 @@ pub async fn serve(Path(path): Path<String>, headers: HeaderMap) -> Response {
     let mime = file.metadata.mimetype().to_string();
     let mut response = file.data.into_owned().into_response();
     let h = response.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_str(&mime).unwrap_or(HeaderValue::from_static("application/octet-stream")));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_str(&mime).unwrap_or(HeaderValue::from_static("application/octet-stream")),
+    );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     if let Ok(value) = HeaderValue::from_str(&etag) {
         h.insert(header::ETAG, value);

@@ -13,7 +13,11 @@ pub mod web;
 /// One line per field problem, for the CLI.
 pub fn describe_fields(error: &gatehouse_core::CoreError) -> String {
     match error.fields() {
-        Some(fields) => fields.iter().map(|(field, messages)| format!("{field}: {}", messages.join(" "))).collect::<Vec<_>>().join("\n"),
+        Some(fields) => fields
+            .iter()
+            .map(|(field, messages)| format!("{field}: {}", messages.join(" ")))
+            .collect::<Vec<_>>()
+            .join("\n"),
         None => error.to_string(),
     }
 }

@@ -79,10 +79,11 @@ async fn create_superuser(settings: Settings, args: CreateSuperuserArgs) -> anyh
             line.trim().to_string()
         }))
     };
-    let email = ask("Email", args.email.clone(), false)?.ok_or_else(|| anyhow::anyhow!("--email is required with --no-input"))?;
+    let email = ask("Email", args.email.clone(), false)?
+        .ok_or_else(|| anyhow::anyhow!("--email is required with --no-input"))?;
     let username = ask("Username (optional)", args.username.clone(), false)?.filter(|u| !u.is_empty());
-    let password =
-        ask("Password", args.password.clone(), true)?.ok_or_else(|| anyhow::anyhow!("--password is required with --no-input"))?;
+    let password = ask("Password", args.password.clone(), true)?
+        .ok_or_else(|| anyhow::anyhow!("--password is required with --no-input"))?;
     let registration = Registration::parse(&email, username.as_deref(), &password, core.password_policy())
         .map_err(|e| anyhow::anyhow!("{}", gatehouse_server::describe_fields(&e)))?;
     let user = core

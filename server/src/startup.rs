@@ -60,7 +60,9 @@ impl Application {
         let core = Gatehouse::start(settings).await?;
         let state = AppState { leptos_options: leptos_options(core.settings()), core: core.clone() };
         if !crate::assets::bundle_present() {
-            tracing::warn!("the web app's wasm bundle is missing: pages render but do not hydrate (build with `cargo xtask`)");
+            tracing::warn!(
+                "the web app's wasm bundle is missing: pages render but do not hydrate (build with `cargo xtask`)"
+            );
         }
         Ok(Self { listener, router: router(state), core })
     }
@@ -110,7 +112,10 @@ pub fn router(state: AppState) -> Router {
         .merge(health::router())
         .merge(web::router(&state))
         .layer(middleware::from_fn(attach_request_context))
-        .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
         .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
         // Emailed links carry tokens in the URL: never leak them to other sites in `Referer`.
         .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("same-origin")))

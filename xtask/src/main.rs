@@ -69,12 +69,19 @@ fn build_site(root: &Path, release: bool) -> Result<()> {
     let bundle = pkg.join(format!("{BUNDLE_NAME}_bg.wasm"));
     if release {
         if output("wasm-opt", &["--version"]).is_some() {
-            run(Command::new("wasm-opt").arg("-Oz").arg("--enable-bulk-memory").arg("--enable-nontrapping-float-to-int").arg(&bundle).arg("-o").arg(&bundle))?;
+            run(Command::new("wasm-opt")
+                .arg("-Oz")
+                .arg("--enable-bulk-memory")
+                .arg("--enable-nontrapping-float-to-int")
+                .arg(&bundle)
+                .arg("-o")
+                .arg(&bundle))?;
         } else {
             eprintln!("xtask: wasm-opt not found (Debian package `binaryen`); the bundle is not size-optimised");
         }
     }
-    std::fs::copy(root.join("style/gatehouse.css"), pkg.join("gatehouse.css")).context("copying style/gatehouse.css")?;
+    std::fs::copy(root.join("style/gatehouse.css"), pkg.join("gatehouse.css"))
+        .context("copying style/gatehouse.css")?;
     let size = std::fs::metadata(&bundle)?.len();
     eprintln!("xtask: site built in {} ({} KiB wasm)", pkg.display(), size / 1024);
     Ok(())

@@ -13,6 +13,9 @@ impl Email {
         if normalised.is_empty() {
             return Err(vec!["This field may not be blank.".into()]);
         }
+        if normalised.chars().any(char::is_control) {
+            return Err(vec!["Enter a valid email address.".into()]);
+        }
         if normalised.len() > Self::MAX_LEN {
             return Err(vec![format!("Ensure this field has no more than {} characters.", Self::MAX_LEN)]);
         }
@@ -55,7 +58,17 @@ mod tests {
 
     #[test]
     fn rejects_malformed_addresses() {
-        for bad in ["", "alice", "alice@", "@example.com", "a b@example.com", "alice@example", "x@y@z.com"] {
+        for bad in [
+            "",
+            "alice",
+            "alice@",
+            "@example.com",
+            "a b@example.com",
+            "alice@example",
+            "x@y@z.com",
+            "a@\u{0}.com",
+            "a\u{0}@b.com",
+        ] {
             assert!(Email::parse(bad).is_err(), "{bad} should be rejected");
         }
         assert!(Email::parse(&format!("{}@example.com", "a".repeat(250))).is_err());

@@ -64,10 +64,8 @@ impl PasswordPolicy {
         let mut problems = Vec::new();
         let length = raw.chars().count();
         if length < self.min_length {
-            problems.push(format!(
-                "This password is too short. It must contain at least {} characters.",
-                self.min_length
-            ));
+            problems
+                .push(format!("This password is too short. It must contain at least {} characters.", self.min_length));
         }
         if raw.len() > MAX_PASSWORD_BYTES {
             problems.push(format!("This password is too long. It must contain at most {MAX_PASSWORD_BYTES} bytes."));
@@ -99,7 +97,10 @@ fn is_too_similar(password: &str, personal: &[&str]) -> bool {
             .chain(value.split('@').next())
             .chain(value.split(|c: char| !c.is_alphanumeric()))
             .filter(|part| part.chars().count() >= 3)
-            .any(|part| password.contains(part) && part.len() * 2 >= password.len() || similarity(&password, part) >= MAX_SIMILARITY)
+            .any(|part| {
+                password.contains(part) && part.len() * 2 >= password.len()
+                    || similarity(&password, part) >= MAX_SIMILARITY
+            })
     })
 }
 

@@ -14,6 +14,12 @@ pub enum EventKind {
     Logout,
     EmailVerified,
     VerificationSent,
+    LogoutAll,
+    RefreshReuseDetected,
+    PasswordChanged,
+    PasswordResetRequested,
+    PasswordReset,
+    AccountDeleted,
 }
 
 impl EventKind {
@@ -25,6 +31,12 @@ impl EventKind {
             EventKind::Logout => "logout",
             EventKind::EmailVerified => "email_verified",
             EventKind::VerificationSent => "verification_sent",
+            EventKind::LogoutAll => "logout_all",
+            EventKind::RefreshReuseDetected => "refresh_reuse_detected",
+            EventKind::PasswordChanged => "password_changed",
+            EventKind::PasswordResetRequested => "password_reset_requested",
+            EventKind::PasswordReset => "password_reset",
+            EventKind::AccountDeleted => "account_deleted",
         }
     }
 }
@@ -36,15 +48,17 @@ pub async fn record(
     context: &RequestContext,
     detail: &str,
 ) -> Result<(), CoreError> {
-    sqlx::query("INSERT INTO audit_events (user_id, kind, ip, user_agent, detail, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
-        .bind(user_id.map(|u| u.0))
-        .bind(kind.as_str())
-        .bind(&context.ip)
-        .bind(&context.user_agent)
-        .bind(detail)
-        .bind(now())
-        .execute(pool)
-        .await?;
+    sqlx::query(
+        "INSERT INTO audit_events (user_id, kind, ip, user_agent, detail, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(user_id.map(|u| u.0))
+    .bind(kind.as_str())
+    .bind(&context.ip)
+    .bind(&context.user_agent)
+    .bind(detail)
+    .bind(now())
+    .execute(pool)
+    .await?;
     Ok(())
 }
 

@@ -78,3 +78,15 @@ pub async fn consume(pool: &AnyPool, id: i64) -> Result<bool, CoreError> {
         .await?;
     Ok(result.rows_affected() == 1)
 }
+
+/// Retires every live token of the user for `purpose` (e.g. reset links once the password
+/// changed or the user logged in).
+pub async fn retire_all(pool: &AnyPool, user_id: UserId, purpose: Purpose) -> Result<(), CoreError> {
+    sqlx::query("UPDATE email_tokens SET used_at = $1 WHERE user_id = $2 AND purpose = $3 AND used_at IS NULL")
+        .bind(now())
+        .bind(user_id.0)
+        .bind(purpose.as_str())
+        .execute(pool)
+        .await?;
+    Ok(())
+}

@@ -3,5 +3,6 @@
 pub mod audit;
 pub mod email_tokens;
 pub mod sessions;
+pub mod throttle;
 pub mod users;
 pub mod web_sessions;

@@ -45,6 +45,11 @@ pub struct Session {
     pub created_at: i64,
     pub last_used_at: i64,
     pub expires_at: i64,
+    /// The generation of the current refresh token (API sessions).
+    #[serde(skip)]
+    pub refresh_generation: i64,
+    #[serde(skip)]
+    pub rotated_at: Option<i64>,
 }
 
 #[derive(FromRow)]
@@ -60,6 +65,8 @@ struct SessionRow {
     created_at: i64,
     last_used_at: i64,
     expires_at: i64,
+    refresh_generation: i64,
+    rotated_at: Option<i64>,
 }
 
 impl From<SessionRow> for Session {
@@ -76,17 +83,19 @@ impl From<SessionRow> for Session {
             created_at: r.created_at,
             last_used_at: r.last_used_at,
             expires_at: r.expires_at,
+            refresh_generation: r.refresh_generation,
+            rotated_at: r.rotated_at,
         }
     }
 }
 
-const COLUMNS: &str = "id, user_id, kind, aal, amr, otp_device_id, ip, user_agent, created_at, last_used_at, expires_at";
+const COLUMNS: &str =
+    "id, user_id, kind, aal, amr, otp_device_id, ip, user_agent, created_at, last_used_at, expires_at, \
+     refresh_generation, rotated_at";
 
 pub struct NewSession<'a> {
     pub user_id: UserId,
     pub kind: SessionKind,
-    /// SHA-256 of the refresh token; `None` for browser sessions.
-    pub refresh_hash: Option<&'a str>,
     pub aal: &'a str,
     pub amr: &'a [&'a str],
     pub lifetime_secs: i64,
@@ -97,14 +106,13 @@ pub async fn insert(pool: &AnyPool, new: NewSession<'_>) -> Result<Session, Core
     let id = uuid::Uuid::new_v4().to_string();
     let now = now();
     let sql = format!(
-        "INSERT INTO sessions (id, user_id, kind, refresh_hash, aal, amr, ip, user_agent, created_at, last_used_at, expires_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10) RETURNING {COLUMNS}"
+        "INSERT INTO sessions (id, user_id, kind, aal, amr, ip, user_agent, created_at, last_used_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9) RETURNING {COLUMNS}"
     );
     let row = sqlx::query_as::<_, SessionRow>(&sql)
         .bind(&id)
         .bind(new.user_id.0)
         .bind(new.kind.as_str())
-        .bind(new.refresh_hash)
         .bind(new.aal)
         .bind(new.amr.join(","))
         .bind(&new.context.ip)
@@ -133,12 +141,13 @@ pub async fn list_active_for_user(pool: &AnyPool, user_id: UserId) -> Result<Vec
 
 /// Ends one session; returns whether it was still active.
 pub async fn revoke(pool: &AnyPool, id: &str, reason: &str) -> Result<bool, CoreError> {
-    let result = sqlx::query("UPDATE sessions SET revoked_at = $1, revoked_reason = $2, refresh_hash = NULL WHERE id = $3 AND revoked_at IS NULL")
-        .bind(now())
-        .bind(reason)
-        .bind(id)
-        .execute(pool)
-        .await?;
+    let result =
+        sqlx::query("UPDATE sessions SET revoked_at = $1, revoked_reason = $2 WHERE id = $3 AND revoked_at IS NULL")
+            .bind(now())
+            .bind(reason)
+            .bind(id)
+            .execute(pool)
+            .await?;
     Ok(result.rows_affected() > 0)
 }
 
@@ -146,7 +155,47 @@ pub async fn revoke(pool: &AnyPool, id: &str, reason: &str) -> Result<bool, Core
 pub async fn touch(pool: &AnyPool, session: &Session) -> Result<(), CoreError> {
     let now = now();
     if now - session.last_used_at >= 60 {
-        sqlx::query("UPDATE sessions SET last_used_at = $1 WHERE id = $2").bind(now).bind(&session.id).execute(pool).await?;
+        sqlx::query("UPDATE sessions SET last_used_at = $1 WHERE id = $2")
+            .bind(now)
+            .bind(&session.id)
+            .execute(pool)
+            .await?;
     }
     Ok(())
+}
+
+/// Ends every live session of a user except `keep`; returns how many ended.
+pub async fn revoke_all_for_user(
+    pool: &AnyPool,
+    user_id: UserId,
+    keep: Option<&str>,
+    reason: &str,
+) -> Result<u64, CoreError> {
+    let result = sqlx::query(
+        "UPDATE sessions SET revoked_at = $1, revoked_reason = $2 WHERE user_id = $3 AND revoked_at IS NULL AND id <> $4",
+    )
+    .bind(now())
+    .bind(reason)
+    .bind(user_id.0)
+    .bind(keep.unwrap_or(""))
+    .execute(pool)
+    .await?;
+    Ok(result.rows_affected())
+}
+
+/// Moves an API session's refresh token from `generation` to the next one. `false` when the
+/// session is no longer at `generation` (someone rotated first) or no longer alive.
+pub async fn rotate(pool: &AnyPool, id: &str, generation: i64) -> Result<bool, CoreError> {
+    let now = now();
+    let result = sqlx::query(
+        "UPDATE sessions SET refresh_generation = $1, rotated_at = $2, last_used_at = $2 \
+         WHERE id = $3 AND refresh_generation = $4 AND revoked_at IS NULL AND expires_at > $2",
+    )
+    .bind(generation + 1)
+    .bind(now)
+    .bind(id)
+    .bind(generation)
+    .execute(pool)
+    .await?;
+    Ok(result.rows_affected() == 1)
 }

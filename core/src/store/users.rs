@@ -6,6 +6,7 @@ use crate::domain::{Email, LoginIdentifier, UserId, Username};
 use crate::error::CoreError;
 
 /// A user account as every face sees it. The password hash never leaves the store in it.
+/// Serialises as the canonical API shows a user (times in RFC 3339).
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
 pub struct User {
     pub id: UserId,
@@ -23,11 +24,29 @@ pub struct User {
     pub is_staff: bool,
     pub is_superuser: bool,
     /// Unix seconds.
+    #[serde(serialize_with = "crate::time_format::rfc3339")]
     pub date_joined: i64,
+    #[serde(serialize_with = "crate::time_format::rfc3339_option")]
     pub last_login: Option<i64>,
 }
 
 impl User {
+    /// What a new password must not resemble.
+    pub fn personal_values(&self) -> Vec<&str> {
+        let local = self.email.split('@').next().unwrap_or_default();
+        [
+            Some(self.email.as_str()),
+            Some(local),
+            self.username.as_deref(),
+            Some(&self.first_name),
+            Some(&self.last_name),
+        ]
+        .into_iter()
+        .flatten()
+        .filter(|v| !v.is_empty())
+        .collect()
+    }
+
     /// The name to show or put in a token: the username, else the email (Django's
     /// `email_as_username` clients expect exactly that).
     pub fn display_username(&self) -> &str {
@@ -110,7 +129,9 @@ pub async fn insert(pool: &AnyPool, new: NewUser<'_>) -> Result<User, CoreError>
     match result {
         Ok(row) => Ok(row.into()),
         Err(e) => Err(match unique_violation(&e) {
-            Some(constraint) if constraint.contains("username") => taken("username", "A user with that username already exists."),
+            Some(constraint) if constraint.contains("username") => {
+                taken("username", "A user with that username already exists.")
+            }
             Some(_) => taken("email", "A user with that email already exists."),
             None => e.into(),
         }),
@@ -145,10 +166,8 @@ pub async fn find_for_login(pool: &AnyPool, identifier: &LoginIdentifier) -> Res
     let Some(row) = sqlx::query_as::<_, UserRow>(&sql).bind(&value).fetch_optional(pool).await? else {
         return Ok(None);
     };
-    let hash: String = sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
-        .bind(row.id)
-        .fetch_one(pool)
-        .await?;
+    let hash: String =
+        sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1").bind(row.id).fetch_one(pool).await?;
     Ok(Some((row.into(), hash)))
 }
 
@@ -165,4 +184,15 @@ pub async fn mark_verified(pool: &AnyPool, id: UserId) -> Result<(), CoreError> 
 pub async fn touch_last_login(pool: &AnyPool, id: UserId) -> Result<(), CoreError> {
     sqlx::query("UPDATE users SET last_login = $1 WHERE id = $2").bind(now()).bind(id.0).execute(pool).await?;
     Ok(())
+}
+
+/// Removes the account; sessions and links go with it (foreign keys cascade).
+pub async fn delete(pool: &AnyPool, id: UserId) -> Result<(), CoreError> {
+    sqlx::query("DELETE FROM users WHERE id = $1").bind(id.0).execute(pool).await?;
+    Ok(())
+}
+
+/// The hash to check a password against (`None` if the account is gone).
+pub async fn password_hash(pool: &AnyPool, id: UserId) -> Result<Option<String>, CoreError> {
+    Ok(sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1").bind(id.0).fetch_optional(pool).await?)
 }

@@ -19,6 +19,10 @@ impl WebSessionStore {
     }
 }
 
+fn encode(record: &Record) -> session_store::Result<String> {
+    serde_json::to_string(record).map_err(|e| session_store::Error::Encode(e.to_string()))
+}
+
 fn backend(e: sqlx::Error) -> session_store::Error {
     session_store::Error::Backend(e.to_string())
 }
@@ -26,16 +30,18 @@ fn backend(e: sqlx::Error) -> session_store::Error {
 #[async_trait]
 impl SessionStore for WebSessionStore {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
-        let data = serde_json::to_string(record).map_err(|e| session_store::Error::Encode(e.to_string()))?;
+        let data = encode(record)?;
         // Ids are random 128-bit values; on the (astronomically unlikely) collision, pick anew.
         loop {
-            let inserted = sqlx::query("INSERT INTO web_sessions (id, data, expiry_date) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING")
-                .bind(record.id.to_string())
-                .bind(&data)
-                .bind(record.expiry_date.unix_timestamp())
-                .execute(&self.pool)
-                .await
-                .map_err(backend)?;
+            let inserted = sqlx::query(
+                "INSERT INTO web_sessions (id, data, expiry_date) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING",
+            )
+            .bind(record.id.to_string())
+            .bind(&data)
+            .bind(record.expiry_date.unix_timestamp())
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
             if inserted.rows_affected() == 1 {
                 return Ok(());
             }
@@ -44,7 +50,7 @@ impl SessionStore for WebSessionStore {
     }
 
     async fn save(&self, record: &Record) -> session_store::Result<()> {
-        let data = serde_json::to_string(record).map_err(|e| session_store::Error::Encode(e.to_string()))?;
+        let data = encode(record)?;
         sqlx::query(
             "INSERT INTO web_sessions (id, data, expiry_date) VALUES ($1, $2, $3) \
              ON CONFLICT (id) DO UPDATE SET data = excluded.data, expiry_date = excluded.expiry_date",
@@ -59,12 +65,13 @@ impl SessionStore for WebSessionStore {
     }
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
-        let data: Option<String> = sqlx::query_scalar("SELECT data FROM web_sessions WHERE id = $1 AND expiry_date > $2")
-            .bind(id.to_string())
-            .bind(now())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(backend)?;
+        let data: Option<String> =
+            sqlx::query_scalar("SELECT data FROM web_sessions WHERE id = $1 AND expiry_date > $2")
+                .bind(id.to_string())
+                .bind(now())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(backend)?;
         data.map(|d| serde_json::from_str(&d).map_err(|e| session_store::Error::Decode(e.to_string()))).transpose()
     }
 
@@ -81,7 +88,11 @@ impl SessionStore for WebSessionStore {
 #[async_trait]
 impl ExpiredDeletion for WebSessionStore {
     async fn delete_expired(&self) -> session_store::Result<()> {
-        sqlx::query("DELETE FROM web_sessions WHERE expiry_date <= $1").bind(now()).execute(&self.pool).await.map_err(backend)?;
+        sqlx::query("DELETE FROM web_sessions WHERE expiry_date <= $1")
+            .bind(now())
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
         Ok(())
     }
 }

@@ -11,7 +11,11 @@ use serde::Serialize;
 pub enum ApiError {
     Core(CoreError),
     /// The request itself is unusable: bad JSON, wrong content type, body too large, ...
-    BadRequest { status: StatusCode, code: &'static str, message: String },
+    BadRequest {
+        status: StatusCode,
+        code: &'static str,
+        message: String,
+    },
 }
 
 impl From<CoreError> for ApiError {
@@ -26,7 +30,9 @@ impl From<JsonRejection> for ApiError {
             JsonRejection::MissingJsonContentType(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
             JsonRejection::JsonSyntaxError(_) => (StatusCode::BAD_REQUEST, "parse_error"),
             JsonRejection::JsonDataError(_) => (StatusCode::BAD_REQUEST, "validation_error"),
-            _ if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            _ if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large")
+            }
             _ => (StatusCode::BAD_REQUEST, "bad_request"),
         };
         ApiError::BadRequest { status, code, message: rejection.body_text() }
@@ -34,6 +40,10 @@ impl From<JsonRejection> for ApiError {
 }
 
 impl ApiError {
+    pub fn parse_error(message: String) -> Self {
+        ApiError::BadRequest { status: StatusCode::BAD_REQUEST, code: "parse_error", message }
+    }
+
     pub fn not_found() -> Self {
         ApiError::BadRequest { status: StatusCode::NOT_FOUND, code: "not_found", message: "Not found.".into() }
     }
@@ -49,7 +59,9 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::BadRequest { status, .. } => *status,
-            ApiError::Core(error) => StatusCode::from_u16(error.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            ApiError::Core(error) => {
+                StatusCode::from_u16(error.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+            }
         }
     }
 }

@@ -8,7 +8,6 @@ pub mod extract;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::get;
 use axum::{Json, Router};
-use serde::Serialize;
 use serde_json::json;
 
 use crate::startup::AppState;
@@ -26,57 +25,14 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .layer(DefaultBodyLimit::max(state.core.settings().max_body_bytes))
 }
 
-async fn ping(axum::extract::State(state): axum::extract::State<AppState>, _caller: AuthUser) -> Json<serde_json::Value> {
+async fn ping(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    _caller: AuthUser,
+) -> Json<serde_json::Value> {
     Json(json!({ "name": state.core.settings().site_name, "api_version": "v1", "message": "Welcome!" }))
 }
 
-/// A user as the API shows it. Times are RFC 3339.
-#[derive(Serialize)]
-pub struct UserBody {
-    pub id: i64,
-    pub email: String,
-    pub username: Option<String>,
-    pub first_name: String,
-    pub last_name: String,
-    pub country: String,
-    pub profession: String,
-    pub bio: String,
-    pub thoughts: String,
-    pub profile_img: String,
-    pub is_active: bool,
-    pub is_verified: bool,
-    pub is_staff: bool,
-    pub is_superuser: bool,
-    pub date_joined: String,
-    pub last_login: Option<String>,
-}
-
-impl From<gatehouse_core::User> for UserBody {
-    fn from(u: gatehouse_core::User) -> Self {
-        UserBody {
-            id: u.id.0,
-            email: u.email,
-            username: u.username,
-            first_name: u.first_name,
-            last_name: u.last_name,
-            country: u.country,
-            profession: u.profession,
-            bio: u.bio,
-            thoughts: u.thoughts,
-            profile_img: u.profile_img,
-            is_active: u.is_active,
-            is_verified: u.is_verified,
-            is_staff: u.is_staff,
-            is_superuser: u.is_superuser,
-            date_joined: rfc3339(u.date_joined),
-            last_login: u.last_login.map(rfc3339),
-        }
-    }
-}
-
-pub fn rfc3339(unix: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(unix)
-        .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
-        .unwrap_or_default()
+/// A value parsed at the edge, its problems reported under `field`.
+pub(crate) fn parse_field<T>(field: &str, parsed: Result<T, Vec<String>>) -> Result<T, gatehouse_core::CoreError> {
+    parsed.map_err(|messages| gatehouse_core::CoreError::field(field, messages.join(" ")))
 }

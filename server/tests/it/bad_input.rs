@@ -7,8 +7,20 @@ use serde_json::Value;
 
 use crate::support::spawn_app;
 
-const JSON_ENDPOINTS: &[&str] =
-    &["/api/v1/auth/register/", "/api/v1/auth/token/", "/api/v1/auth/email/verify/", "/api/v1/auth/email/resend/"];
+const JSON_ENDPOINTS: &[&str] = &[
+    "/api/v1/auth/register/",
+    "/api/v1/auth/token/",
+    "/api/v1/auth/token/refresh/",
+    "/api/v1/auth/token/verify/",
+    "/api/v1/auth/email/verify/",
+    "/api/v1/auth/email/resend/",
+    "/api/v1/auth/password/reset/",
+    "/api/v1/auth/password/reset/confirm/",
+];
+
+/// Endpoints that need a signed-in caller, with their method.
+const AUTHENTICATED_JSON_ENDPOINTS: &[(&str, &str)] =
+    &[("POST", "/api/v1/auth/password/change/"), ("DELETE", "/api/v1/account/")];
 
 async fn assert_json_4xx(response: reqwest::Response, what: &str) {
     let status = response.status();
@@ -18,11 +30,9 @@ async fn assert_json_4xx(response: reqwest::Response, what: &str) {
     assert!(body["error"]["message"].is_string(), "{what}: {body}");
 }
 
-#[tokio::test]
-async fn malformed_bodies_are_answered_with_json_errors() {
-    let app = spawn_app().await;
+fn malformed_bodies() -> Vec<(&'static str, String)> {
     let huge = format!("{{\"email\": \"{}\"}}", "a".repeat(200_000));
-    let bodies: Vec<(&str, String)> = vec![
+    vec![
         ("empty", String::new()),
         ("not json", "email=a@b.c".into()),
         ("truncated", "{\"email\": ".into()),
@@ -30,10 +40,16 @@ async fn malformed_bodies_are_answered_with_json_errors() {
         ("null", "null".into()),
         ("wrong types", r#"{"email": 5, "username": [], "password": {"a": 1}, "uid": 1, "token": false}"#.into()),
         ("empty object", "{}".into()),
-        ("sql metacharacters", r#"{"email": "x'; DROP TABLE users; --@example.com", "username": "' OR 1=1 --", "password": "' OR '1'='1", "uid": "' OR 1=1", "token": "\u0000"}"#.into()),
+        ("sql metacharacters", r#"{"email": "x'; DROP TABLE users; --@example.com", "username": "' OR 1=1 --", "password": "' OR '1'='1", "uid": "' OR 1=1", "token": "\u0000", "refresh": "' OR 1=1 --", "current_password": "", "new_password": "' --"}"#.into()),
         ("unicode junk", r#"{"email": "\ud83d\ude00@\u0000.com", "password": "\uffff"}"#.into()),
         ("huge", huge),
-    ];
+    ]
+}
+
+#[tokio::test]
+async fn malformed_bodies_are_answered_with_json_errors() {
+    let app = spawn_app().await;
+    let bodies = malformed_bodies();
     for endpoint in JSON_ENDPOINTS {
         for (label, body) in &bodies {
             let response = app
@@ -50,6 +66,37 @@ async fn malformed_bodies_are_answered_with_json_errors() {
         assert_eq!(no_type.status(), 415, "{endpoint} without a content type");
         assert_json_4xx(no_type, endpoint).await;
     }
+}
+
+#[tokio::test]
+async fn malformed_bodies_from_a_signed_in_caller_are_answered_with_json_errors() {
+    let app = spawn_app().await;
+    let access = app.verified_user("body@example.com", None).await;
+    for (method, endpoint) in AUTHENTICATED_JSON_ENDPOINTS {
+        for (label, body) in malformed_bodies() {
+            let response = app
+                .client
+                .request(Method::from_bytes(method.as_bytes()).unwrap(), app.url(endpoint))
+                .bearer_auth(&access)
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            assert_json_4xx(response, &format!("{method} {endpoint} with {label}")).await;
+        }
+    }
+    let garbage_logout = app
+        .client
+        .post(app.url("/api/v1/auth/logout/"))
+        .bearer_auth(&access)
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_json_4xx(garbage_logout, "logout with garbage").await;
+    assert_eq!(app.get_with_token("/api/v1/account/", "Bearer", &access).await.status(), 200, "still signed in");
 }
 
 #[tokio::test]
@@ -106,7 +153,14 @@ async fn forged_expired_none_and_garbage_tokens_are_refused() {
             assert_json_4xx(response, label).await;
         }
     }
-    let verify = app.client.post(app.url("/api/v1/auth/token/")).header("Authorization", "Bearer x").json(&serde_json::json!({})).send().await.unwrap();
+    let verify = app
+        .client
+        .post(app.url("/api/v1/auth/token/"))
+        .header("Authorization", "Bearer x")
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(verify.status(), 400, "login ignores a bad Authorization header and validates the body");
 }
 
@@ -119,4 +173,21 @@ fn wrong_key_token(claims: &Value) -> String {
     mac.update(format!("{header}.{payload}").as_bytes());
     let signature = URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
     format!("{header}.{payload}.{signature}")
+}
+
+#[tokio::test]
+async fn odd_path_parameters_are_404_not_errors() {
+    let app = spawn_app().await;
+    let access = app.verified_user("path@example.com", None).await;
+    for id in ["%00", "'%20OR%201=1", "..%2F..%2Fetc", &"x".repeat(2000)] {
+        let response = app
+            .client
+            .delete(app.url(&format!("/api/v1/account/sessions/{id}/")))
+            .bearer_auth(&access)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 404, "{id}");
+        assert_json_4xx(response, id).await;
+    }
 }

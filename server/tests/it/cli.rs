@@ -27,8 +27,18 @@ fn gatehouse(data_dir: &std::path::Path) -> tokio::process::Command {
 #[tokio::test]
 async fn a_bad_setting_stops_start_up_and_is_named() {
     let dir = tempfile::tempdir().unwrap();
-    for (var, value) in [("GATEHOUSE_BIND", "not-an-address"), ("GATEHOUSE_SMTP_TLS", "sometimes"), ("GATEHOUSE_ACCESS_TOKEN_TTL", "soon")] {
-        let output = gatehouse(dir.path()).env("GATEHOUSE_SMTP_HOST", "localhost").env(var, value).arg("check").output().await.unwrap();
+    for (var, value) in [
+        ("GATEHOUSE_BIND", "not-an-address"),
+        ("GATEHOUSE_SMTP_TLS", "sometimes"),
+        ("GATEHOUSE_ACCESS_TOKEN_TTL", "soon"),
+    ] {
+        let output = gatehouse(dir.path())
+            .env("GATEHOUSE_SMTP_HOST", "localhost")
+            .env(var, value)
+            .arg("check")
+            .output()
+            .await
+            .unwrap();
         assert_eq!(output.status.code(), Some(2), "{var}");
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(stderr.contains(var), "{var} not named in: {stderr}");
@@ -53,7 +63,8 @@ async fn createsuperuser_without_input_then_serve_from_any_directory() {
     assert!(!missing.status.success(), "--no-input without --email fails");
 
     let port = free_port();
-    let mut server = gatehouse(dir.path()).env("GATEHOUSE_BIND", format!("127.0.0.1:{port}")).arg("serve").spawn().unwrap();
+    let mut server =
+        gatehouse(dir.path()).env("GATEHOUSE_BIND", format!("127.0.0.1:{port}")).arg("serve").spawn().unwrap();
     let client = reqwest::Client::new();
     let base = format!("http://127.0.0.1:{port}");
     let mut up = false;
@@ -73,7 +84,8 @@ async fn createsuperuser_without_input_then_serve_from_any_directory() {
         .unwrap();
     assert_eq!(login.status(), 200, "the superuser is verified and can log in");
     let access = login.json::<Value>().await.unwrap()["access"].as_str().unwrap().to_string();
-    let me: Value = client.get(format!("{base}/api/v1/account/")).bearer_auth(access).send().await.unwrap().json().await.unwrap();
+    let me: Value =
+        client.get(format!("{base}/api/v1/account/")).bearer_auth(access).send().await.unwrap().json().await.unwrap();
     assert_eq!(me["is_superuser"], true);
     assert_eq!(me["is_staff"], true);
     let home = client.get(format!("{base}/")).send().await.unwrap().text().await.unwrap();

@@ -54,7 +54,9 @@ async fn password_rules_answer_with_field_errors() {
 #[tokio::test]
 async fn every_bad_field_is_reported_at_once() {
     let app = spawn_app().await;
-    let response = app.post_json("/api/v1/auth/register/", &json!({ "email": "nope", "username": "has space", "password": "1" })).await;
+    let response = app
+        .post_json("/api/v1/auth/register/", &json!({ "email": "nope", "username": "has space", "password": "1" }))
+        .await;
     assert_eq!(response.status(), 400);
     let fields = &response.json::<Value>().await.unwrap()["error"]["fields"];
     for field in ["email", "username", "password"] {

@@ -67,7 +67,10 @@ async fn verification_mail_goes_through_smtp_and_its_link_works() {
     })
     .await;
     assert_eq!(app.register("smtp.user@example.com", None).await.status(), 201);
-    let raw = tokio::time::timeout(std::time::Duration::from_secs(10), inbox.recv()).await.expect("mail within 10 s").unwrap();
+    let raw = tokio::time::timeout(std::time::Duration::from_secs(10), inbox.recv())
+        .await
+        .expect("mail within 10 s")
+        .unwrap();
     let text = String::from_utf8_lossy(&raw);
     assert!(text.contains("multipart/alternative"), "text and HTML parts");
     assert!(text.contains("auth@example.com"));

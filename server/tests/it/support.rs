@@ -30,12 +30,13 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut RawSettings)) -> TestApp
     let mut raw = RawSettings::default();
     raw.set("bind", "127.0.0.1:0");
     raw.set("data_dir", data_dir.path().display().to_string());
-    raw.set("log", "warn");
+    raw.set("log", std::env::var("TEST_LOG").unwrap_or_else(|_| "warn".into()));
     if let Some(url) = fresh_postgres_database().await {
         raw.set("database_url", url);
     }
     configure(&mut raw);
     let settings = Settings::from_raw(raw).expect("test settings are valid");
+    gatehouse_server::telemetry::init(&settings.log);
     let app = Application::build(settings).await.expect("the app starts");
     let addr = app.local_addr();
     tokio::spawn(app.run_until_stopped());
@@ -47,8 +48,11 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut RawSettings)) -> TestApp
 async fn fresh_postgres_database() -> Option<String> {
     let admin_url = std::env::var("GATEHOUSE_TEST_DATABASE_URL").ok().filter(|u| !u.is_empty())?;
     let name = format!("gatehouse_test_{}", uuid::Uuid::new_v4().simple());
-    let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&admin_url).await.expect("connect to the test PostgreSQL");
-    sqlx::Executor::execute(&mut admin, format!("CREATE DATABASE {name}").as_str()).await.expect("create a test database");
+    let mut admin =
+        <sqlx::PgConnection as sqlx::Connection>::connect(&admin_url).await.expect("connect to the test PostgreSQL");
+    sqlx::Executor::execute(&mut admin, format!("CREATE DATABASE {name}").as_str())
+        .await
+        .expect("create a test database");
     let mut url = url::Url::parse(&admin_url).expect("GATEHOUSE_TEST_DATABASE_URL is a URL");
     url.set_path(&name);
     Some(url.to_string())
@@ -68,7 +72,8 @@ impl TestApp {
     }
 
     pub async fn register(&self, email: &str, username: Option<&str>) -> Response {
-        self.post_json("/api/v1/auth/register/", &json!({ "email": email, "username": username, "password": PASSWORD })).await
+        self.post_json("/api/v1/auth/register/", &json!({ "email": email, "username": username, "password": PASSWORD }))
+            .await
     }
 
     pub async fn login(&self, identifier: &str, password: &str) -> Response {
@@ -100,10 +105,17 @@ impl Outbox {
     /// Every message to `to`, oldest first, as plain text bodies.
     pub fn messages_to(&self, to: &str) -> Vec<String> {
         let Ok(entries) = std::fs::read_dir(&self.0) else { return Vec::new() };
-        let mut files: Vec<PathBuf> =
-            entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "eml")).collect();
+        let mut files: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+            .collect();
         files.sort();
-        files.iter().filter_map(|f| read_message(f)).filter(|(rcpt, _)| rcpt.contains(to)).map(|(_, body)| body).collect()
+        files
+            .iter()
+            .filter_map(|f| read_message(f))
+            .filter(|(rcpt, _)| rcpt.contains(to))
+            .map(|(_, body)| body)
+            .collect()
     }
 
     /// Waits (up to 10 s) for the n-th message to `to` and returns the first link in it.

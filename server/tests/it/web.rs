@@ -26,8 +26,13 @@ async fn page(app: &TestApp, path: &str) -> String {
 #[tokio::test]
 async fn register_confirm_log_in_and_see_the_dashboard_without_javascript() {
     let app = spawn_app().await;
-    let (status, location) =
-        submit(&app, "/register", "/_fn/register", &[("email", "web@example.com"), ("username", "webby"), ("password", PASSWORD)]).await;
+    let (status, location) = submit(
+        &app,
+        "/register",
+        "/_fn/register",
+        &[("email", "web@example.com"), ("username", "webby"), ("password", PASSWORD)],
+    )
+    .await;
     assert_eq!((status, location.as_str()), (302, "/check-email"));
     assert!(page(&app, "/check-email").await.contains("Check your email"));
 
@@ -51,7 +56,8 @@ async fn register_confirm_log_in_and_see_the_dashboard_without_javascript() {
 #[tokio::test]
 async fn field_errors_come_back_beside_their_fields() {
     let app = spawn_app().await;
-    let (status, location) = submit(&app, "/register", "/_fn/register", &[("email", "nope"), ("password", "123")]).await;
+    let (status, location) =
+        submit(&app, "/register", "/_fn/register", &[("email", "nope"), ("password", "123")]).await;
     assert_eq!(status, 302);
     assert!(location.contains("__err="), "{location}");
     let html = page(&app, &location).await;
@@ -59,7 +65,8 @@ async fn field_errors_come_back_beside_their_fields() {
     assert!(html.contains("This password is too short."));
     assert!(html.contains(r#"aria-invalid="true""#));
 
-    let (_, location) = submit(&app, "/login", "/_fn/login", &[("username", "ghost@example.com"), ("password", "whatever")]).await;
+    let (_, location) =
+        submit(&app, "/login", "/_fn/login", &[("username", "ghost@example.com"), ("password", "whatever")]).await;
     assert!(page(&app, &location).await.contains("No active account found with the given credentials."));
 }
 

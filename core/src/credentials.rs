@@ -1,0 +1,93 @@
+//! Passwords after sign-up: change (signed in) and reset (by emailed link).
+
+use crate::auth::Principal;
+use crate::context::RequestContext;
+use crate::domain::{Email, NewPassword, PasswordAttempt};
+use crate::error::CoreError;
+use crate::passwords::Verification;
+use crate::store::audit::{self, EventKind};
+use crate::store::email_tokens::{self, Purpose};
+use crate::store::sessions;
+use crate::store::users::{self, User};
+use crate::Gatehouse;
+
+impl Gatehouse {
+    /// Checks a new password against the policy and the user's own details; errors are
+    /// reported under `field`.
+    pub fn check_new_password(&self, user: &User, raw: &str, field: &str) -> Result<NewPassword, CoreError> {
+        self.password_policy().check(raw, &user.personal_values()).map_err(|messages| {
+            let mut errors = crate::error::FieldErrorsBuilder::default();
+            for m in messages {
+                errors.add(field, m);
+            }
+            errors.finish().unwrap_err()
+        })
+    }
+
+    /// Re-authentication for sensitive changes; a wrong password is a field error.
+    pub(crate) async fn check_current_password(
+        &self,
+        user: &User,
+        password: &PasswordAttempt,
+    ) -> Result<(), CoreError> {
+        let hash = users::password_hash(self.pool(), user.id).await?;
+        match self.0.hasher.verify(hash.as_deref(), password.expose()).await? {
+            Verification::Match { .. } => Ok(()),
+            Verification::Mismatch => Err(CoreError::field("current_password", "Your current password is incorrect.")),
+        }
+    }
+
+    /// Sets a new password; this session stays, every other one (and its access tokens) ends.
+    pub async fn change_password(
+        &self,
+        principal: &Principal,
+        current: &PasswordAttempt,
+        new_password: &NewPassword,
+        context: &RequestContext,
+    ) -> Result<(), CoreError> {
+        self.check_current_password(&principal.user, current).await?;
+        self.store_password(&principal.user, new_password, Some(&principal.session.id)).await?;
+        audit::record(self.pool(), Some(principal.user.id), EventKind::PasswordChanged, context, "").await?;
+        Ok(())
+    }
+
+    /// Mails a reset link if the address has an active account; answers the same either way.
+    pub async fn request_password_reset(&self, email: &Email, context: &RequestContext) -> Result<(), CoreError> {
+        let Some(user) = users::find_by_email(self.pool(), email).await?.filter(|u| u.is_active) else {
+            return Ok(());
+        };
+        let ttl = self.settings().password_reset_ttl;
+        let link = self.issue_link(&user, Purpose::ResetPassword, ttl).await?;
+        let url = format!("{}/reset-password?uid={}&token={}", self.settings().public_url, link.uid, link.token);
+        self.send_link_mail(&user, "reset_password", "Reset your password", &url, ttl)?;
+        audit::record(self.pool(), Some(user.id), EventKind::PasswordResetRequested, context, "").await?;
+        Ok(())
+    }
+
+    /// Sets the password from a reset link. The link works once; every session ends.
+    pub async fn confirm_password_reset(
+        &self,
+        uid: &str,
+        token: &str,
+        new_password: &str,
+        context: &RequestContext,
+    ) -> Result<(), CoreError> {
+        let (user_id, stored) = self.find_link(uid, token, Purpose::ResetPassword).await?;
+        let user = users::find(self.pool(), user_id).await?.filter(|u| u.is_active).ok_or(CoreError::InvalidLink)?;
+        // Check the password before using the link up, so a rejected password can be retried.
+        let new_password = self.check_new_password(&user, new_password, "new_password")?;
+        self.consume_link(&stored).await?;
+        self.store_password(&user, &new_password, None).await?;
+        audit::record(self.pool(), Some(user.id), EventKind::PasswordReset, context, "").await?;
+        Ok(())
+    }
+
+    /// Hashes and stores the password, retires reset links, and ends every session but `keep`.
+    async fn store_password(&self, user: &User, password: &NewPassword, keep: Option<&str>) -> Result<(), CoreError> {
+        let hash = self.0.hasher.hash(password.expose()).await?;
+        users::set_password_hash(self.pool(), user.id, &hash).await?;
+        email_tokens::retire_all(self.pool(), user.id, Purpose::ResetPassword).await?;
+        sessions::revoke_all_for_user(self.pool(), user.id, keep, "password_changed").await?;
+        Ok(())
+    }
+}
