@@ -26,6 +26,7 @@ pub fn SiteHeader() -> impl IntoView {
                         match user.await {
                             Ok(Some(u)) => view! {
                                 <A href="/dashboard">{u.username.clone().unwrap_or(u.email.clone())}</A>
+                                <A href="/security">"Security"</A>
                                 <ActionForm action=logout attr:class="inline">
                                     <button type="submit" class="link-button">"Log out"</button>
                                 </ActionForm>
@@ -98,19 +99,23 @@ pub fn PasswordField(
     name: &'static str,
     label: &'static str,
     autocomplete: &'static str,
+    /// The element id, when two forms on one page share a field name.
+    #[prop(optional)]
+    id: Option<&'static str>,
     #[prop(optional)] hint: Option<&'static str>,
     error: Signal<Option<AppError>>,
 ) -> impl IntoView {
     let message = Signal::derive(move || error.get().and_then(|e| e.field(name)));
     let (visible, set_visible) = signal(false);
-    let error_id = format!("{name}-error");
+    let id = id.unwrap_or(name);
+    let error_id = format!("{id}-error");
     view! {
         <div class="field">
-            <label for=name>{label}</label>
+            <label for=id>{label}</label>
             {hint.map(|h| view! { <p class="hint">{h}</p> })}
             <div class="password-row">
                 <input
-                    id=name
+                    id=id
                     name=name
                     type=move || if visible.get() { "text" } else { "password" }
                     autocomplete=autocomplete
@@ -121,7 +126,7 @@ pub fn PasswordField(
                 <button
                     type="button"
                     class="toggle-visibility js-only"
-                    aria-controls=name
+                    aria-controls=id
                     aria-pressed=move || visible.get().to_string()
                     on:click=move |_| set_visible.update(|v| *v = !*v)
                 >

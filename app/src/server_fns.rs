@@ -79,6 +79,100 @@ pub async fn current_user() -> Result<Option<UserSummary>, AppError> {
     Ok(ssr::principal().await?.map(|p| ssr::user_summary(&p.user)))
 }
 
+/// One row of "your sessions".
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SessionSummary {
+    pub id: String,
+    pub browser: bool,
+    pub current: bool,
+    pub ip: String,
+    pub user_agent: String,
+    pub created: String,
+    pub last_used: String,
+}
+
+/// The signed-in user's live sessions, browser and API alike.
+#[server(prefix = "/_fn", endpoint = "sessions")]
+pub async fn list_sessions() -> Result<Vec<SessionSummary>, AppError> {
+    let principal = ssr::require_principal().await?;
+    let sessions = ssr::core()?.list_sessions(&principal).await?;
+    Ok(sessions
+        .into_iter()
+        .map(|s| SessionSummary {
+            current: s.id == principal.session.id,
+            browser: s.kind == gatehouse_core::SessionKind::Browser,
+            created: ssr::date(s.created_at),
+            last_used: ssr::date(s.last_used_at),
+            id: s.id,
+            ip: s.ip,
+            user_agent: s.user_agent,
+        })
+        .collect())
+}
+
+#[server(prefix = "/_fn", endpoint = "revoke_session")]
+pub async fn revoke_session(id: String) -> Result<(), AppError> {
+    let principal = ssr::require_principal().await?;
+    ssr::core()?.revoke_session(&principal, &id, &ssr::client()).await?;
+    if id == principal.session.id {
+        ssr::end_browser_session().await?;
+        leptos_axum::redirect("/login");
+    } else {
+        leptos_axum::redirect("/security?revoked=1");
+    }
+    Ok(())
+}
+
+#[server(prefix = "/_fn", endpoint = "logout_everywhere")]
+pub async fn logout_everywhere() -> Result<(), AppError> {
+    let principal = ssr::require_principal().await?;
+    ssr::core()?.logout_all(&principal, &ssr::client()).await?;
+    ssr::end_browser_session().await?;
+    leptos_axum::redirect("/login?signed_out=everywhere");
+    Ok(())
+}
+
+#[server(prefix = "/_fn", endpoint = "change_password")]
+pub async fn change_password(current_password: String, new_password: String) -> Result<(), AppError> {
+    use gatehouse_core::domain::PasswordAttempt;
+    let principal = ssr::require_principal().await?;
+    let core = ssr::core()?;
+    let current = PasswordAttempt::parse(&current_password)
+        .map_err(|m| gatehouse_core::CoreError::field("current_password", m.join(" ")))?;
+    let new_password = core.check_new_password(&principal.user, &new_password, "new_password")?;
+    core.change_password(&principal, &current, &new_password, &ssr::client()).await?;
+    leptos_axum::redirect("/security?password_changed=1");
+    Ok(())
+}
+
+#[server(prefix = "/_fn", endpoint = "delete_account")]
+pub async fn delete_account(current_password: String) -> Result<(), AppError> {
+    use gatehouse_core::domain::PasswordAttempt;
+    let principal = ssr::require_principal().await?;
+    let password = PasswordAttempt::parse(&current_password)
+        .map_err(|m| gatehouse_core::CoreError::field("current_password", m.join(" ")))?;
+    ssr::core()?.delete_account(&principal, &password, &ssr::client()).await?;
+    ssr::end_browser_session().await?;
+    leptos_axum::redirect("/?account_deleted=1");
+    Ok(())
+}
+
+#[server(prefix = "/_fn", endpoint = "forgot_password")]
+pub async fn forgot_password(email: String) -> Result<(), AppError> {
+    use gatehouse_core::domain::Email;
+    let email = Email::parse(&email).map_err(|m| gatehouse_core::CoreError::field("email", m.join(" ")))?;
+    ssr::core()?.request_password_reset(&email, &ssr::client()).await?;
+    leptos_axum::redirect("/forgot-password?sent=1");
+    Ok(())
+}
+
+#[server(prefix = "/_fn", endpoint = "reset_password")]
+pub async fn reset_password(uid: String, token: String, new_password: String) -> Result<(), AppError> {
+    ssr::core()?.confirm_password_reset(&uid, &token, &new_password, &ssr::client()).await?;
+    leptos_axum::redirect("/login?password_reset=1");
+    Ok(())
+}
+
 #[cfg(feature = "ssr")]
 pub mod ssr {
     //! Server-side plumbing shared by the server functions: the core handle, the caller's
@@ -122,6 +216,11 @@ pub mod ssr {
         cookie_session().await?.flush().await.map_err(store_error)
     }
 
+    /// The signed-in principal, or "please log in".
+    pub async fn require_principal() -> Result<Principal, AppError> {
+        principal().await?.ok_or_else(|| CoreError::Unauthenticated.into())
+    }
+
     /// The signed-in principal, if the cookie names a session that is still alive.
     pub async fn principal() -> Result<Option<Principal>, AppError> {
         let session = cookie_session().await?;
@@ -152,7 +251,7 @@ pub mod ssr {
     }
 
     /// "2026-11-24 10:30 UTC": readable, and the same on every server.
-    fn date(unix: i64) -> String {
+    pub fn date(unix: i64) -> String {
         let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
         time::OffsetDateTime::from_unix_timestamp(unix).ok().and_then(|t| t.format(&format).ok()).unwrap_or_default()
     }

@@ -68,6 +68,32 @@ export async function startServer() {
   };
 }
 
+/** Signs a user up through the API and confirms the address, ready to log in. */
+export async function createVerifiedUser(server, email) {
+  const response = await fetch(`${server.base}/api/v1/auth/register/`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email, password: PASSWORD }),
+  });
+  if (response.status !== 201) throw new Error(`register: ${response.status}`);
+  const link = new URL(await server.linkFor(email));
+  const verified = await fetch(`${server.base}/api/v1/auth/email/verify/`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ uid: link.searchParams.get('uid'), token: link.searchParams.get('token') }),
+  });
+  if (verified.status !== 200) throw new Error(`verify: ${verified.status}`);
+}
+
+/** Logs in through the login page and waits for the dashboard. */
+export async function logIn(page, server, email, password = PASSWORD) {
+  await page.goto(`${server.base}/login`);
+  await page.locator('#username').fill(email);
+  await page.locator('#password').fill(password);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await page.waitForURL('**/dashboard');
+}
+
 export async function launchBrowser() {
   return chromium.launch({
     executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',

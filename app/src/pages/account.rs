@@ -6,7 +6,7 @@ use leptos_router::components::A;
 use leptos_router::hooks::use_query_map;
 
 use crate::components::{action_error, FormError, PasswordField, TextField};
-use crate::server_fns::{Login, Register, ResendVerification, VerifyEmail};
+use crate::server_fns::{ForgotPassword, Login, Register, ResendVerification, ResetPassword, VerifyEmail};
 
 #[component]
 pub fn RegisterPage() -> impl IntoView {
@@ -107,6 +107,10 @@ pub fn LoginPage() -> impl IntoView {
         let q = query.read();
         if q.get("verified").is_some() {
             Some("Your email address is confirmed. You can log in now.")
+        } else if q.get("password_reset").is_some() {
+            Some("Your password is changed. Log in with the new one.")
+        } else if q.get("signed_out").is_some() {
+            Some("You are logged out everywhere.")
         } else if q.get("registered").is_some() {
             Some("Your account is ready. You can log in now.")
         } else {
@@ -131,7 +135,74 @@ pub fn LoginPage() -> impl IntoView {
                     "Log in"
                 </button>
             </ActionForm>
+            <p class="aside"><A href="/forgot-password">"Forgot your password?"</A></p>
             <p class="aside">"New here? " <A href="/register">"Create an account"</A></p>
+        </section>
+    }
+}
+
+#[component]
+pub fn ForgotPasswordPage() -> impl IntoView {
+    let query = use_query_map();
+    let sent = move || query.read().get("sent").is_some();
+    let action = ServerAction::<ForgotPassword>::new();
+    let error = action_error(action);
+    view! {
+        <Title text="Forgot your password – Gatehouse"/>
+        <section class="card narrow">
+            <h1>"Forgot your password?"</h1>
+            <Show
+                when=sent
+                fallback=move || view! {
+                    <p>"Enter your email address and we will send you a link to choose a new password."</p>
+                    <FormError error/>
+                    <ActionForm action attr:novalidate="">
+                        <TextField name="email" label="Email" kind="email" autocomplete="email" error/>
+                        <button type="submit" class="button wide" disabled=move || action.pending().get()>
+                            "Send me a link"
+                        </button>
+                    </ActionForm>
+                }
+            >
+                <p class="alert success" role="status">
+                    "If this address belongs to an account, a link to reset its password is on its way."
+                </p>
+            </Show>
+            <p class="aside"><A href="/login">"Back to log in"</A></p>
+        </section>
+    }
+}
+
+#[component]
+pub fn ResetPasswordPage() -> impl IntoView {
+    let query = use_query_map();
+    let uid = move || query.read().get("uid").unwrap_or_default();
+    let token = move || query.read().get("token").unwrap_or_default();
+    let action = ServerAction::<ResetPassword>::new();
+    let error = action_error(action);
+    view! {
+        <Title text="Choose a new password – Gatehouse"/>
+        <section class="card narrow">
+            <h1>"Choose a new password"</h1>
+            {move || error.get().filter(|e| e.code() == "invalid_link").map(|e| view! {
+                <p class="alert error" role="alert">
+                    {e.to_string()} " " <A href="/forgot-password">"Ask for a new link"</A>
+                </p>
+            })}
+            <ActionForm action attr:novalidate="">
+                <input type="hidden" name="uid" value=uid/>
+                <input type="hidden" name="token" value=token/>
+                <PasswordField
+                    name="new_password"
+                    label="New password"
+                    autocomplete="new-password"
+                    hint="At least 8 characters; not a common password, not like your email."
+                    error
+                />
+                <button type="submit" class="button wide" disabled=move || action.pending().get()>
+                    "Set new password"
+                </button>
+            </ActionForm>
         </section>
     }
 }

@@ -1,7 +1,9 @@
 mod account;
 mod dashboard;
 mod home;
+mod security;
 
-pub use account::{CheckEmailPage, LoginPage, RegisterPage, VerifyEmailPage};
+pub use account::{CheckEmailPage, ForgotPasswordPage, LoginPage, RegisterPage, ResetPasswordPage, VerifyEmailPage};
 pub use dashboard::DashboardPage;
 pub use home::{HomePage, NotFoundPage};
+pub use security::SecurityPage;

@@ -59,8 +59,13 @@ async fn fresh_postgres_database() -> Option<String> {
 }
 
 impl TestApp {
+    /// `path` on this server; absolute URLs (a redirect's `Location`) pass through.
     pub fn url(&self, path: &str) -> String {
-        format!("{}{}", self.base, path)
+        if path.starts_with("http://") || path.starts_with("https://") {
+            path.to_string()
+        } else {
+            format!("{}{}", self.base, path)
+        }
     }
 
     pub async fn post_json(&self, path: &str, body: &Value) -> Response {

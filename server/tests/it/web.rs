@@ -19,8 +19,7 @@ async fn submit(app: &TestApp, page: &str, action: &str, fields: &[(&str, &str)]
 }
 
 async fn page(app: &TestApp, path: &str) -> String {
-    let url = if path.starts_with("http") { path.to_string() } else { app.url(path) };
-    app.client.get(url).send().await.unwrap().text().await.unwrap()
+    app.client.get(app.url(path)).send().await.unwrap().text().await.unwrap()
 }
 
 #[tokio::test]
@@ -135,4 +134,127 @@ async fn a_script_calling_a_server_function_gets_a_4xx_with_the_error() {
     assert_eq!(body["Rejected"]["code"], "invalid_credentials");
     let missing = app.client.post(app.url("/_fn/login")).form(&[("nothing", "here")]).send().await.unwrap();
     assert_eq!(missing.status(), 400, "a call with missing arguments is the caller's fault");
+}
+
+async fn logged_in_browser(app: &TestApp, email: &str) -> reqwest::Client {
+    let browser =
+        reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let response = browser
+        .post(app.url("/_fn/login"))
+        .header("Accept", "text/html")
+        .header("Referer", app.url("/login"))
+        .form(&[("username", email), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["location"], "/dashboard");
+    browser
+}
+
+async fn browser_post(
+    app: &TestApp,
+    browser: &reqwest::Client,
+    page: &str,
+    action: &str,
+    fields: &[(&str, &str)],
+) -> String {
+    let response = browser
+        .post(app.url(action))
+        .header("Accept", "text/html")
+        .header("Origin", &app.base)
+        .header("Referer", app.url(page))
+        .form(fields)
+        .send()
+        .await
+        .unwrap();
+    response.headers().get("location").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default()
+}
+
+async fn browser_page(app: &TestApp, browser: &reqwest::Client, path: &str) -> String {
+    browser.get(app.url(path)).send().await.unwrap().text().await.unwrap()
+}
+
+#[tokio::test]
+async fn the_security_page_changes_the_password_and_ends_other_sessions() {
+    let app = spawn_app().await;
+    let api_token = app.verified_user("sec@example.com", None).await;
+    let browser = logged_in_browser(&app, "sec@example.com").await;
+    let security = browser_page(&app, &browser, "/security").await;
+    assert!(security.contains("Your sessions") && security.contains("this session"), "lists sessions");
+
+    let location = browser_post(
+        &app,
+        &browser,
+        "/security",
+        "/_fn/change_password",
+        &[("current_password", "wrong"), ("new_password", "another good passphrase")],
+    )
+    .await;
+    assert!(browser_page(&app, &browser, &location).await.contains("Your current password is incorrect."));
+
+    let location = browser_post(
+        &app,
+        &browser,
+        "/security",
+        "/_fn/change_password",
+        &[("current_password", PASSWORD), ("new_password", "another good passphrase")],
+    )
+    .await;
+    assert_eq!(location, "/security?password_changed=1");
+    assert!(browser_page(&app, &browser, &location).await.contains("Your password is changed"), "still signed in");
+    assert_eq!(
+        app.get_with_token("/api/v1/account/", "Bearer", &api_token).await.status(),
+        401,
+        "other sessions ended"
+    );
+    assert_eq!(app.login("sec@example.com", PASSWORD).await.status(), 401);
+}
+
+#[tokio::test]
+async fn log_out_everywhere_and_delete_account_from_the_security_page() {
+    let app = spawn_app().await;
+    app.verified_user("every@example.com", None).await;
+    let first = logged_in_browser(&app, "every@example.com").await;
+    let second = logged_in_browser(&app, "every@example.com").await;
+    let location = browser_post(&app, &first, "/security", "/_fn/logout_everywhere", &[]).await;
+    assert_eq!(location, "/login?signed_out=everywhere");
+    for browser in [&first, &second] {
+        assert!(!browser_page(&app, browser, "/dashboard").await.contains("every@example.com"));
+    }
+
+    let browser = logged_in_browser(&app, "every@example.com").await;
+    let location =
+        browser_post(&app, &browser, "/security", "/_fn/delete_account", &[("current_password", "nope")]).await;
+    assert!(location.contains("__err="), "wrong password refused: {location}");
+    let location =
+        browser_post(&app, &browser, "/security", "/_fn/delete_account", &[("current_password", PASSWORD)]).await;
+    assert_eq!(location, "/?account_deleted=1");
+    assert_eq!(app.login("every@example.com", PASSWORD).await.status(), 401);
+}
+
+#[tokio::test]
+async fn forgot_and_reset_password_pages_work_without_javascript() {
+    let app = spawn_app().await;
+    app.verified_user("forgot@example.com", None).await;
+    let (_, location) =
+        submit(&app, "/forgot-password", "/_fn/forgot_password", &[("email", "forgot@example.com")]).await;
+    assert_eq!(location, "/forgot-password?sent=1");
+    assert!(page(&app, &location).await.contains("is on its way"));
+    let link = app.outbox().wait_for_nth_link("forgot@example.com", 1).await;
+    assert!(page(&app, &link).await.contains("Choose a new password"));
+    let (uid, token) = link_params(&link);
+    let fields = [("uid", uid.as_str()), ("token", token.as_str()), ("new_password", "reset by the web page")];
+    let (_, location) = submit(&app, &link, "/_fn/reset_password", &fields).await;
+    assert_eq!(location, "/login?password_reset=1");
+    let (_, again) = submit(&app, &link, "/_fn/reset_password", &fields).await;
+    assert!(page(&app, &again).await.contains("This link is invalid or has expired."), "single use");
+    assert_eq!(app.login("forgot@example.com", "reset by the web page").await.status(), 200);
+}
+
+#[tokio::test]
+async fn the_security_page_sends_anonymous_visitors_to_log_in() {
+    let app = spawn_app().await;
+    let response = app.client.get(app.url("/security")).send().await.unwrap();
+    let location = response.headers().get("location").map(|v| v.to_str().unwrap().to_string());
+    assert_eq!(location.as_deref(), Some("/login"));
 }
