@@ -40,14 +40,6 @@ impl AppError {
             other => Some(other.to_string()),
         }
     }
-
-    pub fn unauthenticated() -> Self {
-        AppError::Rejected {
-            code: "not_authenticated".into(),
-            message: "Please log in.".into(),
-            fields: BTreeMap::new(),
-        }
-    }
 }
 
 impl FromServerFnError for AppError {

@@ -36,7 +36,7 @@ pub async fn register(email: String, username: Option<String>, password: String)
 pub async fn resend_verification(email: String) -> Result<String, AppError> {
     use gatehouse_core::domain::Email;
     let core = ssr::core()?;
-    let email = Email::parse(&email).map_err(|m| gatehouse_core::CoreError::field("email", m.join(" ")))?;
+    let email = gatehouse_core::CoreError::parse_field("email", Email::parse(&email))?;
     core.resend_verification(&email, &ssr::client()).await?;
     leptos_axum::redirect("/check-email?resent=1");
     Ok("If this address belongs to an unconfirmed account, a new link is on its way.".into())
@@ -137,8 +137,8 @@ pub async fn change_password(current_password: String, new_password: String) -> 
     use gatehouse_core::domain::PasswordAttempt;
     let principal = ssr::require_principal().await?;
     let core = ssr::core()?;
-    let current = PasswordAttempt::parse(&current_password)
-        .map_err(|m| gatehouse_core::CoreError::field("current_password", m.join(" ")))?;
+    let current =
+        gatehouse_core::CoreError::parse_field("current_password", PasswordAttempt::parse(&current_password))?;
     let new_password = core.check_new_password(&principal.user, &new_password, "new_password")?;
     core.change_password(&principal, &current, &new_password, &ssr::client()).await?;
     leptos_axum::redirect("/security?password_changed=1");
@@ -149,8 +149,8 @@ pub async fn change_password(current_password: String, new_password: String) -> 
 pub async fn delete_account(current_password: String) -> Result<(), AppError> {
     use gatehouse_core::domain::PasswordAttempt;
     let principal = ssr::require_principal().await?;
-    let password = PasswordAttempt::parse(&current_password)
-        .map_err(|m| gatehouse_core::CoreError::field("current_password", m.join(" ")))?;
+    let password =
+        gatehouse_core::CoreError::parse_field("current_password", PasswordAttempt::parse(&current_password))?;
     ssr::core()?.delete_account(&principal, &password, &ssr::client()).await?;
     ssr::end_browser_session().await?;
     leptos_axum::redirect("/?account_deleted=1");
@@ -160,7 +160,7 @@ pub async fn delete_account(current_password: String) -> Result<(), AppError> {
 #[server(prefix = "/_fn", endpoint = "forgot_password")]
 pub async fn forgot_password(email: String) -> Result<(), AppError> {
     use gatehouse_core::domain::Email;
-    let email = Email::parse(&email).map_err(|m| gatehouse_core::CoreError::field("email", m.join(" ")))?;
+    let email = gatehouse_core::CoreError::parse_field("email", Email::parse(&email))?;
     ssr::core()?.request_password_reset(&email, &ssr::client()).await?;
     leptos_axum::redirect("/forgot-password?sent=1");
     Ok(())

@@ -82,6 +82,11 @@ impl CoreError {
         CoreError::Validation { message: "Some fields are not valid.".into(), fields }
     }
 
+    /// A value parsed at the edge, its problems reported under `field`.
+    pub fn parse_field<T>(field: &str, parsed: Result<T, Vec<String>>) -> Result<T, Self> {
+        parsed.map_err(|messages| CoreError::field(field, messages.join(" ")))
+    }
+
     pub fn validation(fields: FieldErrors) -> Self {
         CoreError::Validation { message: "Some fields are not valid.".into(), fields }
     }

@@ -74,6 +74,13 @@ struct UserRow {
     last_login: Option<i64>,
 }
 
+#[derive(FromRow)]
+struct LoginRow {
+    #[sqlx(flatten)]
+    user: UserRow,
+    password_hash: String,
+}
+
 impl From<UserRow> for User {
     fn from(r: UserRow) -> Self {
         User {
@@ -162,13 +169,9 @@ pub async fn find_for_login(pool: &AnyPool, identifier: &LoginIdentifier) -> Res
         LoginIdentifier::Email(email) => ("email", email.as_str().to_string()),
         LoginIdentifier::Username(name) => ("username_key", name.key()),
     };
-    let sql = format!("SELECT {COLUMNS} FROM users WHERE {column} = $1");
-    let Some(row) = sqlx::query_as::<_, UserRow>(&sql).bind(&value).fetch_optional(pool).await? else {
-        return Ok(None);
-    };
-    let hash: String =
-        sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1").bind(row.id).fetch_one(pool).await?;
-    Ok(Some((row.into(), hash)))
+    let sql = format!("SELECT {COLUMNS}, password_hash FROM users WHERE {column} = $1");
+    let row = sqlx::query_as::<_, LoginRow>(&sql).bind(&value).fetch_optional(pool).await?;
+    Ok(row.map(|r| (r.user.into(), r.password_hash)))
 }
 
 pub async fn set_password_hash(pool: &AnyPool, id: UserId, hash: &str) -> Result<(), CoreError> {

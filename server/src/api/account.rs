@@ -5,12 +5,11 @@ use axum::http::StatusCode;
 use axum::routing::{delete, get};
 use axum::{Json, Router};
 use gatehouse_core::domain::PasswordAttempt;
-use gatehouse_core::{Session, User};
+use gatehouse_core::{CoreError, Session, User};
 use serde::{Deserialize, Serialize};
 
 use super::error::ApiError;
 use super::extract::{ApiJson, AuthUser, Client};
-use super::parse_field;
 use crate::startup::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -36,7 +35,7 @@ async fn delete_account(
     AuthUser(principal): AuthUser,
     ApiJson(body): ApiJson<DeleteAccountRequest>,
 ) -> Result<StatusCode, ApiError> {
-    let password = parse_field("current_password", PasswordAttempt::parse(&body.current_password))?;
+    let password = CoreError::parse_field("current_password", PasswordAttempt::parse(&body.current_password))?;
     state.core.delete_account(&principal, &password, &client).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -13,7 +13,6 @@ use serde_json::{json, Value};
 
 use super::error::ApiError;
 use super::extract::{ApiJson, AuthUser, Client};
-use super::parse_field;
 use crate::startup::AppState;
 use gatehouse_core::User;
 
@@ -103,7 +102,7 @@ async fn resend_verification(
     Client(client): Client,
     ApiJson(body): ApiJson<ResendRequest>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let email = parse_field("email", Email::parse(&body.email))?;
+    let email = CoreError::parse_field("email", Email::parse(&body.email))?;
     state.core.resend_verification(&email, &client).await?;
     Ok((
         StatusCode::ACCEPTED,
@@ -196,7 +195,7 @@ async fn change_password(
     AuthUser(principal): AuthUser,
     ApiJson(body): ApiJson<ChangePasswordRequest>,
 ) -> Result<StatusCode, ApiError> {
-    let current = parse_field("current_password", PasswordAttempt::parse(&body.current_password))?;
+    let current = CoreError::parse_field("current_password", PasswordAttempt::parse(&body.current_password))?;
     let new_password = state.core.check_new_password(&principal.user, &body.new_password, "new_password")?;
     state.core.change_password(&principal, &current, &new_password, &client).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -213,7 +212,7 @@ async fn request_password_reset(
     Client(client): Client,
     ApiJson(body): ApiJson<ResetRequest>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let email = parse_field("email", Email::parse(&body.email))?;
+    let email = CoreError::parse_field("email", Email::parse(&body.email))?;
     state.core.request_password_reset(&email, &client).await?;
     Ok((
         StatusCode::ACCEPTED,

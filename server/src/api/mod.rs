@@ -31,8 +31,3 @@ async fn ping(
 ) -> Json<serde_json::Value> {
     Json(json!({ "name": state.core.settings().site_name, "api_version": "v1", "message": "Welcome!" }))
 }
-
-/// A value parsed at the edge, its problems reported under `field`.
-pub(crate) fn parse_field<T>(field: &str, parsed: Result<T, Vec<String>>) -> Result<T, gatehouse_core::CoreError> {
-    parsed.map_err(|messages| gatehouse_core::CoreError::field(field, messages.join(" ")))
-}
