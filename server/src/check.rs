@@ -9,6 +9,10 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     let db = Database::connect(&settings).await?;
     anyhow::ensure!(db.ping().await, "database: not answering");
     println!("database: ok ({:?})", db.backend);
+    match crate::startup::tls_config(&settings).await? {
+        Some(_) => println!("tls: certificate and key load"),
+        None => println!("tls: off (plain HTTP)"),
+    }
     let mailer = Mailer::new(&settings)?;
     match mailer.test_connection().await {
         None => println!("mail: console and outbox at {}", settings.outbox_dir().display()),

@@ -10,6 +10,7 @@ use axum::http::{header, HeaderValue};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::Router;
+use axum_server::tls_rustls::RustlsConfig;
 use gatehouse_core::store::web_sessions::WebSessionStore;
 use gatehouse_core::{Gatehouse, Settings};
 use leptos::config::LeptosOptions;
@@ -39,22 +40,23 @@ pub struct Application {
     listener: tokio::net::TcpListener,
     router: Router,
     core: Gatehouse,
+    /// Present when Gatehouse serves HTTPS itself (`GATEHOUSE_TLS_CERT` / `_KEY`).
+    tls: Option<RustlsConfig>,
 }
 
 impl Application {
     /// Connects to the database, applies migrations and binds the listener (so the port is
     /// known before serving; `GATEHOUSE_BIND=127.0.0.1:0` picks a free one).
     pub async fn build(mut settings: Settings) -> anyhow::Result<Self> {
-        if settings.tls_cert.is_some() {
-            anyhow::bail!("GATEHOUSE_TLS_CERT: serving HTTPS directly is not available in this version; put Gatehouse behind a TLS-terminating proxy");
-        }
+        let tls = tls_config(&settings).await?;
         let listener = tokio::net::TcpListener::bind(settings.bind)
             .await
             .map_err(|e| anyhow::anyhow!("GATEHOUSE_BIND: cannot listen on {}: {e}", settings.bind))?;
         let bound = listener.local_addr()?;
         // The default public URL follows the address actually bound (port 0 picks one).
-        if settings.public_url == format!("http://{}", settings.bind) {
-            settings.public_url = format!("http://{bound}");
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        if settings.public_url == format!("{scheme}://{}", settings.bind) {
+            settings.public_url = format!("{scheme}://{bound}");
         }
         settings.bind = bound;
         let core = Gatehouse::start(settings).await?;
@@ -64,7 +66,7 @@ impl Application {
                 "the web app's wasm bundle is missing: pages render but do not hydrate (build with `cargo xtask`)"
             );
         }
-        Ok(Self { listener, router: router(state), core })
+        Ok(Self { listener, router: router(state), core, tls })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -87,13 +89,42 @@ impl Application {
                 }
             }
         });
-        tracing::info!("Gatehouse listening on http://{addr}");
         // Trailing slashes are optional on every route: strip them before routing.
         let app = NormalizePathLayer::trim_trailing_slash().layer(self.router);
         let service = axum::ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(app);
-        axum::serve(self.listener, service).with_graceful_shutdown(shutdown_signal()).await?;
+        match self.tls {
+            None => {
+                tracing::info!("Gatehouse listening on http://{addr}");
+                axum::serve(self.listener, service).with_graceful_shutdown(shutdown_signal()).await?;
+            }
+            Some(tls) => {
+                tracing::info!("Gatehouse listening on https://{addr}");
+                let handle = axum_server::Handle::new();
+                let stopper = handle.clone();
+                tokio::spawn(async move {
+                    shutdown_signal().await;
+                    stopper.graceful_shutdown(Some(Duration::from_secs(10)));
+                });
+                axum_server::from_tcp_rustls(self.listener.into_std()?, tls)?.handle(handle).serve(service).await?;
+            }
+        }
         Ok(())
     }
+}
+
+/// Loads the certificate chain and key named by the settings, so a bad file fails start-up.
+pub(crate) async fn tls_config(settings: &Settings) -> anyhow::Result<Option<RustlsConfig>> {
+    let (Some(cert), Some(key)) = (&settings.tls_cert, &settings.tls_key) else { return Ok(None) };
+    // One process-wide rustls provider (ring); a second install attempt is harmless.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let config = RustlsConfig::from_pem_file(cert, key).await.map_err(|e| {
+        anyhow::anyhow!(
+            "GATEHOUSE_TLS_CERT / GATEHOUSE_TLS_KEY: cannot use {} and {}: {e}",
+            cert.display(),
+            key.display()
+        )
+    })?;
+    Ok(Some(config))
 }
 
 fn leptos_options(settings: &Settings) -> LeptosOptions {

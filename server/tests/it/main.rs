@@ -12,4 +12,5 @@ mod registration;
 mod sessions;
 mod smtp;
 mod throttling;
+mod tls;
 mod web;

@@ -37,11 +37,18 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut RawSettings)) -> TestApp
     configure(&mut raw);
     let settings = Settings::from_raw(raw).expect("test settings are valid");
     gatehouse_server::telemetry::init(&settings.log);
+    let scheme = if settings.tls_cert.is_some() { "https" } else { "http" };
     let app = Application::build(settings).await.expect("the app starts");
     let addr = app.local_addr();
     tokio::spawn(app.run_until_stopped());
-    let client = Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    TestApp { base: format!("http://{addr}"), client, data_dir }
+    let client = Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        // Tests that serve HTTPS use a self-signed certificate.
+        .danger_accept_invalid_certs(true)
+        .build()
+        .unwrap();
+    TestApp { base: format!("{scheme}://{addr}"), client, data_dir }
 }
 
 /// A new, empty database on the PostgreSQL server named by `GATEHOUSE_TEST_DATABASE_URL`.
