@@ -175,25 +175,8 @@ async fn your_sessions_lists_api_and_browser_logins_and_revokes_them() {
     let mine = login_pair(&app, "list@example.com").await;
     let other = login_pair(&app, "list@example.com").await;
     // A browser login through the web app's form.
-    let browser =
-        reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    browser
-        .post(app.url("/_fn/login"))
-        .header("Accept", "text/html")
-        .header("Referer", app.url("/login"))
-        .form(&[("username", "list@example.com"), ("password", PASSWORD)])
-        .send()
-        .await
-        .unwrap();
-    assert!(browser
-        .get(app.url("/dashboard"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
-        .contains("list@example.com"));
+    let browser = app.logged_in_browser("list@example.com").await;
+    assert!(browser.page("/dashboard").await.contains("list@example.com"));
 
     let sessions: Vec<Value> =
         app.get_with_token("/api/v1/account/sessions/", "Bearer", &mine.access).await.json().await.unwrap();
@@ -215,10 +198,7 @@ async fn your_sessions_lists_api_and_browser_logins_and_revokes_them() {
         }
     };
     assert_eq!(revoke(browser_id).await.status(), 204);
-    assert!(
-        !browser.get(app.url("/dashboard")).send().await.unwrap().text().await.unwrap().contains("list@example.com"),
-        "browser logged out"
-    );
+    assert!(!browser.page("/dashboard").await.contains("list@example.com"), "browser logged out");
 
     let other_claims = claims(&other.access);
     assert_eq!(revoke(other_claims["sid"].as_str().unwrap().to_string()).await.status(), 204);

@@ -105,8 +105,59 @@ impl TestApp {
         login.json::<Value>().await.unwrap()["access"].as_str().unwrap().to_string()
     }
 
+    /// A browser sharing this app's cookie jar.
+    pub fn browser(&self) -> Browser {
+        Browser { base: self.base.clone(), client: self.client.clone() }
+    }
+
+    /// A browser with a cookie jar of its own, logged in through the login form.
+    pub async fn logged_in_browser(&self, email: &str) -> Browser {
+        let client = Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        let browser = Browser { base: self.base.clone(), client };
+        let (_, location) =
+            browser.submit("/login", "/_fn/login", &[("username", email), ("password", PASSWORD)]).await;
+        assert_eq!(location, "/dashboard");
+        browser
+    }
+
     pub fn outbox(&self) -> Outbox {
         Outbox(self.data_dir.path().join("outbox"))
+    }
+}
+
+/// A browser without JavaScript: it posts forms to server functions and reads pages.
+pub struct Browser {
+    base: String,
+    client: Client,
+}
+
+impl Browser {
+    fn url(&self, path: &str) -> String {
+        if path.starts_with("http") {
+            path.to_string()
+        } else {
+            format!("{}{path}", self.base)
+        }
+    }
+
+    /// Posts a form from `page` the way a browser does; returns (status, Location).
+    pub async fn submit(&self, page: &str, action: &str, fields: &[(&str, &str)]) -> (u16, String) {
+        let response = self
+            .client
+            .post(self.url(action))
+            .header("Accept", "text/html")
+            .header("Origin", &self.base)
+            .header("Referer", self.url(page))
+            .form(fields)
+            .send()
+            .await
+            .unwrap();
+        let location = response.headers().get("location").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
+        (response.status().as_u16(), location)
+    }
+
+    pub async fn page(&self, path: &str) -> String {
+        self.client.get(self.url(path)).send().await.unwrap().text().await.unwrap()
     }
 }
 

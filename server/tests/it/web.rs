@@ -1,72 +1,56 @@
 //! The web app without JavaScript: forms post to server functions and follow redirects.
 
-use crate::support::{link_params, spawn_app, TestApp, PASSWORD};
-
-/// Posts a form the way a browser without JavaScript does; returns (status, Location).
-async fn submit(app: &TestApp, page: &str, action: &str, fields: &[(&str, &str)]) -> (u16, String) {
-    let response = app
-        .client
-        .post(app.url(action))
-        .header("Accept", "text/html")
-        .header("Origin", &app.base)
-        .header("Referer", app.url(page))
-        .form(fields)
-        .send()
-        .await
-        .unwrap();
-    let location = response.headers().get("location").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
-    (response.status().as_u16(), location)
-}
-
-async fn page(app: &TestApp, path: &str) -> String {
-    app.client.get(app.url(path)).send().await.unwrap().text().await.unwrap()
-}
+use crate::support::{link_params, spawn_app, PASSWORD};
 
 #[tokio::test]
 async fn register_confirm_log_in_and_see_the_dashboard_without_javascript() {
     let app = spawn_app().await;
-    let (status, location) = submit(
-        &app,
-        "/register",
-        "/_fn/register",
-        &[("email", "web@example.com"), ("username", "webby"), ("password", PASSWORD)],
-    )
-    .await;
+    let (status, location) = app
+        .browser()
+        .submit(
+            "/register",
+            "/_fn/register",
+            &[("email", "web@example.com"), ("username", "webby"), ("password", PASSWORD)],
+        )
+        .await;
     assert_eq!((status, location.as_str()), (302, "/check-email"));
-    assert!(page(&app, "/check-email").await.contains("Check your email"));
+    assert!(app.browser().page("/check-email").await.contains("Check your email"));
 
     let link = app.outbox().wait_for_link("web@example.com").await;
-    assert!(page(&app, &link).await.contains("Confirm my email"));
+    assert!(app.browser().page(&link).await.contains("Confirm my email"));
     let (uid, token) = link_params(&link);
-    let (_, location) = submit(&app, &link, "/_fn/verify_email", &[("uid", &uid), ("token", &token)]).await;
+    let (_, location) = app.browser().submit(&link, "/_fn/verify_email", &[("uid", &uid), ("token", &token)]).await;
     assert_eq!(location, "/login?verified=1");
-    assert!(page(&app, &location).await.contains("Your email address is confirmed"));
+    assert!(app.browser().page(&location).await.contains("Your email address is confirmed"));
 
-    let (_, location) = submit(&app, "/login", "/_fn/login", &[("username", "webby"), ("password", PASSWORD)]).await;
+    let (_, location) =
+        app.browser().submit("/login", "/_fn/login", &[("username", "webby"), ("password", PASSWORD)]).await;
     assert_eq!(location, "/dashboard");
-    let dashboard = page(&app, "/dashboard").await;
+    let dashboard = app.browser().page("/dashboard").await;
     assert!(dashboard.contains("web@example.com"), "the dashboard shows the signed-in user");
 
-    let (_, location) = submit(&app, "/dashboard", "/_fn/logout", &[]).await;
+    let (_, location) = app.browser().submit("/dashboard", "/_fn/logout", &[]).await;
     assert_eq!(location, "/");
-    assert!(!page(&app, "/dashboard").await.contains("web@example.com"), "logged out");
+    assert!(!app.browser().page("/dashboard").await.contains("web@example.com"), "logged out");
 }
 
 #[tokio::test]
 async fn field_errors_come_back_beside_their_fields() {
     let app = spawn_app().await;
     let (status, location) =
-        submit(&app, "/register", "/_fn/register", &[("email", "nope"), ("password", "123")]).await;
+        app.browser().submit("/register", "/_fn/register", &[("email", "nope"), ("password", "123")]).await;
     assert_eq!(status, 302);
     assert!(location.contains("__err="), "{location}");
-    let html = page(&app, &location).await;
+    let html = app.browser().page(&location).await;
     assert!(html.contains("Enter a valid email address."));
     assert!(html.contains("This password is too short."));
     assert!(html.contains(r#"aria-invalid="true""#));
 
-    let (_, location) =
-        submit(&app, "/login", "/_fn/login", &[("username", "ghost@example.com"), ("password", "whatever")]).await;
-    assert!(page(&app, &location).await.contains("No active account found with the given credentials."));
+    let (_, location) = app
+        .browser()
+        .submit("/login", "/_fn/login", &[("username", "ghost@example.com"), ("password", "whatever")])
+        .await;
+    assert!(app.browser().page(&location).await.contains("No active account found with the given credentials."));
 }
 
 #[tokio::test]
@@ -136,72 +120,32 @@ async fn a_script_calling_a_server_function_gets_a_4xx_with_the_error() {
     assert_eq!(missing.status(), 400, "a call with missing arguments is the caller's fault");
 }
 
-async fn logged_in_browser(app: &TestApp, email: &str) -> reqwest::Client {
-    let browser =
-        reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    let response = browser
-        .post(app.url("/_fn/login"))
-        .header("Accept", "text/html")
-        .header("Referer", app.url("/login"))
-        .form(&[("username", email), ("password", PASSWORD)])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.headers()["location"], "/dashboard");
-    browser
-}
-
-async fn browser_post(
-    app: &TestApp,
-    browser: &reqwest::Client,
-    page: &str,
-    action: &str,
-    fields: &[(&str, &str)],
-) -> String {
-    let response = browser
-        .post(app.url(action))
-        .header("Accept", "text/html")
-        .header("Origin", &app.base)
-        .header("Referer", app.url(page))
-        .form(fields)
-        .send()
-        .await
-        .unwrap();
-    response.headers().get("location").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default()
-}
-
-async fn browser_page(app: &TestApp, browser: &reqwest::Client, path: &str) -> String {
-    browser.get(app.url(path)).send().await.unwrap().text().await.unwrap()
-}
-
 #[tokio::test]
 async fn the_security_page_changes_the_password_and_ends_other_sessions() {
     let app = spawn_app().await;
     let api_token = app.verified_user("sec@example.com", None).await;
-    let browser = logged_in_browser(&app, "sec@example.com").await;
-    let security = browser_page(&app, &browser, "/security").await;
+    let browser = app.logged_in_browser("sec@example.com").await;
+    let security = browser.page("/security").await;
     assert!(security.contains("Your sessions") && security.contains("this session"), "lists sessions");
 
-    let location = browser_post(
-        &app,
-        &browser,
-        "/security",
-        "/_fn/change_password",
-        &[("current_password", "wrong"), ("new_password", "another good passphrase")],
-    )
-    .await;
-    assert!(browser_page(&app, &browser, &location).await.contains("Your current password is incorrect."));
+    let (_, location) = browser
+        .submit(
+            "/security",
+            "/_fn/change_password",
+            &[("current_password", "wrong"), ("new_password", "another good passphrase")],
+        )
+        .await;
+    assert!(browser.page(&location).await.contains("Your current password is incorrect."));
 
-    let location = browser_post(
-        &app,
-        &browser,
-        "/security",
-        "/_fn/change_password",
-        &[("current_password", PASSWORD), ("new_password", "another good passphrase")],
-    )
-    .await;
+    let (_, location) = browser
+        .submit(
+            "/security",
+            "/_fn/change_password",
+            &[("current_password", PASSWORD), ("new_password", "another good passphrase")],
+        )
+        .await;
     assert_eq!(location, "/security?password_changed=1");
-    assert!(browser_page(&app, &browser, &location).await.contains("Your password is changed"), "still signed in");
+    assert!(browser.page(&location).await.contains("Your password is changed"), "still signed in");
     assert_eq!(
         app.get_with_token("/api/v1/account/", "Bearer", &api_token).await.status(),
         401,
@@ -214,20 +158,18 @@ async fn the_security_page_changes_the_password_and_ends_other_sessions() {
 async fn log_out_everywhere_and_delete_account_from_the_security_page() {
     let app = spawn_app().await;
     app.verified_user("every@example.com", None).await;
-    let first = logged_in_browser(&app, "every@example.com").await;
-    let second = logged_in_browser(&app, "every@example.com").await;
-    let location = browser_post(&app, &first, "/security", "/_fn/logout_everywhere", &[]).await;
+    let first = app.logged_in_browser("every@example.com").await;
+    let second = app.logged_in_browser("every@example.com").await;
+    let (_, location) = first.submit("/security", "/_fn/logout_everywhere", &[]).await;
     assert_eq!(location, "/login?signed_out=everywhere");
     for browser in [&first, &second] {
-        assert!(!browser_page(&app, browser, "/dashboard").await.contains("every@example.com"));
+        assert!(!browser.page("/dashboard").await.contains("every@example.com"));
     }
 
-    let browser = logged_in_browser(&app, "every@example.com").await;
-    let location =
-        browser_post(&app, &browser, "/security", "/_fn/delete_account", &[("current_password", "nope")]).await;
+    let browser = app.logged_in_browser("every@example.com").await;
+    let (_, location) = browser.submit("/security", "/_fn/delete_account", &[("current_password", "nope")]).await;
     assert!(location.contains("__err="), "wrong password refused: {location}");
-    let location =
-        browser_post(&app, &browser, "/security", "/_fn/delete_account", &[("current_password", PASSWORD)]).await;
+    let (_, location) = browser.submit("/security", "/_fn/delete_account", &[("current_password", PASSWORD)]).await;
     assert_eq!(location, "/?account_deleted=1");
     assert_eq!(app.login("every@example.com", PASSWORD).await.status(), 401);
 }
@@ -237,17 +179,17 @@ async fn forgot_and_reset_password_pages_work_without_javascript() {
     let app = spawn_app().await;
     app.verified_user("forgot@example.com", None).await;
     let (_, location) =
-        submit(&app, "/forgot-password", "/_fn/forgot_password", &[("email", "forgot@example.com")]).await;
+        app.browser().submit("/forgot-password", "/_fn/forgot_password", &[("email", "forgot@example.com")]).await;
     assert_eq!(location, "/forgot-password?sent=1");
-    assert!(page(&app, &location).await.contains("is on its way"));
+    assert!(app.browser().page(&location).await.contains("is on its way"));
     let link = app.outbox().wait_for_nth_link("forgot@example.com", 1).await;
-    assert!(page(&app, &link).await.contains("Choose a new password"));
+    assert!(app.browser().page(&link).await.contains("Choose a new password"));
     let (uid, token) = link_params(&link);
     let fields = [("uid", uid.as_str()), ("token", token.as_str()), ("new_password", "reset by the web page")];
-    let (_, location) = submit(&app, &link, "/_fn/reset_password", &fields).await;
+    let (_, location) = app.browser().submit(&link, "/_fn/reset_password", &fields).await;
     assert_eq!(location, "/login?password_reset=1");
-    let (_, again) = submit(&app, &link, "/_fn/reset_password", &fields).await;
-    assert!(page(&app, &again).await.contains("This link is invalid or has expired."), "single use");
+    let (_, again) = app.browser().submit(&link, "/_fn/reset_password", &fields).await;
+    assert!(app.browser().page(&again).await.contains("This link is invalid or has expired."), "single use");
     assert_eq!(app.login("forgot@example.com", "reset by the web page").await.status(), 200);
 }
 
