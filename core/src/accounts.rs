@@ -139,12 +139,31 @@ impl Gatehouse {
     /// Sends a fresh link if the address belongs to an unconfirmed account. Answers the same
     /// either way, so it cannot be used to probe which addresses have accounts.
     pub async fn resend_verification(&self, email: &Email, context: &RequestContext) -> Result<(), CoreError> {
-        if let Some(user) = users::find_by_email(self.pool(), email).await? {
-            if !user.is_verified && user.is_active {
-                self.send_verification(&user, context).await?;
+        let (email, context) = (email.clone(), context.clone());
+        self.in_background("resending a verification link", move |core| async move {
+            if let Some(user) = users::find_by_email(core.pool(), &email).await? {
+                if !user.is_verified && user.is_active {
+                    core.send_verification(&user, &context).await?;
+                }
             }
-        }
+            Ok(())
+        });
         Ok(())
+    }
+
+    /// Runs work whose outcome the caller must not learn, even from the response time (answers
+    /// that would otherwise tell whether an address has an account). Failures are logged.
+    pub(crate) fn in_background<F, Fut>(&self, what: &'static str, work: F)
+    where
+        F: FnOnce(Gatehouse) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = Result<(), CoreError>> + Send + 'static,
+    {
+        let core = self.clone();
+        tokio::spawn(async move {
+            if let Err(error) = work(core).await {
+                tracing::error!(%error, "{what} failed");
+            }
+        });
     }
 
     /// Deletes the caller's account after checking their password. Sessions, links and (later)

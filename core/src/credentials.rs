@@ -53,14 +53,18 @@ impl Gatehouse {
 
     /// Mails a reset link if the address has an active account; answers the same either way.
     pub async fn request_password_reset(&self, email: &Email, context: &RequestContext) -> Result<(), CoreError> {
-        let Some(user) = users::find_by_email(self.pool(), email).await?.filter(|u| u.is_active) else {
-            return Ok(());
-        };
-        let ttl = self.settings().password_reset_ttl;
-        let link = self.issue_link(&user, Purpose::ResetPassword, ttl).await?;
-        let url = format!("{}/reset-password?uid={}&token={}", self.settings().public_url, link.uid, link.token);
-        self.send_link_mail(&user, "reset_password", "Reset your password", &url, ttl)?;
-        audit::record(self.pool(), Some(user.id), EventKind::PasswordResetRequested, context, "").await?;
+        let (email, context) = (email.clone(), context.clone());
+        self.in_background("requesting a password reset", move |core| async move {
+            let Some(user) = users::find_by_email(core.pool(), &email).await?.filter(|u| u.is_active) else {
+                return Ok(());
+            };
+            let ttl = core.settings().password_reset_ttl;
+            let link = core.issue_link(&user, Purpose::ResetPassword, ttl).await?;
+            let url = format!("{}/reset-password?uid={}&token={}", core.settings().public_url, link.uid, link.token);
+            core.send_link_mail(&user, "reset_password", "Reset your password", &url, ttl)?;
+            audit::record(core.pool(), Some(user.id), EventKind::PasswordResetRequested, &context, "").await?;
+            Ok(())
+        });
         Ok(())
     }
 
