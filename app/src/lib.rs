@@ -17,6 +17,8 @@ use pages::*;
 
 /// The HTML document around the app; rendered on the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    page_headers();
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -32,6 +34,31 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             </body>
         </html>
     }
+}
+
+/// The Content-Security-Policy of a page: scripts only through the nonce of this response
+/// (the hydration script Leptos writes; what it loads inherits the trust, `'strict-dynamic'`)
+/// plus WebAssembly compilation; everything else from this origin only; never framed.
+pub fn content_security_policy(nonce: &str) -> String {
+    format!(
+        "default-src 'self'; script-src 'nonce-{nonce}' 'strict-dynamic' 'wasm-unsafe-eval'; \
+         style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; \
+         base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    )
+}
+
+/// Headers of every page: the CSP with this response's nonce, and `no-cache` (pages show
+/// per-user data and must be revalidated; the bundle files are cached instead).
+#[cfg(feature = "ssr")]
+fn page_headers() {
+    use axum::http::{header, HeaderValue};
+    let Some(response) = use_context::<leptos_axum::ResponseOptions>() else { return };
+    if let Some(nonce) = leptos::nonce::use_nonce() {
+        if let Ok(csp) = HeaderValue::from_str(&content_security_policy(&nonce.to_string())) {
+            response.insert_header(header::CONTENT_SECURITY_POLICY, csp);
+        }
+    }
+    response.insert_header(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
 }
 
 #[component]

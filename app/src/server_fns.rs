@@ -58,6 +58,7 @@ pub async fn login(username: String, password: String) -> Result<(), AppError> {
     let credentials = Credentials::parse(&username, &password)?;
     let login = core.login(credentials, SessionKind::Browser, &ssr::client()).await?;
     ssr::start_browser_session(&login.session.id).await?;
+    ssr::remember_device(&login.device_cookie, core.settings().secure_cookies());
     leptos_axum::redirect("/dashboard");
     Ok(())
 }
@@ -198,6 +199,16 @@ pub mod ssr {
         leptos::prelude::use_context::<axum::http::request::Parts>()
             .and_then(|parts| parts.extensions.get::<RequestContext>().cloned())
             .unwrap_or_default()
+    }
+
+    /// Hands the browser its device cookie (see `gatehouse_core::devices`).
+    pub fn remember_device(value: &str, secure: bool) {
+        let header = gatehouse_core::devices::set_cookie_header(value, secure);
+        if let (Some(response), Ok(header)) =
+            (leptos::prelude::use_context::<leptos_axum::ResponseOptions>(), axum::http::HeaderValue::from_str(&header))
+        {
+            response.append_header(axum::http::header::SET_COOKIE, header);
+        }
     }
 
     async fn cookie_session() -> Result<Session, AppError> {

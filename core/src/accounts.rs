@@ -90,7 +90,7 @@ impl Gatehouse {
     async fn send_verification(&self, user: &User, context: &RequestContext) -> Result<(), CoreError> {
         let ttl = self.settings().verification_token_ttl;
         let link = self.issue_link(user, Purpose::VerifyEmail, ttl).await?;
-        let url = format!("{}/verify-email?uid={}&token={}", self.settings().public_url, link.uid, link.token);
+        let url = format!("{}/verify-email?uid={}&token={}", self.settings().public_url(), link.uid, link.token);
         self.send_link_mail(user, "verify_email", "Confirm your email address", &url, ttl)?;
         audit::record(self.pool(), Some(user.id), EventKind::VerificationSent, context, "").await?;
         Ok(())

@@ -42,11 +42,17 @@ impl Credentials {
 
 /// The tokens an API login or refresh hands out.
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TokenPair {
+    /// A JWT (HS256) to send as `Authorization: Bearer <access>`.
     pub access: String,
+    /// Opaque; exchange it at `/api/v1/auth/token/refresh/` (every exchange rotates it).
     pub refresh: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "Bearer"))]
     pub token_type: &'static str,
+    /// Seconds until `access` expires.
     pub expires_in: i64,
+    /// `aal1` (password) or `aal2` (second factor verified).
     pub aal: String,
     pub mfa_required: bool,
 }
@@ -57,6 +63,8 @@ pub struct Login {
     pub session: Session,
     /// Present for API sessions; browser sessions live in a cookie instead.
     pub tokens: Option<TokenPair>,
+    /// The device cookie to hand the client (see [`crate::devices`]).
+    pub device_cookie: String,
 }
 
 /// Who is calling, established from a live session.
@@ -77,24 +85,32 @@ impl Gatehouse {
         kind: SessionKind,
         context: &RequestContext,
     ) -> Result<Login, CoreError> {
-        let keys = AttemptKeys::new(credentials.identifier.as_ref(), &credentials.raw_identifier, context);
-        self.check_throttle(&keys).await?;
         let found = match &credentials.identifier {
             Some(identifier) => users::find_for_login(self.pool(), identifier).await?,
             None => None,
         };
+        let device =
+            found.as_ref().and_then(|(user, _)| self.0.devices.recognise(context.device_cookie.as_deref(), user.id));
+        let keys =
+            AttemptKeys::new(credentials.identifier.as_ref(), &credentials.raw_identifier, context, device.as_ref());
+        if let Err(throttled) = self.check_throttle(&keys).await {
+            crate::metrics::login("throttled");
+            return Err(throttled);
+        }
         let verification =
             self.0.hasher.verify(found.as_ref().map(|(_, hash)| hash.as_str()), credentials.password.expose()).await?;
         let (user, needs_rehash) = match (found, verification) {
             (Some((user, _)), Verification::Match { needs_rehash }) if user.is_active => (user, needs_rehash),
             (found, _) => {
+                crate::metrics::login("invalid_credentials");
                 self.record_login_failure(&keys).await?;
                 audit::record(self.pool(), found.map(|(u, _)| u.id), EventKind::LoginFailed, context, "").await?;
                 return Err(CoreError::InvalidCredentials);
             }
         };
-        self.clear_account_throttle(&keys).await?;
+        self.clear_login_throttle(&keys).await?;
         if self.settings().require_email_verification && !user.is_verified {
+            crate::metrics::login("email_not_verified");
             return Err(CoreError::EmailNotVerified);
         }
         if needs_rehash {
@@ -103,6 +119,7 @@ impl Gatehouse {
         }
         // Logging in again retires any password reset link still in the mail.
         email_tokens::retire_all(self.pool(), user.id, Purpose::ResetPassword).await?;
+        crate::metrics::login("success");
         self.open_session(user, kind, context).await
     }
 
@@ -129,7 +146,8 @@ impl Gatehouse {
             SessionKind::Api => Some(self.token_pair(&user, &session)?),
             SessionKind::Browser => None,
         };
-        Ok(Login { user, session, tokens })
+        let device_cookie = self.0.devices.issue(user.id);
+        Ok(Login { user, session, tokens, device_cookie })
     }
 
     /// A new access token, with the session's current refresh token.
@@ -239,26 +257,40 @@ impl Gatehouse {
     /// pair (a retry after a lost response, or two refreshes racing); any other reuse of an
     /// old token is taken as theft: the whole session is revoked.
     pub async fn refresh(&self, refresh_token: &str, context: &RequestContext) -> Result<TokenPair, CoreError> {
+        let result = self.rotate_refresh_token(refresh_token, context).await;
+        crate::metrics::refresh(match &result {
+            Ok((_, outcome)) => outcome,
+            Err(_) => "refused",
+        });
+        result.map(|(pair, _)| pair)
+    }
+
+    /// The new pair, and whether it came from a rotation or the grace rule.
+    async fn rotate_refresh_token(
+        &self,
+        refresh_token: &str,
+        context: &RequestContext,
+    ) -> Result<(TokenPair, &'static str), CoreError> {
         let (session_id, generation) = self.0.refresh.parse(refresh_token).ok_or(CoreError::Unauthenticated)?;
         let session = self.live_api_session(&session_id).await?;
-        let session = if generation == session.refresh_generation {
+        let (session, outcome) = if generation == session.refresh_generation {
             if sessions::rotate(self.pool(), &session.id, generation).await? {
-                self.live_api_session(&session_id).await?
+                (self.live_api_session(&session_id).await?, "rotated")
             } else {
                 // Another refresh of the same token won the race: this is the "just rotated" case.
                 let current = self.live_api_session(&session_id).await?;
                 self.within_grace(&current, generation, context).await?;
-                current
+                (current, "grace")
             }
         } else {
             self.within_grace(&session, generation, context).await?;
-            session
+            (session, "grace")
         };
         let user = users::find(self.pool(), session.user_id)
             .await?
             .filter(|u| u.is_active)
             .ok_or(CoreError::Unauthenticated)?;
-        self.token_pair(&user, &session)
+        Ok((self.token_pair(&user, &session)?, outcome))
     }
 
     async fn live_api_session(&self, session_id: &str) -> Result<Session, CoreError> {
@@ -278,6 +310,7 @@ impl Gatehouse {
         }
         if sessions::revoke(self.pool(), &session.id, "refresh_reuse").await? {
             tracing::warn!(session = %session.id, "refresh token reuse detected; session revoked");
+            crate::metrics::refresh_reuse_detected();
             audit::record(self.pool(), Some(session.user_id), EventKind::RefreshReuseDetected, context, &session.id)
                 .await?;
         }

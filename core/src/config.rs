@@ -1,16 +1,25 @@
 //! Settings: `GATEHOUSE_*` environment variables over an optional TOML file over defaults.
 //!
-//! Values are read into [`RawSettings`] (everything optional, mostly strings) and then checked
-//! one by one in [`Settings::from_raw`], so an error always names the variable to fix.
+//! [`Settings`] is the one list of settings: it is deserialized (by the `config` crate) from
+//! the TOML file, the environment and command-line overrides, with `deny_unknown_fields`, so a
+//! setting exists exactly when it is a field here. The environment is read for exactly these
+//! field names (upper-cased, with the prefix). After deserializing, [`Settings::check`] applies
+//! the rules no type can express; every error names the variable to fix.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use std::collections::BTreeMap;
+use config::{Config, Environment, File, FileFormat};
+use ipnet::IpNet;
+use serde::Deserialize;
 
 /// Environment variable prefix of every setting.
 pub const ENV_PREFIX: &str = "GATEHOUSE_";
+
+/// `GATEHOUSE_*` variables that are not settings but are read by scripts and tests.
+const NOT_SETTINGS: &[&str] = &["config", "test_database_url", "test_pg_admin_url", "skip_postgres"];
 
 #[derive(Debug, thiserror::Error)]
 #[error("invalid setting {setting}: {reason}")]
@@ -24,13 +33,32 @@ impl ConfigError {
     fn new(key: &str, reason: impl Into<String>) -> Self {
         Self { setting: env_name(key), reason: reason.into() }
     }
+
+    /// Names the setting behind an error of the `config` crate.
+    fn from_loader(error: config::ConfigError) -> Self {
+        use config::ConfigError as E;
+        let key = match &error {
+            E::Type { key: Some(key), .. } | E::At { key: Some(key), .. } => Some(key.clone()),
+            _ => None,
+        };
+        let message = error.to_string();
+        let key = key.or_else(|| {
+            // serde's "unknown field `x`, expected one of ..." carries the name in its text.
+            message.strip_prefix("unknown field `").and_then(|rest| rest.split('`').next()).map(str::to_string)
+        });
+        match key {
+            Some(key) => Self::new(&key, message),
+            None => Self { setting: "configuration".into(), reason: message },
+        }
+    }
 }
 
 fn env_name(key: &str) -> String {
     format!("{ENV_PREFIX}{}", key.to_ascii_uppercase())
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum SmtpTls {
     /// Plain SMTP, for a local relay or a test sink.
     None,
@@ -48,33 +76,61 @@ pub struct SmtpSettings {
     pub tls: SmtpTls,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+/// Every setting, named as in the TOML file; the environment variable is the name upper-cased
+/// with the `GATEHOUSE_` prefix. Fields that default to something derived from other settings
+/// are `Option`s read through methods of the same name.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Settings {
     pub bind: SocketAddr,
     pub data_dir: PathBuf,
-    pub database_url: String,
-    /// Base of links in emails, without a trailing slash.
-    pub public_url: String,
+    /// `None`: the SQLite file in the data dir ([`Settings::database_url`]).
+    database_url: Option<String>,
+    /// Base of links in emails; `None`: `http(s)://<bind>` ([`Settings::public_url`]).
+    public_url: Option<String>,
     /// The root key as configured; `None` means "generate one into the data dir".
     pub secret_key: Option<String>,
-    pub smtp: Option<SmtpSettings>,
+    pub smtp_host: Option<String>,
+    /// `None`: 25, 587 or 465 by `smtp_tls`.
+    pub smtp_port: Option<u16>,
+    pub smtp_username: Option<String>,
+    pub smtp_password: Option<String>,
+    pub smtp_tls: SmtpTls,
+    pub mail_from: String,
     /// Also write every mail to the outbox when SMTP is configured.
     pub mail_outbox_always: bool,
-    pub mail_from: String,
     pub site_name: String,
     pub require_email_verification: bool,
+    #[serde(with = "duration")]
     pub access_token_ttl: Duration,
+    #[serde(with = "duration")]
     pub refresh_token_ttl: Duration,
+    #[serde(with = "duration")]
     pub verification_token_ttl: Duration,
+    #[serde(with = "duration")]
     pub password_reset_ttl: Duration,
     /// How long after a refresh the previous refresh token still yields the current pair (a
     /// client that lost the response, or two tabs racing) instead of counting as reuse.
+    #[serde(with = "duration")]
     pub refresh_reuse_grace: Duration,
-    /// Failed logins for one account before delays start (they then double, up to 1 minute).
+    /// Failed logins for one account (from browsers it has not seen log in) before delays start.
     pub login_free_attempts_per_account: i64,
-    /// Failed logins from one IP address before delays start (they then double, up to 5 minutes).
+    /// Different accounts failing to log in from one address before that address is slowed.
     pub login_free_attempts_per_ip: i64,
+    /// Peers whose `Forwarded` / `X-Forwarded-For` headers are believed (addresses or CIDRs).
+    #[serde(deserialize_with = "list::deserialize")]
+    pub trusted_proxies: Vec<IpRange>,
     /// Client-supplied link bases (`verification_base_url`) that emails may point at.
+    #[serde(deserialize_with = "list::deserialize")]
     pub verification_base_url_allowlist: Vec<String>,
     pub password_min_length: usize,
     pub argon2_memory_kib: u32,
@@ -85,46 +141,66 @@ pub struct Settings {
     pub max_body_bytes: usize,
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
-    /// Browser session cookies carry `Secure`; defaults to on when the public URL is https.
-    pub secure_cookies: bool,
+    /// Browser cookies carry `Secure`; `None`: on when the public URL is https.
+    secure_cookies: Option<bool>,
     /// A `tracing` filter such as `info` or `gatehouse=debug,info`.
     pub log: String,
+    pub log_format: LogFormat,
+    /// Serve Prometheus metrics at all.
+    pub metrics: bool,
+    /// Serve `/metrics` on this address instead of the main one.
+    pub metrics_bind: Option<SocketAddr>,
+    /// On SIGTERM / Ctrl-C, how long in-flight requests may take to finish.
+    #[serde(with = "duration")]
+    pub shutdown_timeout: Duration,
 }
 
-/// The names (lower case, without the prefix) of every setting, in the order the README lists them.
-pub const SETTING_KEYS: &[&str] = &[
-    "bind",
-    "data_dir",
-    "database_url",
-    "public_url",
-    "secret_key",
-    "smtp_host",
-    "smtp_port",
-    "smtp_username",
-    "smtp_password",
-    "smtp_tls",
-    "mail_from",
-    "mail_outbox_always",
-    "site_name",
-    "require_email_verification",
-    "access_token_ttl",
-    "refresh_token_ttl",
-    "verification_token_ttl",
-    "password_reset_ttl",
-    "verification_base_url_allowlist",
-    "password_min_length",
-    "argon2_memory_kib",
-    "argon2_iterations",
-    "argon2_parallelism",
-    "hash_concurrency",
-    "max_body_bytes",
-    "tls_cert",
-    "tls_key",
-    "secure_cookies",
-    "log",
-];
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            bind: SocketAddr::from(([127, 0, 0, 1], 3000)),
+            data_dir: PathBuf::from("./data"),
+            database_url: None,
+            public_url: None,
+            secret_key: None,
+            smtp_host: None,
+            smtp_port: None,
+            smtp_username: None,
+            smtp_password: None,
+            smtp_tls: SmtpTls::StartTls,
+            mail_from: "Gatehouse <noreply@localhost>".into(),
+            mail_outbox_always: false,
+            site_name: "Gatehouse".into(),
+            require_email_verification: true,
+            access_token_ttl: Duration::from_secs(15 * 60),
+            refresh_token_ttl: Duration::from_secs(14 * 86400),
+            verification_token_ttl: Duration::from_secs(86400),
+            password_reset_ttl: Duration::from_secs(3600),
+            refresh_reuse_grace: Duration::from_secs(10),
+            login_free_attempts_per_account: 5,
+            login_free_attempts_per_ip: 20,
+            trusted_proxies: Vec::new(),
+            verification_base_url_allowlist: Vec::new(),
+            password_min_length: 8,
+            argon2_memory_kib: 19_456,
+            argon2_iterations: 2,
+            argon2_parallelism: 1,
+            hash_concurrency: num_cpus::get().max(1),
+            max_body_bytes: 64 * 1024,
+            tls_cert: None,
+            tls_key: None,
+            secure_cookies: None,
+            log: "info".into(),
+            log_format: LogFormat::Text,
+            metrics: true,
+            metrics_bind: None,
+            shutdown_timeout: Duration::from_secs(10),
+        }
+    }
+}
 
-/// Every setting as it arrives from the environment or the TOML file, as text.
+/// Values given as text by name (lower case, without the prefix): command-line flags, and
+/// tests. They win over the file and the environment.
 #[derive(Debug, Default, Clone)]
 pub struct RawSettings(BTreeMap<String, String>);
 
@@ -132,57 +208,14 @@ impl RawSettings {
     pub fn set(&mut self, key: &str, value: impl Into<String>) {
         self.0.insert(key.to_string(), value.into());
     }
-
-    fn take(&mut self, key: &str) -> Option<String> {
-        self.0.remove(key)
-    }
-
-    /// Reads the known `GATEHOUSE_*` variables from the process environment.
-    pub fn from_env() -> Self {
-        let mut raw = Self::default();
-        for key in SETTING_KEYS {
-            if let Ok(value) = std::env::var(env_name(key)) {
-                raw.set(key, value);
-            }
-        }
-        raw
-    }
-
-    /// Reads a TOML file of `key = value` lines using the same names in lower case.
-    pub fn from_toml_file(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| ConfigError::new("config", format!("cannot read {}: {e}", path.display())))?;
-        let table: toml::Table = text
-            .parse()
-            .map_err(|e| ConfigError::new("config", format!("{} is not valid TOML: {e}", path.display())))?;
-        let mut raw = Self::default();
-        for (key, value) in table {
-            let key = key.to_ascii_lowercase();
-            if !SETTING_KEYS.contains(&key.as_str()) {
-                return Err(ConfigError::new(&key, format!("unknown setting in {}", path.display())));
-            }
-            let text = match value {
-                toml::Value::String(s) => s,
-                toml::Value::Array(items) => items
-                    .iter()
-                    .map(|i| i.as_str().map(str::to_string).unwrap_or_else(|| i.to_string()))
-                    .collect::<Vec<_>>()
-                    .join(","),
-                other => other.to_string(),
-            };
-            raw.set(&key, text);
-        }
-        Ok(raw)
-    }
-
-    /// Values from `other` win.
-    fn overlay(mut self, other: RawSettings) -> Self {
-        self.0.extend(other.0);
-        self
-    }
 }
 
 impl Settings {
+    /// The name of every setting (lower case, without the prefix), from the struct itself.
+    pub fn names() -> &'static [&'static str] {
+        serde_aux::serde_introspection::serde_introspect::<Settings>()
+    }
+
     /// Reads the TOML file named by `config_file` or `GATEHOUSE_CONFIG` (if any), then the
     /// environment, which wins.
     pub fn load(config_file: Option<&Path>) -> Result<Self, ConfigError> {
@@ -194,130 +227,82 @@ impl Settings {
         let file = config_file
             .map(Path::to_path_buf)
             .or_else(|| std::env::var(env_name("config")).ok().filter(|v| !v.is_empty()).map(PathBuf::from));
-        let from_file = match file {
-            Some(path) => RawSettings::from_toml_file(&path)?,
-            None => RawSettings::default(),
-        };
-        Self::from_raw(from_file.overlay(RawSettings::from_env()).overlay(overrides))
+        Self::load_from(file.as_deref(), std::env::vars(), overrides)
     }
 
-    /// Checks every raw value; the first bad one is reported with its variable name.
-    pub fn from_raw(mut raw: RawSettings) -> Result<Self, ConfigError> {
-        let bind: SocketAddr = parse_or("bind", raw.take("bind"), "127.0.0.1:3000".parse().unwrap())?;
-        let data_dir = PathBuf::from(raw.take("data_dir").unwrap_or_else(|| "./data".into()));
-        let database_url = match raw.take("database_url") {
-            Some(url) => check_database_url(url)?,
-            None => format!("sqlite://{}/gatehouse.db?mode=rwc", data_dir.display()),
-        };
-        let tls_cert = raw.take("tls_cert").map(PathBuf::from);
-        let tls_key = raw.take("tls_key").map(PathBuf::from);
-        if tls_cert.is_some() != tls_key.is_some() {
-            let missing = if tls_cert.is_some() { "tls_key" } else { "tls_cert" };
-            return Err(ConfigError::new(missing, "GATEHOUSE_TLS_CERT and GATEHOUSE_TLS_KEY must be set together"));
-        }
-        let scheme = if tls_cert.is_some() { "https" } else { "http" };
-        let public_url = match raw.take("public_url") {
-            Some(url) => check_base_url("public_url", &url)?,
-            None => format!("{scheme}://{bind}"),
-        };
-        let smtp = match raw.take("smtp_host").filter(|h| !h.trim().is_empty()) {
-            None => None,
-            Some(host) => {
-                let tls = match raw.take("smtp_tls").as_deref().map(str::to_ascii_lowercase).as_deref() {
-                    None | Some("starttls") => SmtpTls::StartTls,
-                    Some("none") => SmtpTls::None,
-                    Some("tls") => SmtpTls::Tls,
-                    Some(other) => {
-                        return Err(ConfigError::new(
-                            "smtp_tls",
-                            format!("`{other}` is not one of none, starttls, tls"),
-                        ))
-                    }
-                };
-                let default_port = match tls {
-                    SmtpTls::None => 25,
-                    SmtpTls::StartTls => 587,
-                    SmtpTls::Tls => 465,
-                };
-                Some(SmtpSettings {
-                    host,
-                    port: parse_or("smtp_port", raw.take("smtp_port"), default_port)?,
-                    username: raw.take("smtp_username"),
-                    password: raw.take("smtp_password"),
-                    tls,
-                })
+    /// The loader itself, with the environment passed in (tests give their own).
+    pub fn load_from(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+        overrides: RawSettings,
+    ) -> Result<Self, ConfigError> {
+        let names = Self::names();
+        let env: config::Map<String, String> = env
+            .into_iter()
+            .filter(|(name, _)| {
+                name.strip_prefix(ENV_PREFIX).is_some_and(|key| names.contains(&key.to_ascii_lowercase().as_str()))
+            })
+            .collect();
+        let mut builder = Config::builder();
+        if let Some(path) = file {
+            if !path.is_file() {
+                return Err(ConfigError::new("config", format!("cannot read {}", path.display())));
             }
-        };
-        let mail_from = raw.take("mail_from").unwrap_or_else(|| "Gatehouse <noreply@localhost>".into());
-        if mail_from.parse::<lettre::message::Mailbox>().is_err() {
-            return Err(ConfigError::new(
-                "mail_from",
-                format!("`{mail_from}` is not a mailbox like `Name <user@host>`"),
-            ));
+            builder = builder.add_source(File::from(path).format(FileFormat::Toml));
         }
-        let allowlist = raw
-            .take("verification_base_url_allowlist")
-            .unwrap_or_default()
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(|s| check_base_url("verification_base_url_allowlist", s))
-            .collect::<Result<Vec<_>, _>>()?;
-        let settings = Settings {
-            bind,
-            data_dir,
-            database_url,
-            secure_cookies: parse_bool_or(
-                "secure_cookies",
-                raw.take("secure_cookies"),
-                public_url.starts_with("https://"),
-            )?,
-            public_url,
-            secret_key: raw.take("secret_key").filter(|k| !k.is_empty()),
-            smtp,
-            mail_outbox_always: parse_bool_or("mail_outbox_always", raw.take("mail_outbox_always"), false)?,
-            mail_from,
-            site_name: raw.take("site_name").unwrap_or_else(|| "Gatehouse".into()),
-            require_email_verification: parse_bool_or(
-                "require_email_verification",
-                raw.take("require_email_verification"),
-                true,
-            )?,
-            access_token_ttl: parse_duration_or("access_token_ttl", raw.take("access_token_ttl"), 15 * 60)?,
-            refresh_token_ttl: parse_duration_or("refresh_token_ttl", raw.take("refresh_token_ttl"), 14 * 86400)?,
-            verification_token_ttl: parse_duration_or(
-                "verification_token_ttl",
-                raw.take("verification_token_ttl"),
-                86400,
-            )?,
-            password_reset_ttl: parse_duration_or("password_reset_ttl", raw.take("password_reset_ttl"), 3600)?,
-            refresh_reuse_grace: parse_duration_or("refresh_reuse_grace", raw.take("refresh_reuse_grace"), 10)?,
-            login_free_attempts_per_account: parse_or(
-                "login_free_attempts_per_account",
-                raw.take("login_free_attempts_per_account"),
-                5,
-            )?,
-            login_free_attempts_per_ip: parse_or(
-                "login_free_attempts_per_ip",
-                raw.take("login_free_attempts_per_ip"),
-                20,
-            )?,
-            verification_base_url_allowlist: allowlist,
-            password_min_length: parse_or("password_min_length", raw.take("password_min_length"), 8)?,
-            argon2_memory_kib: parse_or("argon2_memory_kib", raw.take("argon2_memory_kib"), 19_456)?,
-            argon2_iterations: parse_or("argon2_iterations", raw.take("argon2_iterations"), 2)?,
-            argon2_parallelism: parse_or("argon2_parallelism", raw.take("argon2_parallelism"), 1)?,
-            hash_concurrency: parse_or("hash_concurrency", raw.take("hash_concurrency"), num_cpus::get().max(1))?,
-            max_body_bytes: parse_or("max_body_bytes", raw.take("max_body_bytes"), 64 * 1024)?,
-            tls_cert,
-            tls_key,
-            log: raw.take("log").unwrap_or_else(|| "info".into()),
-        };
-        settings.check_ranges()?;
+        builder = builder.add_source(Environment::with_prefix("GATEHOUSE").prefix_separator("_").source(Some(env)));
+        for (key, value) in overrides.0 {
+            builder = builder.set_override(key, value).map_err(ConfigError::from_loader)?;
+        }
+        let loaded = builder.build().map_err(|e| match path_error(file, &e) {
+            Some(error) => error,
+            None => ConfigError::from_loader(e),
+        })?;
+        let settings: Settings = loaded.try_deserialize().map_err(ConfigError::from_loader)?;
+        settings.check()?;
         Ok(settings)
     }
 
-    fn check_ranges(&self) -> Result<(), ConfigError> {
+    /// Only the given values over the defaults (no file, no environment): for tests.
+    pub fn from_raw(raw: RawSettings) -> Result<Self, ConfigError> {
+        Self::load_from(None, std::iter::empty(), raw)
+    }
+
+    /// `GATEHOUSE_*` variables in `env` that are not settings (likely typos), to warn about.
+    pub fn unknown_env_vars(env: impl IntoIterator<Item = (String, String)>) -> Vec<String> {
+        let names = Self::names();
+        env.into_iter()
+            .filter_map(|(name, _)| {
+                let key = name.strip_prefix(ENV_PREFIX)?.to_ascii_lowercase();
+                (!names.contains(&key.as_str()) && !NOT_SETTINGS.contains(&key.as_str())).then_some(name)
+            })
+            .collect()
+    }
+
+    /// The rules no type can express.
+    fn check(&self) -> Result<(), ConfigError> {
+        if let Some(url) = &self.database_url {
+            let ok = url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://");
+            if !ok {
+                return Err(ConfigError::new("database_url", "must start with sqlite: or postgres://"));
+            }
+        }
+        if let Some(url) = &self.public_url {
+            check_base_url("public_url", url)?;
+        }
+        for base in &self.verification_base_url_allowlist {
+            check_base_url("verification_base_url_allowlist", base)?;
+        }
+        if self.tls_cert.is_some() != self.tls_key.is_some() {
+            let missing = if self.tls_cert.is_some() { "tls_key" } else { "tls_cert" };
+            return Err(ConfigError::new(missing, "GATEHOUSE_TLS_CERT and GATEHOUSE_TLS_KEY must be set together"));
+        }
+        if self.mail_from.parse::<lettre::message::Mailbox>().is_err() {
+            return Err(ConfigError::new(
+                "mail_from",
+                format!("`{}` is not a mailbox like `Name <user@host>`", self.mail_from),
+            ));
+        }
         if self.password_min_length == 0 || self.password_min_length > 128 {
             return Err(ConfigError::new("password_min_length", "must be between 1 and 128"));
         }
@@ -339,13 +324,57 @@ impl Settings {
         if self.refresh_token_ttl < self.access_token_ttl {
             return Err(ConfigError::new("refresh_token_ttl", "must not be shorter than GATEHOUSE_ACCESS_TOKEN_TTL"));
         }
+        if self.metrics_bind.is_some_and(|addr| addr == self.bind && addr.port() != 0) {
+            return Err(ConfigError::new("metrics_bind", "must differ from GATEHOUSE_BIND"));
+        }
+        tracing_filter_ok(&self.log).map_err(|reason| ConfigError::new("log", reason))?;
         argon2::Params::new(self.argon2_memory_kib, self.argon2_iterations, self.argon2_parallelism, None)
             .map_err(|e| ConfigError::new("argon2_memory_kib", format!("argon2 parameters rejected: {e}")))?;
         Ok(())
     }
 
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => format!("sqlite://{}/gatehouse.db?mode=rwc", self.data_dir.display()),
+        }
+    }
+
     pub fn is_sqlite(&self) -> bool {
-        self.database_url.starts_with("sqlite:")
+        self.database_url().starts_with("sqlite:")
+    }
+
+    pub fn serves_tls(&self) -> bool {
+        self.tls_cert.is_some()
+    }
+
+    /// Base of links in emails, without a trailing slash. By default it follows the address
+    /// actually bound (so `:0` gets the real port once the listener is open).
+    pub fn public_url(&self) -> String {
+        match &self.public_url {
+            Some(url) => url.trim_end_matches('/').to_string(),
+            None => format!("{}://{}", if self.serves_tls() { "https" } else { "http" }, self.bind),
+        }
+    }
+
+    pub fn secure_cookies(&self) -> bool {
+        self.secure_cookies.unwrap_or_else(|| self.public_url().starts_with("https://"))
+    }
+
+    pub fn smtp(&self) -> Option<SmtpSettings> {
+        let host = self.smtp_host.as_ref().filter(|h| !h.trim().is_empty())?;
+        let default_port = match self.smtp_tls {
+            SmtpTls::None => 25,
+            SmtpTls::StartTls => 587,
+            SmtpTls::Tls => 465,
+        };
+        Some(SmtpSettings {
+            host: host.clone(),
+            port: self.smtp_port.unwrap_or(default_port),
+            username: self.smtp_username.clone(),
+            password: self.smtp_password.clone(),
+            tls: self.smtp_tls,
+        })
     }
 
     pub fn outbox_dir(&self) -> PathBuf {
@@ -353,111 +382,138 @@ impl Settings {
     }
 }
 
-fn parse_or<T: std::str::FromStr>(key: &str, value: Option<String>, default: T) -> Result<T, ConfigError>
-where
-    T::Err: std::fmt::Display,
-{
-    match value {
-        None => Ok(default),
-        Some(v) => v.trim().parse().map_err(|e| ConfigError::new(key, format!("`{v}`: {e}"))),
-    }
-}
-
-fn parse_bool_or(key: &str, value: Option<String>, default: bool) -> Result<bool, ConfigError> {
-    match value.as_deref().map(|v| v.trim().to_ascii_lowercase()) {
-        None => Ok(default),
-        Some(v) => match v.as_str() {
-            "1" | "true" | "yes" | "on" => Ok(true),
-            "0" | "false" | "no" | "off" => Ok(false),
-            _ => Err(ConfigError::new(key, format!("`{v}` is not a boolean (true/false)"))),
-        },
-    }
-}
-
-/// Durations are written like `15m`, `14d`, `1h 30m`, or as a plain number of seconds.
-fn parse_duration_or(key: &str, value: Option<String>, default_secs: u64) -> Result<Duration, ConfigError> {
-    match value {
-        None => Ok(Duration::from_secs(default_secs)),
-        Some(v) => {
-            let v = v.trim();
-            let parsed = match v.parse::<u64>() {
-                Ok(secs) => Ok(Duration::from_secs(secs)),
-                Err(_) => humantime::parse_duration(v).map_err(|e| e.to_string()),
-            };
-            parsed.map_err(|e| ConfigError::new(key, format!("`{v}` is not a duration like 15m or 14d: {e}")))
+/// A missing or unparsable TOML file, named as such.
+fn path_error(file: Option<&Path>, error: &config::ConfigError) -> Option<ConfigError> {
+    match (file, error) {
+        (Some(path), config::ConfigError::FileParse { cause, .. }) => {
+            Some(ConfigError::new("config", format!("{} is not valid TOML: {cause}", path.display())))
         }
+        (Some(path), config::ConfigError::Foreign(cause)) => {
+            Some(ConfigError::new("config", format!("cannot read {}: {cause}", path.display())))
+        }
+        _ => None,
     }
 }
 
-fn check_database_url(url: String) -> Result<String, ConfigError> {
-    if url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        Ok(url)
-    } else {
-        Err(ConfigError::new("database_url", "must start with sqlite: or postgres://"))
-    }
-}
-
-fn check_base_url(key: &str, value: &str) -> Result<String, ConfigError> {
+fn check_base_url(key: &str, value: &str) -> Result<(), ConfigError> {
     let parsed = url::Url::parse(value).map_err(|e| ConfigError::new(key, format!("`{value}`: {e}")))?;
     if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
         return Err(ConfigError::new(key, format!("`{value}` is not an http(s) URL")));
     }
-    Ok(value.trim_end_matches('/').to_string())
+    Ok(())
+}
+
+/// Filter directives are checked where they are used (the server's log set-up); here only
+/// that the text is not empty.
+fn tracing_filter_ok(filter: &str) -> Result<(), String> {
+    if filter.trim().is_empty() {
+        return Err("must not be empty (e.g. `info`)".into());
+    }
+    Ok(())
+}
+
+/// Durations: `15m`, `14d`, `1h 30m` (humantime), or a plain number of seconds.
+mod duration {
+    use std::time::Duration;
+
+    use serde::de::{Deserializer, Error, Visitor};
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+        struct DurationVisitor;
+        impl Visitor<'_> for DurationVisitor {
+            type Value = Duration;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a duration like 15m or 14d, or a number of seconds")
+            }
+
+            fn visit_u64<E: Error>(self, secs: u64) -> Result<Duration, E> {
+                Ok(Duration::from_secs(secs))
+            }
+
+            fn visit_i64<E: Error>(self, secs: i64) -> Result<Duration, E> {
+                u64::try_from(secs).map(Duration::from_secs).map_err(|_| E::custom("a duration cannot be negative"))
+            }
+
+            fn visit_str<E: Error>(self, text: &str) -> Result<Duration, E> {
+                let text = text.trim();
+                match text.parse::<u64>() {
+                    Ok(secs) => Ok(Duration::from_secs(secs)),
+                    Err(_) => humantime::parse_duration(text)
+                        .map_err(|e| E::custom(format!("`{text}` is not a duration like 15m or 14d: {e}"))),
+                }
+            }
+        }
+        deserializer.deserialize_any(DurationVisitor)
+    }
+}
+
+/// Lists: a TOML array, or one comma-separated string (as environment variables are written).
+mod list {
+    use std::str::FromStr;
+
+    use serde::de::{Deserializer, Error, SeqAccess, Visitor};
+
+    pub fn deserialize<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
+    where
+        D: Deserializer<'de>,
+        T: FromStr,
+        T::Err: std::fmt::Display,
+    {
+        struct ListVisitor<T>(std::marker::PhantomData<T>);
+        impl<'de, T: FromStr> Visitor<'de> for ListVisitor<T>
+        where
+            T::Err: std::fmt::Display,
+        {
+            type Value = Vec<T>;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a list, or a comma-separated string")
+            }
+
+            fn visit_str<E: Error>(self, text: &str) -> Result<Vec<T>, E> {
+                text.split(',').map(str::trim).filter(|s| !s.is_empty()).map(parse_item).collect()
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<T>, A::Error> {
+                let mut items = Vec::new();
+                while let Some(item) = seq.next_element::<String>()? {
+                    items.push(parse_item(item.trim())?);
+                }
+                Ok(items)
+            }
+        }
+        deserializer.deserialize_any(ListVisitor(std::marker::PhantomData))
+    }
+
+    fn parse_item<T: FromStr, E: Error>(text: &str) -> Result<T, E>
+    where
+        T::Err: std::fmt::Display,
+    {
+        text.parse().map_err(|e| E::custom(format!("`{text}`: {e}")))
+    }
+}
+
+/// An address range such as `10.0.0.0/8`; a bare address is a range of one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpRange(pub IpNet);
+
+impl std::str::FromStr for IpRange {
+    type Err = ipnet::AddrParseError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text.parse::<std::net::IpAddr>() {
+            Ok(address) => Ok(IpRange(IpNet::from(address))),
+            Err(_) => text.parse().map(IpRange),
+        }
+    }
+}
+
+impl IpRange {
+    pub fn contains(&self, address: &std::net::IpAddr) -> bool {
+        self.0.contains(address)
+    }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn raw(pairs: &[(&str, &str)]) -> RawSettings {
-        let mut raw = RawSettings::default();
-        for (k, v) in pairs {
-            raw.set(k, *v);
-        }
-        raw
-    }
-
-    #[test]
-    fn defaults_are_the_embedded_setup() {
-        let s = Settings::from_raw(RawSettings::default()).unwrap();
-        assert_eq!(s.bind.to_string(), "127.0.0.1:3000");
-        assert_eq!(s.public_url, "http://127.0.0.1:3000");
-        assert!(s.is_sqlite());
-        assert!(s.database_url.contains("data/gatehouse.db"));
-        assert!(s.smtp.is_none());
-        assert_eq!(s.access_token_ttl, Duration::from_secs(900));
-        assert_eq!(s.refresh_token_ttl, Duration::from_secs(14 * 86400));
-        assert!(s.require_email_verification);
-        assert!(!s.secure_cookies);
-    }
-
-    #[test]
-    fn a_bad_value_names_its_variable() {
-        let err = Settings::from_raw(raw(&[("bind", "nope")])).unwrap_err();
-        assert_eq!(err.setting, "GATEHOUSE_BIND");
-        let err = Settings::from_raw(raw(&[("smtp_host", "mail"), ("smtp_tls", "maybe")])).unwrap_err();
-        assert_eq!(err.setting, "GATEHOUSE_SMTP_TLS");
-        let err = Settings::from_raw(raw(&[("access_token_ttl", "soon")])).unwrap_err();
-        assert_eq!(err.setting, "GATEHOUSE_ACCESS_TOKEN_TTL");
-        let err = Settings::from_raw(raw(&[("database_url", "mysql://x")])).unwrap_err();
-        assert_eq!(err.setting, "GATEHOUSE_DATABASE_URL");
-        let err = Settings::from_raw(raw(&[("require_email_verification", "perhaps")])).unwrap_err();
-        assert_eq!(err.setting, "GATEHOUSE_REQUIRE_EMAIL_VERIFICATION");
-    }
-
-    #[test]
-    fn durations_and_smtp_ports_parse() {
-        let s = Settings::from_raw(raw(&[
-            ("access_token_ttl", "5m"),
-            ("refresh_token_ttl", "3600"),
-            ("smtp_host", "mail.example"),
-            ("smtp_tls", "tls"),
-        ]))
-        .unwrap();
-        assert_eq!(s.access_token_ttl, Duration::from_secs(300));
-        assert_eq!(s.refresh_token_ttl, Duration::from_secs(3600));
-        let smtp = s.smtp.unwrap();
-        assert_eq!(smtp.tls, SmtpTls::Tls);
-        assert_eq!(smtp.port, 465);
-    }
-}
+mod tests;

@@ -60,7 +60,7 @@ impl Gatehouse {
             };
             let ttl = core.settings().password_reset_ttl;
             let link = core.issue_link(&user, Purpose::ResetPassword, ttl).await?;
-            let url = format!("{}/reset-password?uid={}&token={}", core.settings().public_url, link.uid, link.token);
+            let url = format!("{}/reset-password?uid={}&token={}", core.settings().public_url(), link.uid, link.token);
             core.send_link_mail(&user, "reset_password", "Reset your password", &url, ttl)?;
             audit::record(core.pool(), Some(user.id), EventKind::PasswordResetRequested, &context, "").await?;
             Ok(())

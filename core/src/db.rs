@@ -46,7 +46,7 @@ impl Database {
             std::fs::create_dir_all(&settings.data_dir)
                 .map_err(|e| DatabaseError::DataDir(settings.data_dir.display().to_string(), e))?;
         }
-        let options: AnyConnectOptions = settings.database_url.parse().map_err(DatabaseError::Connect)?;
+        let options: AnyConnectOptions = settings.database_url().parse().map_err(DatabaseError::Connect)?;
         let pool = AnyPoolOptions::new()
             .max_connections(if backend == Backend::Sqlite { 8 } else { 16 })
             .acquire_timeout(Duration::from_secs(10))

@@ -20,7 +20,11 @@ const SMTP_ATTEMPTS: u32 = 4;
 pub struct Mailer {
     smtp: Option<AsyncSmtpTransport<Tokio1Executor>>,
     outbox: Option<PathBuf>,
+    /// Messages accepted for SMTP and not yet delivered; they survive a shutdown here.
+    pending_dir: PathBuf,
     failed_dir: PathBuf,
+    /// Deliveries running in the background, so shutdown can wait for them.
+    deliveries: tokio_util::task::TaskTracker,
     from: Mailbox,
     site_name: String,
     templates: std::sync::Arc<Environment<'static>>,
@@ -51,7 +55,7 @@ pub struct OutgoingMail {
 
 impl Mailer {
     pub fn new(settings: &Settings) -> Result<Self, MailError> {
-        let smtp = settings.smtp.as_ref().map(build_transport).transpose()?;
+        let smtp = settings.smtp().as_ref().map(build_transport).transpose()?;
         let outbox = (smtp.is_none() || settings.mail_outbox_always).then(|| settings.outbox_dir());
         let mut templates = Environment::new();
         templates.add_template("base.html", include_str!("../templates/mail/base.html"))?;
@@ -62,7 +66,9 @@ impl Mailer {
         Ok(Self {
             smtp,
             outbox,
+            pending_dir: settings.outbox_dir().join("pending"),
             failed_dir: settings.outbox_dir().join("failed"),
+            deliveries: tokio_util::task::TaskTracker::new(),
             from: settings.mail_from.parse()?,
             site_name: settings.site_name.clone(),
             templates: std::sync::Arc::new(templates),
@@ -90,11 +96,27 @@ impl Mailer {
     /// the message kept in `outbox/failed/`), never lost silently.
     pub fn send(&self, mail: OutgoingMail) {
         let mailer = self.clone();
-        tokio::spawn(async move {
+        self.deliveries.spawn(async move {
             if let Err(error) = mailer.deliver(&mail).await {
-                tracing::error!(%error, to = %mail.to, "mail delivery failed");
+                tracing::error!(%error, "mail delivery failed");
             }
         });
+    }
+
+    /// At shutdown: waits up to `timeout` for deliveries in progress. Messages still not sent
+    /// stay in `outbox/pending/` (written before the first attempt). Returns whether all
+    /// deliveries finished.
+    pub async fn drain(&self, timeout: Duration) -> bool {
+        self.deliveries.close();
+        let finished = tokio::time::timeout(timeout, self.deliveries.wait()).await.is_ok();
+        if !finished {
+            tracing::warn!(
+                pending = self.deliveries.len(),
+                dir = %self.pending_dir.display(),
+                "mail still being delivered at shutdown is kept in the pending folder"
+            );
+        }
+        finished
     }
 
     /// Delivers now (used by `send` and by `gatehouse check`).
@@ -102,14 +124,24 @@ impl Mailer {
         let message = self.build(mail)?;
         if let Some(dir) = &self.outbox {
             write_eml(dir, &message).await?;
-            tracing::info!(to = %mail.to, subject = %mail.subject, "mail written to the outbox\n{}", mail.text);
+            tracing::info!(subject = %mail.subject, "mail written to the outbox");
         }
-        let Some(smtp) = &self.smtp else { return Ok(()) };
+        let Some(smtp) = &self.smtp else {
+            // The console is a delivery channel of its own (stdout), not a log line: mails
+            // carry link secrets, which must never reach the log.
+            println!(
+                "---- mail to {} ----\nSubject: {}\n\n{}\n---- end of mail ----",
+                mail.to, mail.subject, mail.text
+            );
+            return Ok(());
+        };
+        let pending = write_eml(&self.pending_dir, &message).await?;
         let mut delay = Duration::from_millis(500);
         for attempt in 1..=SMTP_ATTEMPTS {
             match smtp.send(message.clone()).await {
                 Ok(_) => {
-                    tracing::info!(to = %mail.to, subject = %mail.subject, "mail sent");
+                    tracing::info!(subject = %mail.subject, "mail sent");
+                    tokio::fs::remove_file(&pending).await?;
                     return Ok(());
                 }
                 Err(error) if attempt < SMTP_ATTEMPTS => {
@@ -118,7 +150,9 @@ impl Mailer {
                     delay *= 4;
                 }
                 Err(error) => {
-                    write_eml(&self.failed_dir, &message).await?;
+                    tokio::fs::create_dir_all(&self.failed_dir).await?;
+                    let name = pending.file_name().expect("written with a name");
+                    tokio::fs::rename(&pending, self.failed_dir.join(name)).await?;
                     return Err(error.into());
                 }
             }
@@ -155,12 +189,14 @@ fn build_transport(smtp: &crate::config::SmtpSettings) -> Result<AsyncSmtpTransp
     Ok(builder.build())
 }
 
-async fn write_eml(dir: &std::path::Path, message: &Message) -> Result<(), std::io::Error> {
+async fn write_eml(dir: &std::path::Path, message: &Message) -> Result<PathBuf, std::io::Error> {
     tokio::fs::create_dir_all(dir).await?;
     let name =
         format!("{}-{}.eml", time::OffsetDateTime::now_utc().unix_timestamp_nanos(), uuid::Uuid::new_v4().simple());
     // Write then rename, so a reader polling the folder never sees half a message.
     let tmp = dir.join(format!(".{name}.tmp"));
     tokio::fs::write(&tmp, message.formatted()).await?;
-    tokio::fs::rename(&tmp, dir.join(name)).await
+    let path = dir.join(name);
+    tokio::fs::rename(&tmp, &path).await?;
+    Ok(path)
 }

@@ -16,19 +16,31 @@ pub struct PasswordHasher {
     /// A real hash of a random password, verified against when the account does not exist so
     /// that unknown users cost the same time as wrong passwords.
     dummy_hash: Arc<String>,
+    /// Hashes and verifications run so far: lets tests prove that an unknown account costs
+    /// exactly the work of a wrong password, without timing anything.
+    runs: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl PasswordHasher {
     pub fn new(memory_kib: u32, iterations: u32, parallelism: u32, concurrency: usize) -> Self {
         let params = Params::new(memory_kib, iterations, parallelism, None).expect("checked by Settings");
         let dummy_hash = hash_blocking(&params, &uuid::Uuid::new_v4().to_string()).expect("hashing a random password");
-        Self { params, permits: Arc::new(Semaphore::new(concurrency)), dummy_hash: Arc::new(dummy_hash) }
+        Self {
+            params,
+            permits: Arc::new(Semaphore::new(concurrency)),
+            dummy_hash: Arc::new(dummy_hash),
+            runs: Arc::default(),
+        }
+    }
+
+    pub fn runs(&self) -> u64 {
+        self.runs.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     pub async fn hash(&self, password: &str) -> Result<String, CoreError> {
         let params = self.params.clone();
         let password = password.to_string();
-        self.run(move || hash_blocking(&params, &password)).await?
+        self.run("hash", move || hash_blocking(&params, &password)).await?
     }
 
     /// `Some(hash)` checks against it; `None` burns the same time on the dummy hash and fails.
@@ -41,16 +53,29 @@ impl PasswordHasher {
         };
         let password = password.to_string();
         let params = self.params.clone();
-        let matched = self.run(move || verify_blocking(&hash, &password).then(|| needs_rehash(&hash, &params))).await?;
+        let matched =
+            self.run("verify", move || verify_blocking(&hash, &password).then(|| needs_rehash(&hash, &params))).await?;
         Ok(match (real, matched) {
             (true, Some(rehash)) => Verification::Match { needs_rehash: rehash },
             _ => Verification::Mismatch,
         })
     }
 
-    async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Result<T, CoreError> {
-        let _permit = self.permits.acquire().await.map_err(|e| CoreError::internal("hash pool closed", e))?;
-        tokio::task::spawn_blocking(work).await.map_err(|e| CoreError::internal("hash task failed", e))
+    async fn run<T: Send + 'static>(
+        &self,
+        operation: &'static str,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, CoreError> {
+        let queued = std::time::Instant::now();
+        crate::metrics::hash_queue(1.0);
+        let permit = self.permits.acquire().await;
+        crate::metrics::hash_queue(-1.0);
+        let _permit = permit.map_err(|e| CoreError::internal("hash pool closed", e))?;
+        let started = std::time::Instant::now();
+        self.runs.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let result = tokio::task::spawn_blocking(work).await.map_err(|e| CoreError::internal("hash task failed", e));
+        crate::metrics::hash_time(operation, started - queued, started.elapsed());
+        result
     }
 }
 

@@ -5,7 +5,7 @@ use gatehouse_core::mail::Mailer;
 use gatehouse_core::Settings;
 
 pub async fn run(settings: Settings) -> anyhow::Result<()> {
-    println!("configuration: ok (listening on {}, public URL {})", settings.bind, settings.public_url);
+    println!("configuration: ok (listening on {}, public URL {})", settings.bind, settings.public_url());
     let db = Database::connect(&settings).await?;
     anyhow::ensure!(db.ping().await, "database: not answering");
     println!("database: ok ({:?})", db.backend);

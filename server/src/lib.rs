@@ -6,7 +6,12 @@ pub mod assets;
 pub mod check;
 pub mod cli;
 pub mod health;
+pub mod metrics;
+pub mod request_context;
+pub mod security_headers;
+pub mod shutdown;
 pub mod startup;
+pub mod state;
 pub mod telemetry;
 pub mod web;
 

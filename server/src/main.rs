@@ -22,7 +22,10 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    gatehouse_server::telemetry::init(&settings.log);
+    gatehouse_server::telemetry::init(&settings.log, settings.log_format);
+    for variable in Settings::unknown_env_vars(std::env::vars()) {
+        tracing::warn!(variable, "ignoring an environment variable that is not a setting (a typo?)");
+    }
     let result = match command {
         Command::Serve(_) => serve(settings).await,
         Command::Migrate => migrate(settings).await,

@@ -5,111 +5,159 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::{FromRef, Request};
-use axum::http::{header, HeaderValue};
+use axum::extract::Request;
+use axum::http::Uri;
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::Router;
 use axum_server::tls_rustls::RustlsConfig;
+use gatehouse_core::clock::Clock;
 use gatehouse_core::store::web_sessions::WebSessionStore;
 use gatehouse_core::{Gatehouse, Settings};
 use leptos::config::LeptosOptions;
-use tower::Layer;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::normalize_path::NormalizePathLayer;
-use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 use tower_sessions::ExpiredDeletion;
 
-use crate::{api, health, web};
-
-/// What every handler can reach.
-#[derive(Clone)]
-pub struct AppState {
-    pub core: Gatehouse,
-    pub leptos_options: LeptosOptions,
-}
-
-impl FromRef<AppState> for LeptosOptions {
-    fn from_ref(state: &AppState) -> Self {
-        state.leptos_options.clone()
-    }
-}
+use crate::request_context::attach_request_context;
+use crate::shutdown::ShutdownTrigger;
+use crate::state::{AppState, Readiness};
+use crate::{api, health, metrics, security_headers, telemetry, web};
 
 pub struct Application {
     listener: tokio::net::TcpListener,
-    router: Router,
-    core: Gatehouse,
+    /// Present when `/metrics` has an address of its own (`GATEHOUSE_METRICS_BIND`).
+    metrics_listener: Option<tokio::net::TcpListener>,
+    state: AppState,
     /// Present when Gatehouse serves HTTPS itself (`GATEHOUSE_TLS_CERT` / `_KEY`).
     tls: Option<RustlsConfig>,
+    shutdown: ShutdownTrigger,
 }
 
 impl Application {
     /// Connects to the database, applies migrations and binds the listener (so the port is
     /// known before serving; `GATEHOUSE_BIND=127.0.0.1:0` picks a free one).
-    pub async fn build(mut settings: Settings) -> anyhow::Result<Self> {
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        Self::build_with_clock(settings, Clock::System).await
+    }
+
+    /// Like [`build`](Self::build), with the core telling time by `clock`.
+    pub async fn build_with_clock(mut settings: Settings, clock: Clock) -> anyhow::Result<Self> {
         let tls = tls_config(&settings).await?;
-        let listener = tokio::net::TcpListener::bind(settings.bind)
-            .await
-            .map_err(|e| anyhow::anyhow!("GATEHOUSE_BIND: cannot listen on {}: {e}", settings.bind))?;
-        let bound = listener.local_addr()?;
+        let listener = bind("GATEHOUSE_BIND", settings.bind).await?;
+        let metrics_listener = match settings.metrics_bind.filter(|_| settings.metrics) {
+            Some(addr) => Some(bind("GATEHOUSE_METRICS_BIND", addr).await?),
+            None => None,
+        };
         // The default public URL follows the address actually bound (port 0 picks one).
-        let scheme = if tls.is_some() { "https" } else { "http" };
-        if settings.public_url == format!("{scheme}://{}", settings.bind) {
-            settings.public_url = format!("{scheme}://{bound}");
-        }
-        settings.bind = bound;
-        let core = Gatehouse::start(settings).await?;
-        let state = AppState { leptos_options: leptos_options(core.settings()), core: core.clone() };
+        settings.bind = listener.local_addr()?;
+        let metrics = settings.metrics.then(metrics::recorder);
+        let core = Gatehouse::start_with_clock(settings, clock).await?;
+        let state = AppState {
+            leptos_options: leptos_options(core.settings()),
+            core,
+            metrics,
+            readiness: Readiness::default(),
+        };
         if !crate::assets::bundle_present() {
             tracing::warn!(
                 "the web app's wasm bundle is missing: pages render but do not hydrate (build with `cargo xtask`)"
             );
         }
-        Ok(Self { listener, router: router(state), core, tls })
+        Ok(Self { listener, metrics_listener, state, tls, shutdown: ShutdownTrigger::default() })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
         self.listener.local_addr().expect("a bound listener has an address")
     }
 
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
     pub fn core(&self) -> &Gatehouse {
-        &self.core
+        &self.state.core
+    }
+
+    /// Stops the server when triggered, as SIGTERM or Ctrl-C do.
+    pub fn shutdown_trigger(&self) -> ShutdownTrigger {
+        self.shutdown.clone()
     }
 
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let addr = self.local_addr();
-        let store = WebSessionStore::new(self.core.database().pool.clone());
-        tokio::spawn(async move {
-            let mut every_hour = tokio::time::interval(Duration::from_secs(3600));
-            loop {
-                every_hour.tick().await;
-                if let Err(error) = store.delete_expired().await {
-                    tracing::warn!(%error, "could not delete expired browser sessions");
-                }
+        let Self { listener, metrics_listener, state, tls, shutdown } = self;
+        shutdown.on_signals();
+        spawn_web_session_cleanup(&state.core);
+        let timeout = state.core.settings().shutdown_timeout;
+        let readiness = state.readiness.clone();
+        let stopping = {
+            let shutdown = shutdown.clone();
+            async move {
+                shutdown.triggered().await;
+                readiness.shutting_down();
             }
-        });
-        // Trailing slashes are optional on every route: strip them before routing.
-        let app = NormalizePathLayer::trim_trailing_slash().layer(self.router);
-        let service = axum::ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(app);
-        match self.tls {
+        };
+        if let Some(metrics_listener) = metrics_listener {
+            let metrics_app = metrics::router().with_state(state.clone());
+            let stop = shutdown.clone();
+            tokio::spawn(async move {
+                let served = axum::serve(metrics_listener, metrics_app).with_graceful_shutdown(async move {
+                    stop.triggered().await;
+                });
+                if let Err(error) = served.await {
+                    tracing::error!(%error, "the metrics listener failed");
+                }
+            });
+        }
+        let core = state.core.clone();
+        let service = service(state).into_make_service_with_connect_info::<SocketAddr>();
+        match tls {
             None => {
                 tracing::info!("Gatehouse listening on http://{addr}");
-                axum::serve(self.listener, service).with_graceful_shutdown(shutdown_signal()).await?;
+                let server = axum::serve(listener, service).with_graceful_shutdown(stopping);
+                // In-flight requests get `timeout` once shutdown begins; then the process moves on.
+                let deadline = async {
+                    shutdown.triggered().await;
+                    tokio::time::sleep(timeout).await;
+                };
+                tokio::select! {
+                    served = server => served?,
+                    _ = deadline => tracing::warn!(?timeout, "requests still running at the shutdown deadline were cut off"),
+                }
             }
             Some(tls) => {
                 tracing::info!("Gatehouse listening on https://{addr}");
                 let handle = axum_server::Handle::new();
                 let stopper = handle.clone();
                 tokio::spawn(async move {
-                    shutdown_signal().await;
-                    stopper.graceful_shutdown(Some(Duration::from_secs(10)));
+                    stopping.await;
+                    stopper.graceful_shutdown(Some(timeout));
                 });
-                axum_server::from_tcp_rustls(self.listener.into_std()?, tls)?.handle(handle).serve(service).await?;
+                axum_server::from_tcp_rustls(listener.into_std()?, tls)?.handle(handle).serve(service).await?;
             }
         }
+        core.mailer().drain(timeout).await;
+        tracing::info!("stopped");
         Ok(())
     }
+}
+
+async fn bind(setting: &str, addr: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(addr).await.map_err(|e| anyhow::anyhow!("{setting}: cannot listen on {addr}: {e}"))
+}
+
+fn spawn_web_session_cleanup(core: &Gatehouse) {
+    let store = WebSessionStore::new(core.database().pool.clone());
+    tokio::spawn(async move {
+        let mut every_hour = tokio::time::interval(Duration::from_secs(3600));
+        loop {
+            every_hour.tick().await;
+            if let Err(error) = store.delete_expired().await {
+                tracing::warn!(%error, "could not delete expired browser sessions");
+            }
+        }
+    });
 }
 
 /// Loads the certificate chain and key named by the settings, so a bad file fails start-up.
@@ -136,40 +184,50 @@ fn leptos_options(settings: &Settings) -> LeptosOptions {
         .build()
 }
 
-/// The whole HTTP surface: JSON API, health probes, web app.
+/// The whole HTTP surface: JSON API and its documents, health probes, metrics, web app.
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .nest("/api/v1", api::router(&state))
-        .merge(health::router())
-        .merge(web::router(&state))
-        .layer(middleware::from_fn(attach_request_context))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        ))
-        .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
-        // Emailed links carry tokens in the URL: never leak them to other sites in `Referer`.
-        .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("same-origin")))
+    let settings = state.core.settings();
+    let mut router =
+        Router::new().nest("/api/v1", api::router(&state)).merge(api::openapi::swagger_ui()).merge(health::router());
+    if settings.metrics && settings.metrics_bind.is_none() {
+        router = router.merge(metrics::router());
+    }
+    router =
+        router.merge(web::router(&state)).layer(middleware::from_fn_with_state(state.clone(), attach_request_context));
+    if settings.metrics {
+        router = router.layer(middleware::from_fn(metrics::track_http));
+    }
+    let (set_request_id, propagate_request_id) = telemetry::request_id_layers();
+    security_headers::add_common(router, settings.serves_tls())
         .layer(CatchPanicLayer::custom(api::error::panic_response))
-        // Spans name the path only: query strings can carry link tokens, which stay out of logs.
-        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<Body>| {
-            tracing::debug_span!("request", method = %request.method(), path = %request.uri().path())
-        }))
+        .layer(TraceLayer::new_for_http().make_span_with(telemetry::request_span))
+        .layer(propagate_request_id)
+        .layer(set_request_id)
+        .layer(middleware::from_fn(telemetry::sanitize_request_id))
         .with_state(state)
 }
 
-/// Works out the caller's context once per request, for every face to read.
-async fn attach_request_context(mut request: Request<Body>, next: Next) -> Response {
-    let (mut parts, body) = request.into_parts();
-    let context = api::extract::request_context(&parts);
-    parts.extensions.insert(context);
-    request = Request::from_parts(parts, body);
-    next.run(request).await
+/// The router behind the path normalisation, which must rewrite the URI before routing.
+pub fn service(state: AppState) -> Router {
+    Router::new().fallback_service(router(state)).layer(middleware::from_fn(trim_trailing_slash))
 }
 
-async fn shutdown_signal() {
-    let _ = tokio::signal::ctrl_c().await;
-    tracing::info!("shutting down");
-    // Give in-flight requests a moment; axum waits for them to finish.
-    tokio::time::sleep(Duration::from_millis(10)).await;
+/// Trailing slashes are optional on every route: they are stripped before routing. Swagger
+/// UI is the exception: its page lives at a path that ends in a slash (its assets are
+/// relative to it).
+async fn trim_trailing_slash(mut request: Request<Body>, next: Next) -> Response {
+    let path = request.uri().path();
+    let swagger_ui = path.starts_with(api::openapi::SWAGGER_UI_PATH);
+    if path.len() > 1 && path.ends_with('/') && !swagger_ui {
+        let trimmed = path.trim_end_matches('/');
+        let trimmed = if trimmed.is_empty() { "/" } else { trimmed };
+        let rebuilt = match request.uri().query() {
+            Some(query) => format!("{trimmed}?{query}"),
+            None => trimmed.to_string(),
+        };
+        if let Ok(uri) = rebuilt.parse::<Uri>() {
+            *request.uri_mut() = uri;
+        }
+    }
+    next.run(request).await
 }

@@ -18,7 +18,7 @@ use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
 
 use crate::assets;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// Name of the browser session cookie.
 pub const SESSION_COOKIE: &str = "gatehouse_session";
@@ -33,7 +33,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .with_name(SESSION_COOKIE)
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
-        .with_secure(settings.secure_cookies)
+        .with_secure(settings.secure_cookies())
         .with_expiry(Expiry::OnInactivity(tower_sessions::cookie::time::Duration::seconds(
             settings.refresh_token_ttl.as_secs() as i64,
         )));
@@ -59,7 +59,7 @@ async fn same_origin_writes(State(state): State<AppState>, request: Request<Body
     let claimed = headers.get(header::ORIGIN).or_else(|| headers.get(header::REFERER)).and_then(|v| v.to_str().ok());
     if let Some(claimed) = claimed {
         let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or_default();
-        if !same_origin(claimed, host, &state.core.settings().public_url) {
+        if !same_origin(claimed, host, &state.core.settings().public_url()) {
             tracing::warn!(origin = claimed, "refused a cross-origin form post");
             return (StatusCode::FORBIDDEN, "Cross-origin request refused.").into_response();
         }

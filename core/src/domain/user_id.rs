@@ -7,6 +7,8 @@ use serde::{Deserialize, Serialize};
 /// A user's primary key. Integer, like Django's, so imported users keep their ids and seed
 /// clients that read `user_id` as a number keep working.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(value_type = i64, example = 42))]
 #[serde(transparent)]
 pub struct UserId(pub i64);
 

@@ -8,6 +8,7 @@ use crate::error::CoreError;
 
 /// Where a session came from: the JSON API (refresh token) or the web app (cookie).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum SessionKind {
     Api,
@@ -198,4 +199,13 @@ pub async fn rotate(pool: &AnyPool, id: &str, generation: i64) -> Result<bool, C
     .execute(pool)
     .await?;
     Ok(result.rows_affected() == 1)
+}
+
+/// Sessions, browser and API, that are neither revoked nor expired.
+pub async fn count_alive(pool: &AnyPool) -> Result<i64, CoreError> {
+    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sessions WHERE revoked_at IS NULL AND expires_at > $1")
+        .bind(now())
+        .fetch_one(pool)
+        .await?;
+    Ok(count)
 }

@@ -1,17 +1,16 @@
-//! Failed-login counters (table `login_throttle`), keyed by account identifier or client IP.
+//! Failed-login counters (tables `login_throttle` and `login_address_failures`). Times are
+//! Unix milliseconds passed in by the caller, so the rules can be tested with any clock.
 
 use sqlx::AnyPool;
 
-use crate::db::now;
 use crate::error::CoreError;
 
-/// Seconds until the latest `blocked_until` among `keys` (0 when none is blocked).
-pub async fn seconds_blocked(pool: &AnyPool, keys: &[String]) -> Result<i64, CoreError> {
-    let now = now();
+/// Milliseconds until the latest `blocked_until` among `keys` (0 when none is blocked).
+pub async fn millis_blocked(pool: &AnyPool, keys: &[&str], now: i64) -> Result<i64, CoreError> {
     let mut longest = 0;
     for key in keys {
         let until: Option<i64> = sqlx::query_scalar("SELECT blocked_until FROM login_throttle WHERE key = $1")
-            .bind(key)
+            .bind(*key)
             .fetch_optional(pool)
             .await?;
         longest = longest.max(until.unwrap_or(0) - now);
@@ -20,9 +19,8 @@ pub async fn seconds_blocked(pool: &AnyPool, keys: &[String]) -> Result<i64, Cor
 }
 
 /// Counts one more failure for `key` (starting afresh when the last one is older than
-/// `forget_after_secs`) and returns the new count.
-pub async fn record_failure(pool: &AnyPool, key: &str, forget_after_secs: i64) -> Result<i64, CoreError> {
-    let now = now();
+/// `forget_after`) and returns the new count.
+pub async fn record_failure(pool: &AnyPool, key: &str, now: i64, forget_after: i64) -> Result<i64, CoreError> {
     let failures: i64 = sqlx::query_scalar(
         "INSERT INTO login_throttle (key, failures, last_failure_at, blocked_until) VALUES ($1, 1, $2, 0) \
          ON CONFLICT (key) DO UPDATE SET \
@@ -32,18 +30,53 @@ pub async fn record_failure(pool: &AnyPool, key: &str, forget_after_secs: i64) -
     )
     .bind(key)
     .bind(now)
-    .bind(now - forget_after_secs)
+    .bind(now - forget_after)
     .fetch_one(pool)
     .await?;
     Ok(failures)
 }
 
-pub async fn block_until(pool: &AnyPool, key: &str, until: i64) -> Result<(), CoreError> {
-    sqlx::query("UPDATE login_throttle SET blocked_until = $1 WHERE key = $2")
-        .bind(until)
-        .bind(key)
+/// Notes that `account` failed from `address`, and returns how many different accounts failed
+/// from it since `now - forget_after`.
+pub async fn record_address_failure(
+    pool: &AnyPool,
+    address: &str,
+    account: &str,
+    now: i64,
+    forget_after: i64,
+) -> Result<i64, CoreError> {
+    sqlx::query("DELETE FROM login_address_failures WHERE address = $1 AND last_failure_at < $2")
+        .bind(address)
+        .bind(now - forget_after)
         .execute(pool)
         .await?;
+    sqlx::query(
+        "INSERT INTO login_address_failures (address, account, last_failure_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (address, account) DO UPDATE SET last_failure_at = $3",
+    )
+    .bind(address)
+    .bind(account)
+    .bind(now)
+    .execute(pool)
+    .await?;
+    let accounts: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM login_address_failures WHERE address = $1")
+        .bind(address)
+        .fetch_one(pool)
+        .await?;
+    Ok(accounts)
+}
+
+/// Blocks `key` until `until` (creating its row if it has none: address keys count their
+/// failures in `login_address_failures`).
+pub async fn block_until(pool: &AnyPool, key: &str, until: i64) -> Result<(), CoreError> {
+    sqlx::query(
+        "INSERT INTO login_throttle (key, failures, last_failure_at, blocked_until) VALUES ($1, 0, $2, $2) \
+         ON CONFLICT (key) DO UPDATE SET blocked_until = $2",
+    )
+    .bind(key)
+    .bind(until)
+    .execute(pool)
+    .await?;
     Ok(())
 }
 

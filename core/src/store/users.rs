@@ -8,6 +8,7 @@ use crate::error::CoreError;
 /// A user account as every face sees it. The password hash never leaves the store in it.
 /// Serialises as the canonical API shows a user (times in RFC 3339).
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct User {
     pub id: UserId,
     pub email: String,
@@ -25,8 +26,10 @@ pub struct User {
     pub is_superuser: bool,
     /// Unix seconds.
     #[serde(serialize_with = "crate::time_format::rfc3339")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub date_joined: i64,
     #[serde(serialize_with = "crate::time_format::rfc3339_option")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub last_login: Option<i64>,
 }
 

@@ -1,34 +1,45 @@
-//! `/account/`: the caller's own account and sessions.
+//! `/account/...`: the caller's own account and sessions.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{delete, get};
-use axum::{Json, Router};
+use axum::Json;
 use gatehouse_core::domain::PasswordAttempt;
-use gatehouse_core::{CoreError, Session, User};
+use gatehouse_core::{CoreError, Session, SessionKind, User};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::error::ApiError;
 use super::extract::{ApiJson, AuthUser, Client};
-use crate::startup::AppState;
+use super::responses::*;
+use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/account", get(read_account).delete(delete_account))
-        .route("/account/sessions", get(list_sessions))
-        .route("/account/sessions/{id}", delete(revoke_session))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(read_account, delete_account))
+        .routes(routes!(list_sessions))
+        .routes(routes!(revoke_session))
 }
 
+/// The caller's account.
+#[utoipa::path(get, path = "/account", tag = "account", security(("Bearer" = []), ("JWT" = [])),
+    responses((status = 200, description = "The caller's account", body = User), Unauthorized))]
 async fn read_account(AuthUser(principal): AuthUser) -> Json<User> {
     Json(principal.user)
 }
 
-#[derive(Deserialize)]
-struct DeleteAccountRequest {
+#[derive(Deserialize, ToSchema)]
+pub struct DeleteAccountRequest {
     #[serde(default)]
     current_password: String,
 }
 
+/// Deletes the caller's account, with its sessions, tokens and links (audit rows keep the id).
+#[utoipa::path(delete, path = "/account", tag = "account", request_body = DeleteAccountRequest,
+    security(("Bearer" = []), ("JWT" = [])),
+    responses((status = 204, description = "Deleted"),
+        BadRequest, Unauthorized, PayloadTooLarge, UnsupportedMediaType))]
 async fn delete_account(
     State(state): State<AppState>,
     Client(client): Client,
@@ -41,16 +52,21 @@ async fn delete_account(
 }
 
 /// One entry of "your sessions".
-#[derive(Serialize)]
-struct SessionBody {
+#[derive(Serialize, ToSchema)]
+pub struct SessionBody {
     id: String,
-    kind: gatehouse_core::SessionKind,
+    kind: SessionKind,
+    /// The session this request was made with.
     current: bool,
     ip: String,
     user_agent: String,
+    /// `aal1` or `aal2`.
     aal: String,
+    #[schema(format = DateTime)]
     created_at: String,
+    #[schema(format = DateTime)]
     last_used_at: String,
+    #[schema(format = DateTime)]
     expires_at: String,
 }
 
@@ -71,6 +87,9 @@ impl SessionBody {
     }
 }
 
+/// The caller's live sessions, browser and API, most recently used first.
+#[utoipa::path(get, path = "/account/sessions", tag = "account", security(("Bearer" = []), ("JWT" = [])),
+    responses((status = 200, description = "Live sessions", body = Vec<SessionBody>), Unauthorized))]
 async fn list_sessions(
     State(state): State<AppState>,
     AuthUser(principal): AuthUser,
@@ -79,6 +98,11 @@ async fn list_sessions(
     Ok(Json(sessions.into_iter().map(|s| SessionBody::new(s, &principal.session.id)).collect()))
 }
 
+/// Ends one of the caller's sessions; its access tokens stop working at once.
+#[utoipa::path(delete, path = "/account/sessions/{id}", tag = "account",
+    params(("id" = String, Path, description = "A session id from the list")),
+    security(("Bearer" = []), ("JWT" = [])),
+    responses((status = 204, description = "Ended"), Unauthorized, NotFound))]
 async fn revoke_session(
     State(state): State<AppState>,
     Client(client): Client,

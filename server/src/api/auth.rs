@@ -1,46 +1,68 @@
-//! `/auth/...`: registration, email confirmation, tokens.
+//! `/auth/...`: registration, email confirmation, tokens, passwords.
 
 use axum::extract::State;
+use axum::http::header::SET_COOKIE;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::response::AppendHeaders;
+use axum::Json;
 use gatehouse_core::accounts::Registration;
 use gatehouse_core::auth::{Credentials, TokenPair};
 use gatehouse_core::domain::{Email, PasswordAttempt};
-use gatehouse_core::{CoreError, SessionKind};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use gatehouse_core::{CoreError, SessionKind, User};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::error::ApiError;
 use super::extract::{ApiJson, AuthUser, Client};
-use crate::startup::AppState;
-use gatehouse_core::User;
+use super::responses::*;
+use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/auth/register", post(register))
-        .route("/auth/token", post(token))
-        .route("/auth/email/verify", post(verify_email))
-        .route("/auth/email/resend", post(resend_verification))
-        .route("/auth/token/refresh", post(refresh))
-        .route("/auth/token/verify", post(verify_token))
-        .route("/auth/logout", post(logout))
-        .route("/auth/logout_all", get(logout_all).post(logout_all))
-        .route("/auth/password/change", post(change_password))
-        .route("/auth/password/reset", post(request_password_reset))
-        .route("/auth/password/reset/confirm", post(confirm_password_reset))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(register))
+        .routes(routes!(token))
+        .routes(routes!(verify_email))
+        .routes(routes!(resend_verification))
+        .routes(routes!(refresh))
+        .routes(routes!(verify_token))
+        .routes(routes!(logout))
+        .routes(routes!(logout_all))
+        .routes(routes!(change_password))
+        .routes(routes!(request_password_reset))
+        .routes(routes!(confirm_password_reset))
 }
 
-#[derive(Deserialize)]
-struct RegisterRequest {
+/// A short confirmation for people.
+#[derive(Serialize, ToSchema)]
+pub struct Detail {
+    #[schema(example = "Logged out.")]
+    pub detail: String,
+}
+
+impl Detail {
+    fn new(text: &str) -> Json<Self> {
+        Json(Self { detail: text.into() })
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[schema(example = json!({"email": "ada@example.com", "username": "ada", "password": "correct horse battery"}))]
+pub struct RegisterRequest {
     #[serde(default)]
     email: String,
+    /// Optional: without one, the email is the login name.
     #[serde(default)]
     username: Option<String>,
     #[serde(default)]
     password: String,
 }
 
+/// Creates an account and mails the confirmation link.
+#[utoipa::path(post, path = "/auth/register", tag = "auth", request_body = RegisterRequest,
+    responses((status = 201, description = "The new account", body = User),
+        BadRequest, Conflict, PayloadTooLarge, UnsupportedMediaType))]
 async fn register(
     State(state): State<AppState>,
     Client(client): Client,
@@ -52,8 +74,10 @@ async fn register(
     Ok((StatusCode::CREATED, Json(user)))
 }
 
-#[derive(Deserialize)]
-struct TokenRequest {
+#[derive(Deserialize, ToSchema)]
+#[schema(example = json!({"email": "ada@example.com", "password": "correct horse battery"}))]
+pub struct TokenRequest {
+    /// The username or the email; either field may carry either.
     #[serde(default)]
     username: Option<String>,
     #[serde(default)]
@@ -62,60 +86,90 @@ struct TokenRequest {
     password: String,
 }
 
+/// Logs in: a new session, its access and refresh tokens, and a device cookie that keeps this
+/// client's own failed-login budget for the account.
+#[utoipa::path(post, path = "/auth/token", tag = "auth", request_body = TokenRequest,
+    responses((status = 200, description = "Logged in", body = TokenPair,
+            headers(("Set-Cookie" = String, description = "`gatehouse_device`: this client is known to the account"))),
+        BadRequest, Unauthorized, Forbidden, Throttled, PayloadTooLarge, UnsupportedMediaType))]
 async fn token(
     State(state): State<AppState>,
     Client(client): Client,
     ApiJson(body): ApiJson<TokenRequest>,
-) -> Result<Json<TokenPair>, ApiError> {
+) -> Result<(AppendHeaders<[(axum::http::HeaderName, String); 1]>, Json<TokenPair>), ApiError> {
     let identifier = body.username.or(body.email).unwrap_or_default();
     let credentials = Credentials::parse(&identifier, &body.password)?;
     let login = state.core.login(credentials, SessionKind::Api, &client).await?;
     let tokens = login.tokens.ok_or_else(|| CoreError::internal("api login", "no tokens issued"))?;
-    Ok(Json(tokens))
+    let cookie =
+        gatehouse_core::devices::set_cookie_header(&login.device_cookie, state.core.settings().secure_cookies());
+    Ok((AppendHeaders([(SET_COOKIE, cookie)]), Json(tokens)))
 }
 
-#[derive(Deserialize)]
-struct VerifyEmailRequest {
+#[derive(Deserialize, ToSchema)]
+pub struct VerifyEmailRequest {
+    /// The `uid` of the emailed link.
     #[serde(default)]
     uid: String,
+    /// The `token` of the emailed link.
     #[serde(default)]
     token: String,
 }
 
+#[derive(Serialize, ToSchema)]
+pub struct VerifiedEmail {
+    detail: String,
+    user: User,
+}
+
+/// Confirms an email address with the `uid` and `token` of the emailed link.
+#[utoipa::path(post, path = "/auth/email/verify", tag = "auth", request_body = VerifyEmailRequest,
+    responses((status = 200, description = "Confirmed", body = VerifiedEmail),
+        BadRequest, PayloadTooLarge, UnsupportedMediaType))]
 async fn verify_email(
     State(state): State<AppState>,
     Client(client): Client,
     ApiJson(body): ApiJson<VerifyEmailRequest>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<VerifiedEmail>, ApiError> {
     let user = state.core.verify_email(&body.uid, &body.token, &client).await?;
-    Ok(Json(json!({ "detail": "Your email address is confirmed.", "user": user })))
+    Ok(Json(VerifiedEmail { detail: "Your email address is confirmed.".into(), user }))
 }
 
-#[derive(Deserialize)]
-struct ResendRequest {
+#[derive(Deserialize, ToSchema)]
+pub struct EmailRequest {
     #[serde(default)]
+    #[schema(example = "ada@example.com")]
     email: String,
 }
 
+/// Mails a new confirmation link. The answer is the same whether or not the account exists.
+#[utoipa::path(post, path = "/auth/email/resend", tag = "auth", request_body = EmailRequest,
+    responses((status = 202, description = "Accepted", body = Detail),
+        BadRequest, PayloadTooLarge, UnsupportedMediaType))]
 async fn resend_verification(
     State(state): State<AppState>,
     Client(client): Client,
-    ApiJson(body): ApiJson<ResendRequest>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+    ApiJson(body): ApiJson<EmailRequest>,
+) -> Result<(StatusCode, Json<Detail>), ApiError> {
     let email = CoreError::parse_field("email", Email::parse(&body.email))?;
     state.core.resend_verification(&email, &client).await?;
     Ok((
         StatusCode::ACCEPTED,
-        Json(json!({ "detail": "If this address belongs to an unconfirmed account, a new link is on its way." })),
+        Detail::new("If this address belongs to an unconfirmed account, a new link is on its way."),
     ))
 }
 
-#[derive(Deserialize)]
-struct RefreshRequest {
+#[derive(Deserialize, ToSchema)]
+pub struct RefreshRequest {
     #[serde(default)]
     refresh: String,
 }
 
+/// Exchanges a refresh token for a new pair. Every exchange rotates the refresh token; a
+/// rotated one presented again (outside a short grace interval) ends the session.
+#[utoipa::path(post, path = "/auth/token/refresh", tag = "auth", request_body = RefreshRequest,
+    responses((status = 200, description = "A new pair", body = TokenPair),
+        BadRequest, Unauthorized, PayloadTooLarge, UnsupportedMediaType))]
 async fn refresh(
     State(state): State<AppState>,
     Client(client): Client,
@@ -127,37 +181,50 @@ async fn refresh(
     Ok(Json(state.core.refresh(&body.refresh, &client).await?))
 }
 
-#[derive(Deserialize)]
-struct VerifyTokenRequest {
+#[derive(Deserialize, ToSchema)]
+pub struct VerifyTokenRequest {
+    /// An access token.
     #[serde(default)]
     token: String,
 }
 
+#[derive(Serialize, ToSchema)]
+pub struct Empty {}
+
 /// 200 `{}` while the access token is valid (signature, expiry, and a live session), else 401.
+#[utoipa::path(post, path = "/auth/token/verify", tag = "auth", request_body = VerifyTokenRequest,
+    responses((status = 200, description = "Valid", body = Empty),
+        BadRequest, Unauthorized, PayloadTooLarge, UnsupportedMediaType))]
 async fn verify_token(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<VerifyTokenRequest>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Empty>, ApiError> {
     if body.token.trim().is_empty() {
         return Err(CoreError::field("token", "This field may not be blank.").into());
     }
     state.core.authenticate_access_token(body.token.trim()).await?;
-    Ok(Json(json!({})))
+    Ok(Json(Empty {}))
 }
 
-#[derive(Deserialize, Default)]
-struct LogoutRequest {
+#[derive(Deserialize, Default, ToSchema)]
+pub struct LogoutRequest {
+    /// The refresh token of the session to end; without it, the caller's own session ends.
     #[serde(default)]
     refresh: Option<String>,
 }
 
-/// Ends the session of the given refresh token (or, without one, the caller's own session).
+/// Ends the session of the given refresh token (or, without a body, the caller's own).
+#[utoipa::path(post, path = "/auth/logout", tag = "auth",
+    request_body(content = Option<LogoutRequest>, content_type = "application/json"),
+    security(("Bearer" = []), ("JWT" = [])),
+    responses((status = 200, description = "Logged out", body = Detail),
+        BadRequest, Unauthorized, PayloadTooLarge))]
 async fn logout(
     State(state): State<AppState>,
     Client(client): Client,
     AuthUser(principal): AuthUser,
     body: axum::body::Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Detail>, ApiError> {
     // The body is optional here: `{"refresh": ...}` names the session, nothing means "this one".
     let request: LogoutRequest = if body.iter().all(u8::is_ascii_whitespace) {
         LogoutRequest::default()
@@ -168,10 +235,13 @@ async fn logout(
         Some(refresh) => state.core.logout_refresh_token(&principal, &refresh, &client).await?,
         None => state.core.logout(&principal, &client).await?,
     }
-    Ok(Json(json!({ "detail": "Logged out." })))
+    Ok(Detail::new("Logged out."))
 }
 
 /// Ends every session of the caller; every access token issued to them stops working now.
+#[utoipa::path(method(get, post), path = "/auth/logout_all", tag = "auth",
+    security(("Bearer" = []), ("JWT" = [])),
+    responses((status = 205, description = "Every session ended"), Unauthorized))]
 async fn logout_all(
     State(state): State<AppState>,
     Client(client): Client,
@@ -181,14 +251,19 @@ async fn logout_all(
     Ok(StatusCode::RESET_CONTENT)
 }
 
-#[derive(Deserialize)]
-struct ChangePasswordRequest {
+#[derive(Deserialize, ToSchema)]
+pub struct ChangePasswordRequest {
     #[serde(default)]
     current_password: String,
     #[serde(default)]
     new_password: String,
 }
 
+/// Changes the caller's password; their other sessions end.
+#[utoipa::path(post, path = "/auth/password/change", tag = "auth", request_body = ChangePasswordRequest,
+    security(("Bearer" = []), ("JWT" = [])),
+    responses((status = 204, description = "Changed"),
+        BadRequest, Unauthorized, PayloadTooLarge, UnsupportedMediaType))]
 async fn change_password(
     State(state): State<AppState>,
     Client(client): Client,
@@ -201,27 +276,26 @@ async fn change_password(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
-struct ResetRequest {
-    #[serde(default)]
-    email: String,
-}
-
+/// Mails a password reset link if the address belongs to an account; the answer is the same
+/// either way.
+#[utoipa::path(post, path = "/auth/password/reset", tag = "auth", request_body = EmailRequest,
+    responses((status = 202, description = "Accepted", body = Detail),
+        BadRequest, PayloadTooLarge, UnsupportedMediaType))]
 async fn request_password_reset(
     State(state): State<AppState>,
     Client(client): Client,
-    ApiJson(body): ApiJson<ResetRequest>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+    ApiJson(body): ApiJson<EmailRequest>,
+) -> Result<(StatusCode, Json<Detail>), ApiError> {
     let email = CoreError::parse_field("email", Email::parse(&body.email))?;
     state.core.request_password_reset(&email, &client).await?;
     Ok((
         StatusCode::ACCEPTED,
-        Json(json!({ "detail": "If this address belongs to an account, a link to reset its password is on its way." })),
+        Detail::new("If this address belongs to an account, a link to reset its password is on its way."),
     ))
 }
 
-#[derive(Deserialize)]
-struct ResetConfirmRequest {
+#[derive(Deserialize, ToSchema)]
+pub struct ResetConfirmRequest {
     #[serde(default)]
     uid: String,
     #[serde(default)]
@@ -230,6 +304,10 @@ struct ResetConfirmRequest {
     new_password: String,
 }
 
+/// Sets a new password with the `uid` and `token` of the emailed link; every session ends.
+#[utoipa::path(post, path = "/auth/password/reset/confirm", tag = "auth", request_body = ResetConfirmRequest,
+    responses((status = 204, description = "Password set"),
+        BadRequest, PayloadTooLarge, UnsupportedMediaType))]
 async fn confirm_password_reset(
     State(state): State<AppState>,
     Client(client): Client,

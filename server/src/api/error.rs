@@ -66,26 +66,32 @@ impl ApiError {
     }
 }
 
-#[derive(Serialize)]
-struct Envelope<'a> {
-    error: Body<'a>,
+/// Every error the API answers: one shape, whatever the status.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"error": {"code": "validation_error", "message": "Some fields are not valid.", "fields": {"password": ["This password is too common."]}}}))]
+pub struct ErrorEnvelope {
+    pub error: ErrorBody,
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
-    code: &'a str,
-    message: String,
-    fields: Option<&'a FieldErrors>,
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// Stable and machine-readable: `validation_error`, `invalid_credentials`, `throttled`, ...
+    pub code: String,
+    /// For people; may change between versions.
+    pub message: String,
+    /// Messages per input field, for validation errors; otherwise null.
+    pub fields: Option<FieldErrors>,
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
         let (code, message, fields) = match &self {
-            ApiError::Core(error) => (error.code(), error.to_string(), error.fields()),
+            ApiError::Core(error) => (error.code(), error.to_string(), error.fields().cloned()),
             ApiError::BadRequest { code, message, .. } => (*code, message.clone(), None),
         };
-        let mut response = (status, axum::Json(Envelope { error: Body { code, message, fields } })).into_response();
+        let body = ErrorEnvelope { error: ErrorBody { code: code.to_string(), message, fields } };
+        let mut response = (status, axum::Json(body)).into_response();
         let headers = response.headers_mut();
         if let ApiError::Core(CoreError::Throttled { retry_after_secs }) = &self {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));

@@ -1,16 +1,14 @@
 //! Extractors that make a handler's signature say what it needs: a JSON body whose errors are
 //! answered in the API's shape, the caller's network context, and who the caller is.
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, FromRequest, FromRequestParts};
-use axum::http::header::{AUTHORIZATION, USER_AGENT};
+use axum::extract::{FromRequest, FromRequestParts};
+use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use gatehouse_core::auth::Principal;
 use gatehouse_core::{CoreError, RequestContext};
 
 use super::error::ApiError;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// `axum::Json`, with rejections turned into [`ApiError`].
 #[derive(FromRequest)]
@@ -24,19 +22,9 @@ impl<S: Send + Sync> FromRequestParts<S> for Client {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let context = parts.extensions.get::<RequestContext>().cloned();
-        Ok(Client(context.unwrap_or_else(|| request_context(parts))))
+        // Set for every request by `request_context::attach_request_context`.
+        Ok(Client(parts.extensions.get::<RequestContext>().cloned().unwrap_or_default()))
     }
-}
-
-pub fn request_context(parts: &Parts) -> RequestContext {
-    let ip = parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.ip().to_string())
-        .unwrap_or_default();
-    let agent = parts.headers.get(USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or_default();
-    RequestContext::new(ip, agent)
 }
 
 /// An authenticated caller: `Authorization: Bearer <access>` or `Authorization: JWT <access>`.

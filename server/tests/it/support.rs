@@ -5,8 +5,10 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use gatehouse_core::clock::Clock;
 use gatehouse_core::config::RawSettings;
 use gatehouse_core::Settings;
+use gatehouse_server::shutdown::ShutdownTrigger;
 use gatehouse_server::startup::Application;
 use reqwest::{Client, Response};
 use serde_json::{json, Value};
@@ -17,6 +19,13 @@ pub struct TestApp {
     pub base: String,
     pub client: Client,
     pub data_dir: tempfile::TempDir,
+    /// The core's clock: a manual one, moved by tests about time (throttling).
+    pub clock: Clock,
+    pub core: gatehouse_core::Gatehouse,
+    pub shutdown: ShutdownTrigger,
+    /// The server task: it ends when the server has stopped.
+    pub server: tokio::task::JoinHandle<anyhow::Result<()>>,
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 /// The app with the default settings (verification required, mail to the outbox).
@@ -36,11 +45,15 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut RawSettings)) -> TestApp
     }
     configure(&mut raw);
     let settings = Settings::from_raw(raw).expect("test settings are valid");
-    gatehouse_server::telemetry::init(&settings.log);
+    gatehouse_server::telemetry::init(&settings.log, settings.log_format);
     let scheme = if settings.tls_cert.is_some() { "https" } else { "http" };
-    let app = Application::build(settings).await.expect("the app starts");
+    let clock = Clock::manual();
+    let app = Application::build_with_clock(settings, clock.clone()).await.expect("the app starts");
     let addr = app.local_addr();
-    tokio::spawn(app.run_until_stopped());
+    let metrics_addr = app.metrics_addr();
+    let shutdown = app.shutdown_trigger();
+    let core = app.core().clone();
+    let server = tokio::spawn(app.run_until_stopped());
     let client = Client::builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
@@ -48,7 +61,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut RawSettings)) -> TestApp
         .danger_accept_invalid_certs(true)
         .build()
         .unwrap();
-    TestApp { base: format!("{scheme}://{addr}"), client, data_dir }
+    TestApp { base: format!("{scheme}://{addr}"), client, data_dir, clock, core, shutdown, server, metrics_addr }
 }
 
 /// A new, empty database on the PostgreSQL server named by `GATEHOUSE_TEST_DATABASE_URL`.

@@ -66,11 +66,14 @@ async fn session_cookie_is_http_only_and_same_site_and_changes_at_login() {
         .send()
         .await
         .unwrap();
-    let cookie = response.headers().get("set-cookie").expect("a session cookie").to_str().unwrap().to_string();
-    assert!(cookie.starts_with("gatehouse_session="), "{cookie}");
-    assert!(cookie.contains("HttpOnly"), "{cookie}");
-    assert!(cookie.contains("SameSite=Lax"), "{cookie}");
-    assert!(!cookie.contains("Secure"), "plain HTTP deployments cannot use Secure cookies");
+    let cookies: Vec<&str> = response.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap()).collect();
+    let session = cookies.iter().find(|c| c.starts_with("gatehouse_session=")).expect("a session cookie");
+    let device = cookies.iter().find(|c| c.starts_with("gatehouse_device=")).expect("a device cookie");
+    for cookie in [session, device] {
+        assert!(cookie.contains("HttpOnly"), "{cookie}");
+        assert!(cookie.contains("SameSite=Lax"), "{cookie}");
+        assert!(!cookie.contains("Secure"), "plain HTTP deployments cannot use Secure cookies");
+    }
 }
 
 #[tokio::test]

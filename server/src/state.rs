@@ -1,0 +1,46 @@
+//! What every handler can reach. Its own module so the routers (assembled in `startup`) and
+//! the handlers both depend on it, and not on each other.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use axum::extract::FromRef;
+use gatehouse_core::Gatehouse;
+use leptos::config::LeptosOptions;
+use metrics_exporter_prometheus::PrometheusHandle;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub core: Gatehouse,
+    pub leptos_options: LeptosOptions,
+    /// The Prometheus registry, when metrics are on.
+    pub metrics: Option<PrometheusHandle>,
+    pub readiness: Readiness,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos_options.clone()
+    }
+}
+
+/// Whether the server takes new work: false once shutdown has begun, so `/readyz` tells load
+/// balancers to stop sending requests.
+#[derive(Clone, Debug)]
+pub struct Readiness(Arc<AtomicBool>);
+
+impl Default for Readiness {
+    fn default() -> Self {
+        Self(Arc::new(AtomicBool::new(true)))
+    }
+}
+
+impl Readiness {
+    pub fn is_ready(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+
+    pub fn shutting_down(&self) {
+        self.0.store(false, Ordering::SeqCst);
+    }
+}
