@@ -19,6 +19,9 @@ cargo xtask build
 step "tests on SQLite"
 cargo test
 
+step "API contract: schemathesis against a live server (SQLite)"
+scripts/contract-server.sh
+
 if [[ "${GATEHOUSE_SKIP_POSTGRES:-}" != "1" ]]; then
   step "tests on PostgreSQL"
   admin_url="${GATEHOUSE_TEST_PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}"

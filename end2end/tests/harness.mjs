@@ -94,10 +94,12 @@ export async function logIn(page, server, email, password = PASSWORD) {
   await page.waitForURL('**/dashboard');
 }
 
-export async function launchBrowser() {
+/** Debian's Chromium, headless; `extraArgs` are added to its command line. */
+export async function launchBrowser(extraArgs = []) {
   return chromium.launch({
     executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
     args: [
+      ...extraArgs,
       '--headless',
       '--no-sandbox',
       '--disable-gpu',

@@ -28,7 +28,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(refresh))
         .routes(routes!(verify_token))
         .routes(routes!(logout))
-        .routes(routes!(logout_all))
+        .routes(routes!(logout_all, logout_all_by_get))
         .routes(routes!(change_password))
         .routes(routes!(request_password_reset))
         .routes(routes!(confirm_password_reset))
@@ -238,8 +238,16 @@ async fn logout(
     Ok(Detail::new("Logged out."))
 }
 
+/// The same as `POST`, for clients of seed 004 that log out everywhere with a `GET`.
+#[utoipa::path(get, path = "/auth/logout_all", tag = "auth",
+    security(("Bearer" = []), ("JWT" = [])),
+    responses((status = 205, description = "Every session ended"), Unauthorized))]
+async fn logout_all_by_get(state: State<AppState>, client: Client, caller: AuthUser) -> Result<StatusCode, ApiError> {
+    logout_all(state, client, caller).await
+}
+
 /// Ends every session of the caller; every access token issued to them stops working now.
-#[utoipa::path(method(get, post), path = "/auth/logout_all", tag = "auth",
+#[utoipa::path(post, path = "/auth/logout_all", tag = "auth",
     security(("Bearer" = []), ("JWT" = [])),
     responses((status = 205, description = "Every session ended"), Unauthorized))]
 async fn logout_all(

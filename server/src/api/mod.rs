@@ -23,10 +23,7 @@ use responses::Unauthorized;
 
 /// The API's routes with their document (paths relative to `/api/v1`).
 pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::with_openapi(openapi::document())
-        .routes(routes!(ping))
-        .merge(auth::router())
-        .merge(account::router())
+    OpenApiRouter::new().routes(routes!(ping)).merge(auth::router()).merge(account::router())
 }
 
 /// The routes, to nest at `/api/v1` (the document is served by [`openapi::swagger_ui`]).

@@ -10,6 +10,7 @@ use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_swagger_ui::SwaggerUi;
 
+use super::error::{ErrorBody, ErrorEnvelope};
 use crate::state::AppState;
 
 pub const DOCUMENT_PATH: &str = "/api/v1/openapi.json";
@@ -31,6 +32,7 @@ pub const SWAGGER_UI_PATH: &str = "/api/v1/swagger/ui";
         (name = "account", description = "The caller's own account and sessions"),
         (name = "meta", description = "About the API itself"),
     ),
+    components(schemas(ErrorEnvelope, ErrorBody)),
     modifiers(&SecuritySchemes),
 )]
 struct ApiDoc;
@@ -50,14 +52,10 @@ impl Modify for SecuritySchemes {
     }
 }
 
-/// The document's frame: info, tags, security schemes; the paths come from the routes.
-pub fn document() -> Document {
-    ApiDoc::openapi()
-}
-
-/// The whole document, with every path under `/api/v1`.
+/// The whole document: info, tags, security schemes and shared schemas from [`ApiDoc`], the
+/// paths (every one under `/api/v1`) from the routes.
 pub fn full_document() -> Document {
-    OpenApiRouter::<AppState>::new().nest("/api/v1", super::routes()).into_openapi()
+    OpenApiRouter::<AppState>::with_openapi(ApiDoc::openapi()).nest("/api/v1", super::routes()).into_openapi()
 }
 
 /// `GET /api/v1/openapi.json` and Swagger UI at `/api/v1/swagger/ui/`.

@@ -7,6 +7,8 @@ mod cli;
 mod email_verification;
 mod health;
 mod login;
+mod observability;
+mod openapi;
 mod passwords;
 mod registration;
 mod sessions;
