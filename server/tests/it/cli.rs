@@ -8,7 +8,7 @@ use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_gatehouse");
 
-fn gatehouse(data_dir: &std::path::Path) -> tokio::process::Command {
+pub(crate) fn gatehouse(data_dir: &std::path::Path) -> tokio::process::Command {
     let mut cmd = tokio::process::Command::new(BIN);
     cmd.env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -104,6 +104,6 @@ async fn check_and_migrate_succeed_on_a_fresh_data_dir() {
     assert!(stdout.contains("database: ok") && stdout.contains("mail: console and outbox"), "{stdout}");
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }

@@ -10,6 +10,7 @@ mod login;
 mod observability;
 mod openapi;
 mod passwords;
+mod process;
 mod registration;
 mod sessions;
 mod smtp;
