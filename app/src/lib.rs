@@ -8,7 +8,7 @@ mod components;
 mod pages;
 
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_meta::{provide_meta_context, MetaTags, Title};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 
@@ -26,6 +26,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <meta name="color-scheme" content="light"/>
+                <link rel="stylesheet" id="gatehouse" href=format!("/pkg/{}.css", options.output_name)/>
                 <HydrationScripts options/>
                 <MetaTags/>
             </head>
@@ -72,7 +73,6 @@ pub fn App() -> impl IntoView {
         }
     });
     view! {
-        <Stylesheet id="gatehouse" href="/pkg/gatehouse.css"/>
         <Title text="Gatehouse"/>
         <Router>
             <SiteHeader/>

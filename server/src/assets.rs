@@ -1,6 +1,10 @@
 //! The site's static files (`/pkg/*`: the wasm bundle, its JS glue, the stylesheet), built by
 //! `cargo xtask` into `target/site` and embedded in release binaries, so the one `gatehouse`
 //! file runs from any directory. Debug builds read the folder from disk instead.
+//!
+//! The bundle's file names carry a hash of their content (`gatehouse.<hash>.js`,
+//! `gatehouse.<hash>_bg.wasm`, `gatehouse.<hash>.css`, named by xtask), so they are served
+//! `immutable`: a new build has new URLs, and browsers never revalidate an old one.
 
 use axum::extract::Path;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -11,8 +15,22 @@ use rust_embed::RustEmbed;
 #[folder = "$CARGO_MANIFEST_DIR/../target/site/pkg"]
 struct SiteAssets;
 
-/// `GET /pkg/{*path}`. File names are not content-hashed, so browsers revalidate with the
-/// ETag (the file's SHA-256) and get a 304 when nothing changed.
+/// The base name shared by the bundle's files, e.g. `gatehouse.3f2a9c1be04d7a55` (the one
+/// whose `.js` glue is present); `gatehouse` when no bundle was built.
+pub fn bundle_name() -> String {
+    SiteAssets::iter()
+        .filter_map(|file| file.strip_suffix(".js").map(str::to_string))
+        .find(|name| name.starts_with("gatehouse.") && !name.contains('/'))
+        .unwrap_or_else(|| "gatehouse".into())
+}
+
+/// Whether the hydration bundle is present (a server built without `cargo xtask` has none).
+pub fn bundle_present() -> bool {
+    let name = bundle_name();
+    SiteAssets::get(&format!("{name}.js")).is_some() && SiteAssets::get(&format!("{name}_bg.wasm")).is_some()
+}
+
+/// `GET /pkg/{*path}`.
 pub async fn serve(Path(path): Path<String>, headers: HeaderMap) -> Response {
     let Some(file) = SiteAssets::get(&path) else {
         return StatusCode::NOT_FOUND.into_response();
@@ -28,16 +46,18 @@ pub async fn serve(Path(path): Path<String>, headers: HeaderMap) -> Response {
         header::CONTENT_TYPE,
         HeaderValue::from_str(&mime).unwrap_or(HeaderValue::from_static("application/octet-stream")),
     );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    let name = bundle_name();
+    let cache = if name != "gatehouse" && path.starts_with(&name) {
+        "public, max-age=31536000, immutable"
+    } else {
+        // Anything else in the folder (wasm-bindgen snippets) keeps its name across builds.
+        "no-cache"
+    };
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
     if let Ok(value) = HeaderValue::from_str(&etag) {
         h.insert(header::ETAG, value);
     }
     response
-}
-
-/// Whether the hydration bundle is present (a server built without `cargo xtask` has none).
-pub fn bundle_present() -> bool {
-    SiteAssets::get("gatehouse.js").is_some() && SiteAssets::get("gatehouse_bg.wasm").is_some()
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -177,7 +177,8 @@ pub(crate) async fn tls_config(settings: &Settings) -> anyhow::Result<Option<Rus
 
 fn leptos_options(settings: &Settings) -> LeptosOptions {
     LeptosOptions::builder()
-        .output_name("gatehouse")
+        // The content-hashed name xtask gave the bundle: pages ask for exactly these files.
+        .output_name(crate::assets::bundle_name())
         .site_pkg_dir("pkg")
         .site_root("target/site")
         .site_addr(settings.bind)

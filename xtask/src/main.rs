@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{bail, Context, Result};
+use sha2::{Digest, Sha256};
 
 const FRONTEND_CRATE: &str = "gatehouse-frontend";
 const BUNDLE_NAME: &str = "gatehouse";
@@ -61,6 +62,8 @@ fn build_site(root: &Path, release: bool) -> Result<()> {
     let profile_dir = if release { "wasm-release" } else { "debug" };
     let wasm = target_dir.join(WASM_TARGET).join(profile_dir).join("gatehouse_frontend.wasm");
     let pkg = root.join("target/site/pkg");
+    // Start from an empty folder: bundles of earlier builds (other hashes) must not linger.
+    let _ = std::fs::remove_dir_all(&pkg);
     std::fs::create_dir_all(&pkg)?;
     run(Command::new("wasm-bindgen")
         .args(["--target", "web", "--no-typescript", "--out-name", BUNDLE_NAME, "--out-dir"])
@@ -83,8 +86,27 @@ fn build_site(root: &Path, release: bool) -> Result<()> {
     std::fs::copy(root.join("style/gatehouse.css"), pkg.join("gatehouse.css"))
         .context("copying style/gatehouse.css")?;
     let size = std::fs::metadata(&bundle)?.len();
-    eprintln!("xtask: site built in {} ({} KiB wasm)", pkg.display(), size / 1024);
+    let name = name_by_content(&pkg)?;
+    eprintln!("xtask: site built in {} as {name}.* ({} KiB wasm)", pkg.display(), size / 1024);
     Ok(())
+}
+
+/// Renames the bundle to `gatehouse.<hash>.js`, `gatehouse.<hash>_bg.wasm` and
+/// `gatehouse.<hash>.css`, the hash covering all three: a changed bundle gets new URLs, so
+/// the server can let browsers cache these files forever (`immutable`). The JS glue is told
+/// the wasm URL by the page, so renaming does not break it. Returns the new base name.
+fn name_by_content(pkg: &Path) -> Result<String> {
+    let files = [("gatehouse.js", ".js"), ("gatehouse_bg.wasm", "_bg.wasm"), ("gatehouse.css", ".css")];
+    let mut hasher = Sha256::new();
+    for (file, _) in files {
+        hasher.update(std::fs::read(pkg.join(file)).with_context(|| format!("reading {file}"))?);
+    }
+    let hash: String = hasher.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect();
+    let name = format!("{BUNDLE_NAME}.{hash}");
+    for (file, suffix) in files {
+        std::fs::rename(pkg.join(file), pkg.join(format!("{name}{suffix}")))?;
+    }
+    Ok(name)
 }
 
 fn build_server(release: bool) -> Result<()> {

@@ -89,7 +89,7 @@ async fn createsuperuser_without_input_then_serve_from_any_directory() {
     assert_eq!(me["is_superuser"], true);
     assert_eq!(me["is_staff"], true);
     let home = client.get(format!("{base}/")).send().await.unwrap().text().await.unwrap();
-    assert!(home.contains("gatehouse_bg.wasm"));
+    assert!(home.contains("_bg.wasm") && home.contains("/pkg/gatehouse."), "the hashed bundle is linked");
     server.kill().await.unwrap();
 }
 

@@ -15,17 +15,29 @@ async fn home_page_loads_the_hydration_bundle_which_is_served_as_wasm() {
     let app = spawn_app().await;
     let home = app.client.get(app.url("/")).send().await.unwrap();
     assert_eq!(home.status(), 200);
+    assert_eq!(home.headers()["cache-control"], "no-cache", "pages are revalidated");
     let html = home.text().await.unwrap();
-    assert!(html.contains("/pkg/gatehouse.js"), "hydration script missing");
-    assert!(html.contains("gatehouse_bg.wasm"));
-    let wasm = app.client.get(app.url("/pkg/gatehouse_bg.wasm")).send().await.unwrap();
+    // The bundle is named by its content: gatehouse.<16 hex digits>.js / _bg.wasm / .css.
+    let name = html
+        .split("/pkg/")
+        .filter_map(|rest| rest.split('"').next()?.strip_suffix(".js"))
+        .next()
+        .expect("hydration script");
+    let hash = name.strip_prefix("gatehouse.").expect("a hashed name");
+    assert!(hash.len() == 16 && hash.chars().all(|c| c.is_ascii_hexdigit()), "{name}");
+    assert!(html.contains(&format!("/pkg/{name}_bg.wasm")));
+    assert!(html.contains(&format!("/pkg/{name}.css")));
+    let wasm = app.client.get(app.url(&format!("/pkg/{name}_bg.wasm"))).send().await.unwrap();
     assert_eq!(wasm.status(), 200);
     assert_eq!(wasm.headers()["content-type"], "application/wasm");
+    assert_eq!(wasm.headers()["cache-control"], "public, max-age=31536000, immutable");
     let etag = wasm.headers()["etag"].clone();
-    let again = app.client.get(app.url("/pkg/gatehouse_bg.wasm")).header("If-None-Match", etag).send().await.unwrap();
+    let again =
+        app.client.get(app.url(&format!("/pkg/{name}_bg.wasm"))).header("If-None-Match", etag).send().await.unwrap();
     assert_eq!(again.status(), 304);
-    let css = app.client.get(app.url("/pkg/gatehouse.css")).send().await.unwrap();
+    let css = app.client.get(app.url(&format!("/pkg/{name}.css"))).send().await.unwrap();
     assert_eq!(css.headers()["content-type"], "text/css");
+    assert!(css.headers()["cache-control"].to_str().unwrap().contains("immutable"));
 }
 
 #[tokio::test]
