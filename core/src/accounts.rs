@@ -158,12 +158,15 @@ impl Gatehouse {
         F: FnOnce(Gatehouse) -> Fut + Send + 'static,
         Fut: std::future::Future<Output = Result<(), CoreError>> + Send + 'static,
     {
+        use tracing::Instrument;
         let core = self.clone();
-        tokio::spawn(async move {
+        let task = async move {
             if let Err(error) = work(core).await {
                 tracing::error!(%error, "{what} failed");
             }
-        });
+        };
+        // Tracked, so shutdown waits for it: a request answered 202 has its mail sent.
+        self.0.background.spawn(task.instrument(tracing::Span::current()));
     }
 
     /// Deletes the caller's account after checking their password. Sessions, links and (later)

@@ -89,18 +89,25 @@ impl Gatehouse {
             Some(identifier) => users::find_for_login(self.pool(), identifier).await?,
             None => None,
         };
-        let device =
-            found.as_ref().and_then(|(user, _)| self.0.devices.recognise(context.device_cookie.as_deref(), user.id));
-        let keys =
-            AttemptKeys::new(credentials.identifier.as_ref(), &credentials.raw_identifier, context, device.as_ref());
-        if let Err(throttled) = self.check_throttle(&keys).await {
+        let now = self.clock().now_millis() / 1000;
+        let device = found
+            .as_ref()
+            .and_then(|(user, hash)| self.0.devices.recognise(context.device_cookie.as_deref(), user.id, hash, now));
+        let keys = AttemptKeys::new(
+            credentials.identifier.as_ref(),
+            &credentials.raw_identifier,
+            found.as_ref().map(|(user, _)| user.id),
+            context,
+            device.as_ref(),
+        );
+        if let Err(throttled) = self.take_login_attempt(&keys).await {
             crate::metrics::login("throttled");
             return Err(throttled);
         }
         let verification =
             self.0.hasher.verify(found.as_ref().map(|(_, hash)| hash.as_str()), credentials.password.expose()).await?;
-        let (user, needs_rehash) = match (found, verification) {
-            (Some((user, _)), Verification::Match { needs_rehash }) if user.is_active => (user, needs_rehash),
+        let (user, mut hash, needs_rehash) = match (found, verification) {
+            (Some((user, hash)), Verification::Match { needs_rehash }) if user.is_active => (user, hash, needs_rehash),
             (found, _) => {
                 crate::metrics::login("invalid_credentials");
                 self.record_login_failure(&keys).await?;
@@ -114,16 +121,23 @@ impl Gatehouse {
             return Err(CoreError::EmailNotVerified);
         }
         if needs_rehash {
-            let hash = self.0.hasher.hash(credentials.password.expose()).await?;
+            hash = self.0.hasher.hash(credentials.password.expose()).await?;
             users::set_password_hash(self.pool(), user.id, &hash).await?;
         }
         // Logging in again retires any password reset link still in the mail.
         email_tokens::retire_all(self.pool(), user.id, Purpose::ResetPassword).await?;
         crate::metrics::login("success");
-        self.open_session(user, kind, context).await
+        let device_cookie = self.0.devices.issue(user.id, &hash, now);
+        self.open_session(user, kind, context, device_cookie).await
     }
 
-    async fn open_session(&self, user: User, kind: SessionKind, context: &RequestContext) -> Result<Login, CoreError> {
+    async fn open_session(
+        &self,
+        user: User,
+        kind: SessionKind,
+        context: &RequestContext,
+        device_cookie: String,
+    ) -> Result<Login, CoreError> {
         let session = sessions::insert(
             self.pool(),
             NewSession {
@@ -146,7 +160,6 @@ impl Gatehouse {
             SessionKind::Api => Some(self.token_pair(&user, &session)?),
             SessionKind::Browser => None,
         };
-        let device_cookie = self.0.devices.issue(user.id);
         Ok(Login { user, session, tokens, device_cookie })
     }
 

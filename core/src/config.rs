@@ -76,6 +76,17 @@ pub struct SmtpSettings {
     pub tls: SmtpTls,
 }
 
+/// The one header a trusted proxy writes the client's address into. Only that header is read:
+/// a proxy passes other forwarding headers through as the client wrote them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ForwardedHeader {
+    /// `X-Forwarded-For` (nginx, HAProxy, Traefik, Envoy, most cloud load balancers).
+    XForwardedFor,
+    /// `Forwarded` (RFC 7239).
+    Forwarded,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
@@ -104,6 +115,7 @@ pub struct Settings {
     pub smtp_port: Option<u16>,
     pub smtp_username: Option<String>,
     pub smtp_password: Option<String>,
+    #[serde(deserialize_with = "lowercase::deserialize")]
     pub smtp_tls: SmtpTls,
     pub mail_from: String,
     /// Also write every mail to the outbox when SMTP is configured.
@@ -129,6 +141,9 @@ pub struct Settings {
     /// Peers whose `Forwarded` / `X-Forwarded-For` headers are believed (addresses or CIDRs).
     #[serde(deserialize_with = "list::deserialize")]
     pub trusted_proxies: Vec<IpRange>,
+    /// Which header those proxies write the client's address into.
+    #[serde(deserialize_with = "lowercase::deserialize")]
+    pub forwarded_header: ForwardedHeader,
     /// Client-supplied link bases (`verification_base_url`) that emails may point at.
     #[serde(deserialize_with = "list::deserialize")]
     pub verification_base_url_allowlist: Vec<String>,
@@ -145,6 +160,7 @@ pub struct Settings {
     secure_cookies: Option<bool>,
     /// A `tracing` filter such as `info` or `gatehouse=debug,info`.
     pub log: String,
+    #[serde(deserialize_with = "lowercase::deserialize")]
     pub log_format: LogFormat,
     /// Serve Prometheus metrics at all.
     pub metrics: bool,
@@ -180,6 +196,7 @@ impl Default for Settings {
             login_free_attempts_per_account: 5,
             login_free_attempts_per_ip: 20,
             trusted_proxies: Vec::new(),
+            forwarded_header: ForwardedHeader::XForwardedFor,
             verification_base_url_allowlist: Vec::new(),
             password_min_length: 8,
             argon2_memory_kib: 19_456,
@@ -250,7 +267,10 @@ impl Settings {
             }
             builder = builder.add_source(File::from(path).format(FileFormat::Toml));
         }
-        builder = builder.add_source(Environment::with_prefix("GATEHOUSE").prefix_separator("_").source(Some(env)));
+        // An empty variable (`GATEHOUSE_SMTP_HOST=`) means "not set", as it does in most shells'
+        // and orchestrators' eyes.
+        let environment = Environment::with_prefix("GATEHOUSE").prefix_separator("_").ignore_empty(true);
+        builder = builder.add_source(environment.source(Some(env)));
         for (key, value) in overrides.0 {
             builder = builder.set_override(key, value).map_err(ConfigError::from_loader)?;
         }
@@ -328,8 +348,15 @@ impl Settings {
             return Err(ConfigError::new("metrics_bind", "must differ from GATEHOUSE_BIND"));
         }
         tracing_filter_ok(&self.log).map_err(|reason| ConfigError::new("log", reason))?;
-        argon2::Params::new(self.argon2_memory_kib, self.argon2_iterations, self.argon2_parallelism, None)
-            .map_err(|e| ConfigError::new("argon2_memory_kib", format!("argon2 parameters rejected: {e}")))?;
+        // Each parameter on its own first, so the error names the one at fault.
+        use argon2::Params;
+        let argon2 = |key: &str, m: u32, t: u32, p: u32| {
+            Params::new(m, t, p, None).map(|_| ()).map_err(|e| ConfigError::new(key, format!("argon2 rejects it: {e}")))
+        };
+        let (m, t, p) = (self.argon2_memory_kib, self.argon2_iterations, self.argon2_parallelism);
+        argon2("argon2_iterations", Params::DEFAULT_M_COST, t, Params::DEFAULT_P_COST)?;
+        argon2("argon2_parallelism", Params::DEFAULT_M_COST.max(p.saturating_mul(8)), Params::DEFAULT_T_COST, p)?;
+        argon2("argon2_memory_kib", m, t, p)?;
         Ok(())
     }
 
@@ -403,13 +430,23 @@ fn check_base_url(key: &str, value: &str) -> Result<(), ConfigError> {
     Ok(())
 }
 
-/// Filter directives are checked where they are used (the server's log set-up); here only
-/// that the text is not empty.
+/// The filter's syntax is checked by the server before it sets up logging (`tracing` lives
+/// there); here only that the text is not empty.
 fn tracing_filter_ok(filter: &str) -> Result<(), String> {
     if filter.trim().is_empty() {
         return Err("must not be empty (e.g. `info`)".into());
     }
     Ok(())
+}
+
+/// Names of choices (`starttls`, `json`) in any case.
+mod lowercase {
+    use serde::de::{Deserialize, Deserializer, IntoDeserializer};
+
+    pub fn deserialize<'de, D: Deserializer<'de>, T: Deserialize<'de>>(deserializer: D) -> Result<T, D::Error> {
+        let text = String::deserialize(deserializer)?.trim().to_ascii_lowercase();
+        T::deserialize(text.into_deserializer())
+    }
 }
 
 /// Durations: `15m`, `14d`, `1h 30m` (humantime), or a plain number of seconds.

@@ -51,6 +51,10 @@ struct Inner {
     refresh: RefreshKeys,
     devices: DeviceKeys,
     clock: Clock,
+    /// Work that outlives the request that started it (mail, answer-hiding work).
+    background: tokio_util::task::TaskTracker,
+    /// When `/metrics` last counted the live sessions (Unix ms).
+    sessions_counted_at: std::sync::atomic::AtomicI64,
     mailer: Mailer,
     policy: PasswordPolicy,
 }
@@ -87,12 +91,15 @@ impl Gatehouse {
             settings.argon2_parallelism,
             settings.hash_concurrency,
         );
+        let background = tokio_util::task::TaskTracker::new();
         Ok(Self(Arc::new(Inner {
             jwt: JwtKeys::new(&root),
             refresh: RefreshKeys::new(&root),
             devices: DeviceKeys::new(&root),
             clock,
-            mailer: Mailer::new(&settings)?,
+            mailer: Mailer::new(&settings, background.clone())?,
+            background,
+            sessions_counted_at: Default::default(),
             policy: PasswordPolicy { min_length: settings.password_min_length },
             hasher,
             db,
@@ -116,14 +123,39 @@ impl Gatehouse {
         &self.0.mailer
     }
 
-    /// Refreshes the gauges that are read rather than counted (for a metrics scrape).
+    /// Refreshes the gauges that are read rather than counted (for a metrics scrape). The
+    /// session count costs a query, so it is taken at most every ten seconds however often
+    /// `/metrics` is asked.
     pub async fn observe_gauges(&self) {
         let pool = self.pool();
-        metrics::database_pool(pool.size() as usize - pool.num_idle(), pool.num_idle());
+        let idle = pool.num_idle();
+        metrics::database_pool((pool.size() as usize).saturating_sub(idle), idle);
+        let now = self.clock().now_millis();
+        let last = self.0.sessions_counted_at.load(std::sync::atomic::Ordering::Relaxed);
+        if now - last < 10_000 {
+            return;
+        }
+        self.0.sessions_counted_at.store(now, std::sync::atomic::Ordering::Relaxed);
         match store::sessions::count_alive(pool).await {
             Ok(count) => metrics::sessions_alive(count),
             Err(error) => tracing::warn!(%error, "could not count live sessions"),
         }
+    }
+
+    /// At shutdown: waits up to `timeout` for background work (mail being delivered, reset
+    /// and resend requests already answered). SMTP messages not sent by then stay in
+    /// `outbox/pending/`. Returns whether everything finished.
+    pub async fn drain_background(&self, timeout: std::time::Duration) -> bool {
+        let background = &self.0.background;
+        background.close();
+        let finished = tokio::time::timeout(timeout, background.wait()).await.is_ok();
+        if !finished {
+            tracing::warn!(
+                unfinished = background.len(),
+                "background work still running at shutdown was cut off; undelivered mail stays in outbox/pending"
+            );
+        }
+        finished
     }
 
     /// Password hashes and verifications this core has run.

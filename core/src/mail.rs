@@ -23,7 +23,7 @@ pub struct Mailer {
     /// Messages accepted for SMTP and not yet delivered; they survive a shutdown here.
     pending_dir: PathBuf,
     failed_dir: PathBuf,
-    /// Deliveries running in the background, so shutdown can wait for them.
+    /// Background work of the core (deliveries among it), so shutdown can wait for it.
     deliveries: tokio_util::task::TaskTracker,
     from: Mailbox,
     site_name: String,
@@ -54,7 +54,8 @@ pub struct OutgoingMail {
 }
 
 impl Mailer {
-    pub fn new(settings: &Settings) -> Result<Self, MailError> {
+    /// `background` tracks the deliveries, so shutdown can wait for them.
+    pub fn new(settings: &Settings, background: tokio_util::task::TaskTracker) -> Result<Self, MailError> {
         let smtp = settings.smtp().as_ref().map(build_transport).transpose()?;
         let outbox = (smtp.is_none() || settings.mail_outbox_always).then(|| settings.outbox_dir());
         let mut templates = Environment::new();
@@ -68,7 +69,7 @@ impl Mailer {
             outbox,
             pending_dir: settings.outbox_dir().join("pending"),
             failed_dir: settings.outbox_dir().join("failed"),
-            deliveries: tokio_util::task::TaskTracker::new(),
+            deliveries: background,
             from: settings.mail_from.parse()?,
             site_name: settings.site_name.clone(),
             templates: std::sync::Arc::new(templates),
@@ -95,28 +96,14 @@ impl Mailer {
     /// Queues the message: it is delivered in the background, and a failure is logged (and
     /// the message kept in `outbox/failed/`), never lost silently.
     pub fn send(&self, mail: OutgoingMail) {
+        use tracing::Instrument;
         let mailer = self.clone();
-        self.deliveries.spawn(async move {
+        let delivery = async move {
             if let Err(error) = mailer.deliver(&mail).await {
                 tracing::error!(%error, "mail delivery failed");
             }
-        });
-    }
-
-    /// At shutdown: waits up to `timeout` for deliveries in progress. Messages still not sent
-    /// stay in `outbox/pending/` (written before the first attempt). Returns whether all
-    /// deliveries finished.
-    pub async fn drain(&self, timeout: Duration) -> bool {
-        self.deliveries.close();
-        let finished = tokio::time::timeout(timeout, self.deliveries.wait()).await.is_ok();
-        if !finished {
-            tracing::warn!(
-                pending = self.deliveries.len(),
-                dir = %self.pending_dir.display(),
-                "mail still being delivered at shutdown is kept in the pending folder"
-            );
-        }
-        finished
+        };
+        self.deliveries.spawn(delivery.instrument(tracing::Span::current()));
     }
 
     /// Delivers now (used by `send` and by `gatehouse check`).

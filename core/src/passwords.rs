@@ -67,15 +67,39 @@ impl PasswordHasher {
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, CoreError> {
         let queued = std::time::Instant::now();
-        crate::metrics::hash_queue(1.0);
-        let permit = self.permits.acquire().await;
-        crate::metrics::hash_queue(-1.0);
-        let _permit = permit.map_err(|e| CoreError::internal("hash pool closed", e))?;
+        let permit = {
+            let _waiting = QueueGauge::enter();
+            self.permits.clone().acquire_owned().await
+        };
+        let permit = permit.map_err(|e| CoreError::internal("hash pool closed", e))?;
         let started = std::time::Instant::now();
         self.runs.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let result = tokio::task::spawn_blocking(work).await.map_err(|e| CoreError::internal("hash task failed", e));
+        // The permit moves into the blocking task: if the request is dropped (client gone),
+        // the hash still holds its slot until it finishes, so the pool stays bounded.
+        let result = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            work()
+        })
+        .await
+        .map_err(|e| CoreError::internal("hash task failed", e));
         crate::metrics::hash_time(operation, started - queued, started.elapsed());
         result
+    }
+}
+
+/// Counts a hash waiting for a slot for as long as it waits, even if the wait is abandoned.
+struct QueueGauge;
+
+impl QueueGauge {
+    fn enter() -> Self {
+        crate::metrics::hash_queue(1.0);
+        QueueGauge
+    }
+}
+
+impl Drop for QueueGauge {
+    fn drop(&mut self) {
+        crate::metrics::hash_queue(-1.0);
     }
 }
 

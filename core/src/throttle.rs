@@ -1,32 +1,34 @@
 //! Login throttling: growing delays, never a hard lockout, and no way for a stranger to turn
 //! it against people who share an address or own the account being attacked.
 //!
-//! A failed login counts against:
-//! - the **account identifier** tried (`account:<identifier>`), for clients the account has
-//!   not seen before: after `login_free_attempts_per_account` failures each further one
-//!   blocks the identifier for 1 s, 2 s, 4 s, ... up to one minute;
-//! - the **client address** (`address:<ip>`), but only by the number of *different* accounts
-//!   that failed from it within the hour: after `login_free_attempts_per_ip` accounts, the
-//!   address is blocked for doubling delays up to five minutes. Many people behind one NAT or
-//!   proxy mistyping their own passwords never add up; one client guessing across many
-//!   accounts does.
+//! Each attempt is taken against one budget, atomically and *before* the password is checked
+//! (counted as a failure in advance; a success clears it), so parallel guesses cannot slip
+//! past a block:
+//! - the **account** (`user:<id>`, or `account:<identifier>` for names that match no account),
+//!   for clients the account has not seen before: after `login_free_attempts_per_account`
+//!   failures each attempt blocks the next for 1 s, 2 s, 4 s, ... up to one minute;
+//! - or, for a client presenting a valid **device cookie** for the account
+//!   ([`crate::devices`]), that device's own budget of the same size. A known device is not
+//!   stopped by the account's or the address's blocks: the owner on a known browser logs in
+//!   while a stranger is being slowed down.
 //!
-//! A client presenting a **device cookie** ([`crate::devices`]) for the account instead counts
-//! against that cookie alone (same budget as an account), and is not stopped by the account's
-//! or the address's blocks: the owner on a known browser logs in while a stranger is being
-//! slowed down.
+//! The **client address** (`address:<ip>`, IPv6 per /64) is slowed only by the number of
+//! *different* accounts that failed from it within the hour: after `login_free_attempts_per_ip`
+//! accounts, doubling delays up to five minutes. Many people behind one NAT or proxy
+//! mistyping their own passwords never add up; one client guessing across many accounts does.
 //!
-//! While a key is blocked, logins are answered 429 with `Retry-After` *before* the password is
+//! While a key is blocked, logins are answered 429 with `Retry-After` before the password is
 //! checked, so the answer never reveals whether a password was right. Block times are kept in
 //! milliseconds and `Retry-After` is rounded up, so every delay lasts at least its nominal
-//! length. Counters are forgotten an hour after the last failure; a successful login clears
-//! the account's (or the device's) counter.
+//! length. Counters are forgotten an hour after the last failure.
+
+use std::net::IpAddr;
 
 use crate::context::RequestContext;
 use crate::devices::KnownDevice;
-use crate::domain::LoginIdentifier;
+use crate::domain::{LoginIdentifier, UserId};
 use crate::error::CoreError;
-use crate::store::throttle;
+use crate::store::throttle::{self, Reservation};
 use crate::Gatehouse;
 
 const ACCOUNT_MAX_DELAY_MS: i64 = 60_000;
@@ -41,28 +43,40 @@ pub struct AttemptKeys {
 }
 
 impl AttemptKeys {
+    /// `user` is the account the identifier names, when it names one: its email and its
+    /// username then share one budget.
     pub fn new(
         identifier: Option<&LoginIdentifier>,
         raw_identifier: &str,
+        user: Option<UserId>,
         context: &RequestContext,
         device: Option<&KnownDevice>,
     ) -> Self {
-        let account = match identifier {
-            Some(LoginIdentifier::Email(email)) => format!("account:{}", email.as_str()),
-            Some(LoginIdentifier::Username(name)) => format!("account:{}", name.key()),
+        let account = match (user, identifier) {
+            (Some(id), _) => format!("user:{}", id.0),
+            (None, Some(LoginIdentifier::Email(email))) => format!("account:{}", email.as_str()),
+            (None, Some(LoginIdentifier::Username(name))) => format!("account:{}", name.key()),
             // Unparsable input is hashed: bounded, and safe for any database whatever it holds.
-            None => format!("account:#{}", crate::tokens::token_hash(&raw_identifier.trim().to_lowercase())),
+            (None, None) => format!("account:#{}", crate::tokens::token_hash(&raw_identifier.trim().to_lowercase())),
         };
-        let address = (!context.ip.is_empty()).then(|| format!("address:{}", context.ip));
+        let address = context.ip.parse::<IpAddr>().ok().map(|ip| format!("address:{}", address_key(ip)));
         let device = device.map(|d| format!("device:{}", crate::tokens::token_hash(&d.nonce)));
         Self { account, address, device }
     }
 
-    /// The keys whose blocks stop this attempt.
-    fn blocking(&self) -> Vec<&str> {
-        match &self.device {
-            Some(device) => vec![device.as_str()],
-            None => std::iter::once(self.account.as_str()).chain(self.address.as_deref()).collect(),
+    /// The budget this attempt is taken from.
+    fn budget(&self) -> &str {
+        self.device.as_deref().unwrap_or(&self.account)
+    }
+}
+
+/// IPv4 addresses as they are; IPv6 addresses by their /64, which one host usually has all of.
+fn address_key(ip: IpAddr) -> String {
+    match ip.to_canonical() {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => {
+            let prefix = u128::from(v6) & !((1u128 << 64) - 1);
+            format!("{}/64", std::net::Ipv6Addr::from(prefix))
         }
     }
 }
@@ -81,48 +95,59 @@ pub fn retry_after_secs(millis: i64) -> u64 {
     (millis.max(0) as u64).div_ceil(1000)
 }
 
-impl Gatehouse {
-    /// Refuses the attempt while any key that applies to it is blocked.
-    pub(crate) async fn check_throttle(&self, keys: &AttemptKeys) -> Result<(), CoreError> {
-        let now = self.clock().now_millis();
-        let blocked = throttle::millis_blocked(self.pool(), &keys.blocking(), now).await?;
-        if blocked > 0 {
-            crate::metrics::throttled();
-            return Err(CoreError::Throttled { retry_after_secs: retry_after_secs(blocked) });
-        }
-        Ok(())
-    }
+fn throttled(millis: i64) -> CoreError {
+    crate::metrics::throttled();
+    CoreError::Throttled { retry_after_secs: retry_after_secs(millis) }
+}
 
-    pub(crate) async fn record_login_failure(&self, keys: &AttemptKeys) -> Result<(), CoreError> {
+impl Gatehouse {
+    /// Takes the attempt from its budget, or refuses it while a key that applies is blocked.
+    pub(crate) async fn take_login_attempt(&self, keys: &AttemptKeys) -> Result<(), CoreError> {
         let now = self.clock().now_millis();
-        let per_account = self.settings().login_free_attempts_per_account;
-        if let Some(device) = &keys.device {
-            return self.count_failure(device, per_account, ACCOUNT_MAX_DELAY_MS, now).await;
-        }
-        self.count_failure(&keys.account, per_account, ACCOUNT_MAX_DELAY_MS, now).await?;
-        if let Some(address) = &keys.address {
-            let accounts =
-                throttle::record_address_failure(self.pool(), address, &keys.account, now, FORGET_AFTER_MS).await?;
-            let delay = delay_millis(accounts, self.settings().login_free_attempts_per_ip, ADDRESS_MAX_DELAY_MS);
-            if delay > 0 {
-                throttle::block_until(self.pool(), address, now + delay).await?;
+        if keys.device.is_none() {
+            if let Some(address) = &keys.address {
+                let blocked = throttle::millis_blocked(self.pool(), &[address], now).await?;
+                if blocked > 0 {
+                    return Err(throttled(blocked));
+                }
             }
         }
-        Ok(())
+        let free = self.settings().login_free_attempts_per_account;
+        let delay = |count| delay_millis(count, free, ACCOUNT_MAX_DELAY_MS);
+        match throttle::reserve_attempt(self.pool(), keys.budget(), now, FORGET_AFTER_MS, delay).await? {
+            Reservation::Allowed => Ok(()),
+            Reservation::Blocked(millis) => Err(throttled(millis)),
+        }
     }
 
-    async fn count_failure(&self, key: &str, free: i64, cap: i64, now: i64) -> Result<(), CoreError> {
-        let failures = throttle::record_failure(self.pool(), key, now, FORGET_AFTER_MS).await?;
-        let delay = delay_millis(failures, free, cap);
+    /// After a wrong password (the attempt itself was counted when it was taken): one more
+    /// account failing from this address.
+    pub(crate) async fn record_login_failure(&self, keys: &AttemptKeys) -> Result<(), CoreError> {
+        let (Some(address), None) = (&keys.address, &keys.device) else { return Ok(()) };
+        let now = self.clock().now_millis();
+        let accounts =
+            throttle::record_address_failure(self.pool(), address, &keys.account, now, FORGET_AFTER_MS).await?;
+        let delay = delay_millis(accounts, self.settings().login_free_attempts_per_ip, ADDRESS_MAX_DELAY_MS);
         if delay > 0 {
-            throttle::block_until(self.pool(), key, now + delay).await?;
+            throttle::block_until(self.pool(), address, now, now + delay).await?;
         }
         Ok(())
     }
 
-    /// After a successful login: the key it was counted under starts afresh.
+    /// After a successful login: the budget it was taken from starts afresh, and the account no
+    /// longer counts against its address.
     pub(crate) async fn clear_login_throttle(&self, keys: &AttemptKeys) -> Result<(), CoreError> {
-        throttle::clear(self.pool(), keys.device.as_deref().unwrap_or(&keys.account)).await
+        throttle::clear(self.pool(), keys.budget()).await?;
+        if let Some(address) = &keys.address {
+            throttle::clear_address_failure(self.pool(), address, &keys.account).await?;
+        }
+        Ok(())
+    }
+
+    /// Drops throttle counters nobody has failed against for an hour (run periodically).
+    pub async fn purge_login_throttle(&self) -> Result<(), CoreError> {
+        let now = self.clock().now_millis();
+        throttle::purge(self.pool(), now - FORGET_AFTER_MS, now).await
     }
 }
 
@@ -147,14 +172,24 @@ mod tests {
     }
 
     #[test]
-    fn a_known_device_is_blocked_only_by_its_own_key() {
+    fn a_known_device_has_its_own_budget_and_a_known_account_one_key() {
         let context = RequestContext::new("192.0.2.1", "ua");
         let identifier = LoginIdentifier::parse("owner@example.com").ok();
-        let stranger = AttemptKeys::new(identifier.as_ref(), "owner@example.com", &context, None);
-        assert_eq!(stranger.blocking(), vec!["account:owner@example.com", "address:192.0.2.1"]);
+        let stranger = AttemptKeys::new(identifier.as_ref(), "owner@example.com", Some(UserId(7)), &context, None);
+        assert_eq!(stranger.budget(), "user:7");
+        assert_eq!(stranger.address.as_deref(), Some("address:192.0.2.1"));
+        let unknown = AttemptKeys::new(identifier.as_ref(), "owner@example.com", None, &context, None);
+        assert_eq!(unknown.budget(), "account:owner@example.com");
         let device = KnownDevice { nonce: "n".into() };
-        let owner = AttemptKeys::new(identifier.as_ref(), "owner@example.com", &context, Some(&device));
-        assert_eq!(owner.blocking().len(), 1);
-        assert!(owner.blocking()[0].starts_with("device:"));
+        let owner =
+            AttemptKeys::new(identifier.as_ref(), "owner@example.com", Some(UserId(7)), &context, Some(&device));
+        assert!(owner.budget().starts_with("device:"));
+    }
+
+    #[test]
+    fn ipv6_clients_are_counted_per_64_and_mapped_ipv4_as_ipv4() {
+        assert_eq!(address_key("2001:db8:1:2:aaaa::1".parse().unwrap()), "2001:db8:1:2::/64");
+        assert_eq!(address_key("2001:db8:1:2:ffff::9".parse().unwrap()), "2001:db8:1:2::/64");
+        assert_eq!(address_key("::ffff:192.0.2.1".parse().unwrap()), "192.0.2.1");
     }
 }

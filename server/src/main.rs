@@ -22,6 +22,10 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Err(reason) = gatehouse_server::telemetry::check_filter(&settings.log) {
+        eprintln!("gatehouse: invalid setting GATEHOUSE_LOG: {reason}");
+        return ExitCode::from(2);
+    }
     gatehouse_server::telemetry::init(&settings.log, settings.log_format);
     for variable in Settings::unknown_env_vars(std::env::vars()) {
         tracing::warn!(variable, "ignoring an environment variable that is not a setting (a typo?)");

@@ -6,23 +6,24 @@ use std::net::{IpAddr, SocketAddr};
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::header::{FORWARDED, USER_AGENT};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, HeaderName};
 use axum::middleware::Next;
 use axum::response::Response;
 use axum_extra::extract::CookieJar;
 use forwarded_header_value::ForwardedHeaderValue;
-use gatehouse_core::config::IpRange;
+use gatehouse_core::config::{ForwardedHeader, IpRange};
 use gatehouse_core::devices::DEVICE_COOKIE;
 use gatehouse_core::RequestContext;
 
 use crate::state::AppState;
 
-const X_FORWARDED_FOR: &str = "x-forwarded-for";
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 
 pub async fn attach_request_context(State(state): State<AppState>, mut request: Request<Body>, next: Next) -> Response {
+    let settings = state.core.settings();
     let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip());
     let headers = request.headers();
-    let ip = peer.map(|peer| client_ip(peer, headers, &state.core.settings().trusted_proxies));
+    let ip = peer.map(|peer| client_ip(peer, headers, &settings.trusted_proxies, settings.forwarded_header));
     let agent = headers.get(USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or_default();
     let jar = CookieJar::from_headers(headers);
     let context = RequestContext::new(ip.map(|ip| ip.to_string()).unwrap_or_default(), agent)
@@ -31,23 +32,22 @@ pub async fn attach_request_context(State(state): State<AppState>, mut request: 
     next.run(request).await
 }
 
-/// The client's address. Forwarding headers are believed only when the peer is a trusted
-/// proxy; then the chain is walked from the nearest hop back, skipping trusted proxies, and the
-/// first address that is not one is the client (anything further left was written by the
-/// client itself and could be forged). `Forwarded` (RFC 7239) wins over `X-Forwarded-For`.
-pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpRange]) -> IpAddr {
+/// The client's address. A forwarding header is believed only when the peer is a trusted
+/// proxy, and only the one header the proxies are configured to write. Its chain is walked from
+/// the nearest hop back, skipping trusted proxies: the first address that is not one is the
+/// client (anything further left was written by the client itself and could be forged). An
+/// entry that cannot be read ends the walk at the hop that wrote it.
+pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpRange], header: ForwardedHeader) -> IpAddr {
+    let peer = peer.to_canonical();
     let is_trusted = |ip: &IpAddr| trusted.iter().any(|range| range.contains(ip));
     if !is_trusted(&peer) {
         return peer;
     }
-    let Some(chain) = forwarded_chain(headers) else { return peer };
-    // A chain entry we cannot read (`unknown`, an obfuscated name) ends the walk at the hop
-    // that wrote it: the peer, or the last trusted proxy before it.
     let mut client = peer;
-    for hop in chain.iter().rev() {
+    for hop in forwarded_chain(headers, header).into_iter().rev() {
         match hop {
-            Some(ip) if is_trusted(&client) => client = *ip,
-            _ => break,
+            Some(ip) => client = ip.to_canonical(),
+            None => break,
         }
         if !is_trusted(&client) {
             break;
@@ -56,18 +56,30 @@ pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpRange]) -> IpAd
     client
 }
 
-/// The addresses a request passed through, client first; `None` for entries without an IP.
-fn forwarded_chain(headers: &HeaderMap) -> Option<Vec<Option<IpAddr>>> {
-    let joined = |name| {
-        let values: Vec<&str> = headers.get_all(name).iter().filter_map(|v| v.to_str().ok()).collect();
-        (!values.is_empty()).then(|| values.join(", "))
+/// The addresses a request passed through, client first; `None` for entries without a
+/// readable address (`unknown`, obfuscated names, garbage).
+fn forwarded_chain(headers: &HeaderMap, header: ForwardedHeader) -> Vec<Option<IpAddr>> {
+    let name = match header {
+        ForwardedHeader::XForwardedFor => X_FORWARDED_FOR,
+        ForwardedHeader::Forwarded => FORWARDED,
     };
-    let parsed = if let Some(forwarded) = joined(FORWARDED.as_str()) {
-        ForwardedHeaderValue::from_forwarded(&forwarded).ok()?
-    } else {
-        ForwardedHeaderValue::from_x_forwarded_for(&joined(X_FORWARDED_FOR)?).ok()?
-    };
-    Some(parsed.iter().map(|stanza| stanza.forwarded_for_ip()).collect())
+    let entries = headers
+        .get_all(name)
+        .iter()
+        .flat_map(|value| value.to_str().unwrap_or("\u{0}").split(',').map(str::trim).collect::<Vec<_>>());
+    entries
+        .map(|entry| match header {
+            ForwardedHeader::XForwardedFor => parse_address(entry),
+            ForwardedHeader::Forwarded => {
+                ForwardedHeaderValue::from_forwarded(entry).ok().and_then(|value| value.proximate().forwarded_for_ip())
+            }
+        })
+        .collect()
+}
+
+/// `192.0.2.1`, `2001:db8::1`, `192.0.2.1:4711` or `[2001:db8::1]:4711`.
+fn parse_address(entry: &str) -> Option<IpAddr> {
+    entry.parse::<IpAddr>().ok().or_else(|| entry.parse::<SocketAddr>().ok().map(|addr| addr.ip()))
 }
 
 #[cfg(test)]
@@ -90,21 +102,27 @@ mod tests {
         text.parse().unwrap()
     }
 
+    const XFF: ForwardedHeader = ForwardedHeader::XForwardedFor;
+
     #[test]
     fn an_untrusted_peer_cannot_choose_its_address() {
-        let spoofed = headers(&[("x-forwarded-for", "203.0.113.9")]);
-        assert_eq!(client_ip(ip("198.51.100.1"), &spoofed, &[]), ip("198.51.100.1"));
-        assert_eq!(client_ip(ip("198.51.100.1"), &spoofed, &ranges(&["10.0.0.0/8"])), ip("198.51.100.1"));
+        let spoofed = headers(&[("x-forwarded-for", "203.0.113.9"), ("forwarded", "for=203.0.113.9")]);
+        assert_eq!(client_ip(ip("198.51.100.1"), &spoofed, &[], XFF), ip("198.51.100.1"));
+        assert_eq!(client_ip(ip("198.51.100.1"), &spoofed, &ranges(&["10.0.0.0/8"]), XFF), ip("198.51.100.1"));
     }
 
     #[test]
-    fn a_trusted_proxy_names_the_client() {
+    fn a_trusted_proxy_names_the_client_in_its_own_header_only() {
         let trusted = ranges(&["10.0.0.0/8"]);
         let one_hop = headers(&[("x-forwarded-for", "203.0.113.9")]);
-        assert_eq!(client_ip(ip("10.0.0.2"), &one_hop, &trusted), ip("203.0.113.9"));
-        let rfc7239 = headers(&[("forwarded", "for=\"[2001:db8::1]:4711\";proto=https")]);
-        assert_eq!(client_ip(ip("10.0.0.2"), &rfc7239, &trusted), ip("2001:db8::1"));
-        assert_eq!(client_ip(ip("10.0.0.2"), &HeaderMap::new(), &trusted), ip("10.0.0.2"));
+        assert_eq!(client_ip(ip("10.0.0.2"), &one_hop, &trusted, XFF), ip("203.0.113.9"));
+        assert_eq!(client_ip(ip("10.0.0.2"), &HeaderMap::new(), &trusted, XFF), ip("10.0.0.2"));
+        // An nginx that writes X-Forwarded-For passes a client's own `Forwarded` through.
+        let both = headers(&[("forwarded", "for=6.6.6.6"), ("x-forwarded-for", "203.0.113.9")]);
+        assert_eq!(client_ip(ip("10.0.0.2"), &both, &trusted, XFF), ip("203.0.113.9"));
+        let rfc7239 =
+            headers(&[("forwarded", "for=\"[2001:db8::1]:4711\";proto=https"), ("x-forwarded-for", "6.6.6.6")]);
+        assert_eq!(client_ip(ip("10.0.0.2"), &rfc7239, &trusted, ForwardedHeader::Forwarded), ip("2001:db8::1"));
     }
 
     #[test]
@@ -112,11 +130,23 @@ mod tests {
         let trusted = ranges(&["10.0.0.0/8"]);
         // The client sent "X-Forwarded-For: 1.2.3.4" itself; the proxy appended its real address.
         let forged = headers(&[("x-forwarded-for", "1.2.3.4, 203.0.113.9")]);
-        assert_eq!(client_ip(ip("10.0.0.2"), &forged, &trusted), ip("203.0.113.9"));
-        // Two trusted proxies in a row are skipped.
-        let chained = headers(&[("x-forwarded-for", "203.0.113.9, 10.0.0.7")]);
-        assert_eq!(client_ip(ip("10.0.0.2"), &chained, &trusted), ip("203.0.113.9"));
-        let garbage = headers(&[("x-forwarded-for", "not an address")]);
-        assert_eq!(client_ip(ip("10.0.0.2"), &garbage, &trusted), ip("10.0.0.2"));
+        assert_eq!(client_ip(ip("10.0.0.2"), &forged, &trusted, XFF), ip("203.0.113.9"));
+        // Two trusted proxies in a row are skipped; ports are allowed.
+        let chained = headers(&[("x-forwarded-for", "203.0.113.9:5555, 10.0.0.7")]);
+        assert_eq!(client_ip(ip("10.0.0.2"), &chained, &trusted, XFF), ip("203.0.113.9"));
+        // Garbage the client wrote does not hide the address the proxy appended.
+        let garbage = headers(&[("x-forwarded-for", "not an address, 203.0.113.9")]);
+        assert_eq!(client_ip(ip("10.0.0.2"), &garbage, &trusted, XFF), ip("203.0.113.9"));
+        // An unreadable nearest entry stops at the proxy that wrote it.
+        let unreadable = headers(&[("x-forwarded-for", "203.0.113.9, unknown")]);
+        assert_eq!(client_ip(ip("10.0.0.2"), &unreadable, &trusted, XFF), ip("10.0.0.2"));
+    }
+
+    #[test]
+    fn ipv4_mapped_peers_are_their_ipv4_address() {
+        let trusted = ranges(&["10.0.0.0/8"]);
+        let one_hop = headers(&[("x-forwarded-for", "203.0.113.9")]);
+        assert_eq!(client_ip(ip("::ffff:10.0.0.2"), &one_hop, &trusted, XFF), ip("203.0.113.9"));
+        assert_eq!(client_ip(ip("::ffff:198.51.100.1"), &HeaderMap::new(), &[], XFF), ip("198.51.100.1"));
     }
 }

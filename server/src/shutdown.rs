@@ -3,27 +3,32 @@
 //! delivered is given the same time; whatever is not delivered by then stays in
 //! `outbox/pending/`, so nothing accepted is lost.
 
+use std::time::Instant;
+
 use tokio::sync::watch;
 
 /// Tells the server to stop; cloneable, so a test (or a second signal source) can trigger it.
 #[derive(Clone, Debug)]
-pub struct ShutdownTrigger(watch::Sender<bool>);
+pub struct ShutdownTrigger(watch::Sender<Option<Instant>>);
 
 impl Default for ShutdownTrigger {
     fn default() -> Self {
-        Self(watch::channel(false).0)
+        Self(watch::channel(None).0)
     }
 }
 
 impl ShutdownTrigger {
+    /// Begins shutdown (a second call changes nothing).
     pub fn trigger(&self) {
-        self.0.send_replace(true);
+        self.0.send_if_modified(|at| at.is_none() && at.replace(Instant::now()).is_none());
     }
 
-    /// Resolves once [`trigger`](Self::trigger) was called.
-    pub async fn triggered(&self) {
+    /// Resolves once [`trigger`](Self::trigger) was called, with the moment it was.
+    pub async fn triggered(&self) -> Instant {
         let mut receiver = self.0.subscribe();
-        let _ = receiver.wait_for(|stop| *stop).await;
+        // The sender lives in `self`, so the channel cannot close while we wait.
+        let began = receiver.wait_for(Option::is_some).await.ok().and_then(|at| *at);
+        began.unwrap_or_else(Instant::now)
     }
 
     /// Triggers on SIGTERM or Ctrl-C.

@@ -88,7 +88,7 @@ impl Application {
         let addr = self.local_addr();
         let Self { listener, metrics_listener, state, tls, shutdown } = self;
         shutdown.on_signals();
-        spawn_web_session_cleanup(&state.core);
+        spawn_hourly_cleanup(&state.core);
         let timeout = state.core.settings().shutdown_timeout;
         let readiness = state.readiness.clone();
         let stopping = {
@@ -118,8 +118,8 @@ impl Application {
                 let server = axum::serve(listener, service).with_graceful_shutdown(stopping);
                 // In-flight requests get `timeout` once shutdown begins; then the process moves on.
                 let deadline = async {
-                    shutdown.triggered().await;
-                    tokio::time::sleep(timeout).await;
+                    let began = shutdown.triggered().await;
+                    tokio::time::sleep_until((began + timeout).into()).await;
                 };
                 tokio::select! {
                     served = server => served?,
@@ -137,7 +137,9 @@ impl Application {
                 axum_server::from_tcp_rustls(listener.into_std()?, tls)?.handle(handle).serve(service).await?;
             }
         }
-        core.mailer().drain(timeout).await;
+        // One deadline for everything: what requests left of it goes to background work.
+        let began = shutdown.triggered().await;
+        core.drain_background((began + timeout).saturating_duration_since(std::time::Instant::now())).await;
         tracing::info!("stopped");
         Ok(())
     }
@@ -147,14 +149,19 @@ async fn bind(setting: &str, addr: SocketAddr) -> anyhow::Result<tokio::net::Tcp
     tokio::net::TcpListener::bind(addr).await.map_err(|e| anyhow::anyhow!("{setting}: cannot listen on {addr}: {e}"))
 }
 
-fn spawn_web_session_cleanup(core: &Gatehouse) {
+/// Expired browser sessions and forgotten throttle counters go, once an hour.
+fn spawn_hourly_cleanup(core: &Gatehouse) {
     let store = WebSessionStore::new(core.database().pool.clone());
+    let core = core.clone();
     tokio::spawn(async move {
         let mut every_hour = tokio::time::interval(Duration::from_secs(3600));
         loop {
             every_hour.tick().await;
             if let Err(error) = store.delete_expired().await {
                 tracing::warn!(%error, "could not delete expired browser sessions");
+            }
+            if let Err(error) = core.purge_login_throttle().await {
+                tracing::warn!(%error, "could not purge old throttle counters");
             }
         }
     });

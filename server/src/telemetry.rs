@@ -28,8 +28,15 @@ where
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(writer);
     let _ = match format {
         LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().with_current_span(true).with_span_list(false).try_init(),
+        // The span list too: lines logged inside nested spans (an instrumented core function,
+        // a background task) still carry the request span's id.
+        LogFormat::Json => builder.json().with_current_span(true).with_span_list(true).try_init(),
     };
+}
+
+/// A `GATEHOUSE_LOG` filter that `tracing` would silently half-ignore is refused instead.
+pub fn check_filter(filter: &str) -> Result<(), String> {
+    EnvFilter::builder().parse(filter).map(|_| ()).map_err(|e| format!("`{filter}` is not a log filter: {e}"))
 }
 
 /// `X-Request-Id`: the caller's if it is a sensible token, else a new UUID; echoed in the

@@ -77,6 +77,34 @@ fn the_environment_wins_over_the_file_and_flags_over_both() {
 }
 
 #[test]
+fn empty_variables_mean_unset_and_choices_ignore_case() {
+    let s = Settings::load_from(
+        None,
+        env(&[
+            ("secret_key", ""),
+            ("tls_cert", ""),
+            ("tls_key", ""),
+            ("smtp_port", ""),
+            ("smtp_tls", "STARTTLS"),
+            ("log_format", "Json"),
+        ]),
+        RawSettings::default(),
+    )
+    .unwrap();
+    assert!(s.secret_key.is_none() && s.tls_cert.is_none() && s.smtp_port.is_none());
+    assert_eq!(s.smtp_tls, SmtpTls::StartTls);
+    assert_eq!(s.log_format, LogFormat::Json);
+}
+
+#[test]
+fn argon2_errors_name_the_parameter_at_fault() {
+    for key in ["argon2_memory_kib", "argon2_iterations", "argon2_parallelism"] {
+        let err = Settings::from_raw(raw(&[(key, "0")])).unwrap_err();
+        assert_eq!(err.setting, env_name(key), "{err}");
+    }
+}
+
+#[test]
 fn variables_that_are_not_settings_are_ignored_and_reported() {
     let vars = env(&[("test_database_url", "postgres://x"), ("site_nmae", "typo"), ("site_name", "ok")]);
     let s = Settings::load_from(None, vars.clone(), RawSettings::default()).unwrap();
@@ -133,6 +161,7 @@ fn every_setting() -> Vec<Case> {
         case("trusted_proxies", "10.0.0.0/8, 192.0.2.1", "[\"10.0.0.0/8\", \"192.0.2.1\"]", |s| {
             s.trusted_proxies.len() == 2 && s.trusted_proxies[1].contains(&"192.0.2.1".parse().unwrap())
         }),
+        case("forwarded_header", "Forwarded", "\"forwarded\"", |s| s.forwarded_header == ForwardedHeader::Forwarded),
         case(
             "verification_base_url_allowlist",
             "https://a.example,https://b.example",

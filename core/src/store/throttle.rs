@@ -18,22 +18,72 @@ pub async fn millis_blocked(pool: &AnyPool, keys: &[&str], now: i64) -> Result<i
     Ok(longest)
 }
 
-/// Counts one more failure for `key` (starting afresh when the last one is older than
-/// `forget_after`) and returns the new count.
-pub async fn record_failure(pool: &AnyPool, key: &str, now: i64, forget_after: i64) -> Result<i64, CoreError> {
-    let failures: i64 = sqlx::query_scalar(
-        "INSERT INTO login_throttle (key, failures, last_failure_at, blocked_until) VALUES ($1, 1, $2, 0) \
-         ON CONFLICT (key) DO UPDATE SET \
-           failures = CASE WHEN login_throttle.last_failure_at < $3 THEN 1 ELSE login_throttle.failures + 1 END, \
-           last_failure_at = $2 \
-         RETURNING failures",
-    )
-    .bind(key)
-    .bind(now)
-    .bind(now - forget_after)
-    .fetch_one(pool)
-    .await?;
-    Ok(failures)
+/// What [`reserve_attempt`] decided.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Reservation {
+    /// The attempt may go ahead; it is already counted as a failure.
+    Allowed,
+    /// The key is blocked for this many more milliseconds.
+    Blocked(i64),
+}
+
+/// Takes one login attempt for `key`, atomically: refused while the key is blocked; otherwise
+/// counted as a failure *before* the password is checked (a success clears the count), and the
+/// key blocked for `delay(count)` milliseconds after it. Concurrent attempts therefore each see
+/// the ones before them: a burst of parallel guesses gets one through, not all of them. A
+/// compare-and-set on the row, so it holds on SQLite and PostgreSQL and across processes.
+pub async fn reserve_attempt(
+    pool: &AnyPool,
+    key: &str,
+    now: i64,
+    forget_after: i64,
+    delay: impl Fn(i64) -> i64,
+) -> Result<Reservation, CoreError> {
+    let block_after = |count: i64| match delay(count) {
+        0 => 0,
+        millis => now + millis,
+    };
+    for _ in 0..16 {
+        let row: Option<(i64, i64, i64)> =
+            sqlx::query_as("SELECT failures, last_failure_at, blocked_until FROM login_throttle WHERE key = $1")
+                .bind(key)
+                .fetch_optional(pool)
+                .await?;
+        let taken = match row {
+            None => sqlx::query(
+                "INSERT INTO login_throttle (key, failures, last_failure_at, blocked_until) VALUES ($1, 1, $2, $3) \
+                     ON CONFLICT (key) DO NOTHING",
+            )
+            .bind(key)
+            .bind(now)
+            .bind(block_after(1))
+            .execute(pool)
+            .await?,
+            Some((_, _, blocked_until)) if blocked_until > now => return Ok(Reservation::Blocked(blocked_until - now)),
+            Some((failures, last_failure_at, blocked_until)) => {
+                let count = if last_failure_at < now - forget_after { 1 } else { failures + 1 };
+                sqlx::query(
+                    "UPDATE login_throttle SET failures = $1, last_failure_at = $2, blocked_until = $3 \
+                     WHERE key = $4 AND failures = $5 AND last_failure_at = $6 AND blocked_until = $7",
+                )
+                .bind(count)
+                .bind(now)
+                .bind(block_after(count))
+                .bind(key)
+                .bind(failures)
+                .bind(last_failure_at)
+                .bind(blocked_until)
+                .execute(pool)
+                .await?
+            }
+        };
+        if taken.rows_affected() == 1 {
+            return Ok(Reservation::Allowed);
+        }
+        // Another attempt changed the row first: look again.
+    }
+    // Sixteen lost races in a row is a storm on this key: slow it down.
+    Ok(Reservation::Blocked(1000))
 }
 
 /// Notes that `account` failed from `address`, and returns how many different accounts failed
@@ -66,14 +116,16 @@ pub async fn record_address_failure(
     Ok(accounts)
 }
 
-/// Blocks `key` until `until` (creating its row if it has none: address keys count their
-/// failures in `login_address_failures`).
-pub async fn block_until(pool: &AnyPool, key: &str, until: i64) -> Result<(), CoreError> {
+/// Blocks `key` until `until` unless it is already blocked for longer (creating its row if it
+/// has none: address keys count their failures in `login_address_failures`).
+pub async fn block_until(pool: &AnyPool, key: &str, now: i64, until: i64) -> Result<(), CoreError> {
     sqlx::query(
-        "INSERT INTO login_throttle (key, failures, last_failure_at, blocked_until) VALUES ($1, 0, $2, $2) \
-         ON CONFLICT (key) DO UPDATE SET blocked_until = $2",
+        "INSERT INTO login_throttle (key, failures, last_failure_at, blocked_until) VALUES ($1, 0, $2, $3) \
+         ON CONFLICT (key) DO UPDATE SET last_failure_at = $2, \
+           blocked_until = CASE WHEN login_throttle.blocked_until > $3 THEN login_throttle.blocked_until ELSE $3 END",
     )
     .bind(key)
+    .bind(now)
     .bind(until)
     .execute(pool)
     .await?;
@@ -82,5 +134,26 @@ pub async fn block_until(pool: &AnyPool, key: &str, until: i64) -> Result<(), Co
 
 pub async fn clear(pool: &AnyPool, key: &str) -> Result<(), CoreError> {
     sqlx::query("DELETE FROM login_throttle WHERE key = $1").bind(key).execute(pool).await?;
+    Ok(())
+}
+
+/// Forgets `account`'s failure from `address` (its owner just logged in from there).
+pub async fn clear_address_failure(pool: &AnyPool, address: &str, account: &str) -> Result<(), CoreError> {
+    sqlx::query("DELETE FROM login_address_failures WHERE address = $1 AND account = $2")
+        .bind(address)
+        .bind(account)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// Drops counters whose last failure is older than `before` and whose block has run out.
+pub async fn purge(pool: &AnyPool, before: i64, now: i64) -> Result<(), CoreError> {
+    sqlx::query("DELETE FROM login_throttle WHERE last_failure_at < $1 AND blocked_until < $2")
+        .bind(before)
+        .bind(now)
+        .execute(pool)
+        .await?;
+    sqlx::query("DELETE FROM login_address_failures WHERE last_failure_at < $1").bind(before).execute(pool).await?;
     Ok(())
 }

@@ -12,6 +12,7 @@ use crate::error::CoreError;
 pub struct User {
     pub id: UserId,
     pub email: String,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub username: Option<String>,
     pub first_name: String,
     pub last_name: String,
@@ -24,12 +25,12 @@ pub struct User {
     pub is_verified: bool,
     pub is_staff: bool,
     pub is_superuser: bool,
-    /// Unix seconds.
+    /// Stored as Unix seconds; sent as RFC 3339.
     #[serde(serialize_with = "crate::time_format::rfc3339")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub date_joined: i64,
     #[serde(serialize_with = "crate::time_format::rfc3339_option")]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime, required = true))]
     pub last_login: Option<i64>,
 }
 

@@ -15,7 +15,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::error::ApiError;
-use super::extract::{ApiJson, AuthUser, Client};
+use super::extract::{ApiJson, AuthUser, Client, OptionalJson};
 use super::responses::*;
 use crate::state::AppState;
 
@@ -223,15 +223,10 @@ async fn logout(
     State(state): State<AppState>,
     Client(client): Client,
     AuthUser(principal): AuthUser,
-    body: axum::body::Bytes,
+    OptionalJson(body): OptionalJson<LogoutRequest>,
 ) -> Result<Json<Detail>, ApiError> {
-    // The body is optional here: `{"refresh": ...}` names the session, nothing means "this one".
-    let request: LogoutRequest = if body.iter().all(u8::is_ascii_whitespace) {
-        LogoutRequest::default()
-    } else {
-        serde_json::from_slice(&body).map_err(|e| ApiError::parse_error(e.to_string()))?
-    };
-    match request.refresh.filter(|r| !r.trim().is_empty()) {
+    // `{"refresh": ...}` names the session; no body means "this one".
+    match body.unwrap_or_default().refresh.filter(|r| !r.trim().is_empty()) {
         Some(refresh) => state.core.logout_refresh_token(&principal, &refresh, &client).await?,
         None => state.core.logout(&principal, &client).await?,
     }

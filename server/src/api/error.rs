@@ -40,8 +40,20 @@ impl From<JsonRejection> for ApiError {
 }
 
 impl ApiError {
-    pub fn parse_error(message: String) -> Self {
-        ApiError::BadRequest { status: StatusCode::BAD_REQUEST, code: "parse_error", message }
+    /// A body that is not the JSON expected: syntax errors are `parse_error`, wrong shapes
+    /// `validation_error`, as for [`JsonRejection`].
+    pub fn from_json_error(error: serde_json::Error) -> Self {
+        let code = if error.is_data() { "validation_error" } else { "parse_error" };
+        ApiError::BadRequest { status: StatusCode::BAD_REQUEST, code, message: error.to_string() }
+    }
+
+    pub fn from_body_rejection(rejection: axum::extract::rejection::BytesRejection) -> Self {
+        let (status, code) = if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large")
+        } else {
+            (StatusCode::BAD_REQUEST, "bad_request")
+        };
+        ApiError::BadRequest { status, code, message: rejection.body_text() }
     }
 
     pub fn not_found() -> Self {
@@ -80,6 +92,7 @@ pub struct ErrorBody {
     /// For people; may change between versions.
     pub message: String,
     /// Messages per input field, for validation errors; otherwise null.
+    #[schema(required = true, value_type = Option<std::collections::HashMap<String, Vec<String>>>)]
     pub fields: Option<FieldErrors>,
 }
 

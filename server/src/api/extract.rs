@@ -15,15 +15,38 @@ use crate::state::AppState;
 #[from_request(via(axum::Json), rejection(ApiError))]
 pub struct ApiJson<T>(pub T);
 
+/// An optional JSON body: nothing (or `null`) is `None`. Errors are answered like
+/// [`ApiJson`]'s: 400 for bad JSON, 413 for a body over the limit, in the API's shape.
+pub struct OptionalJson<T>(pub Option<T>);
+
+impl<S, T> FromRequest<S> for OptionalJson<T>
+where
+    S: Send + Sync,
+    T: serde::de::DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        let body = axum::body::Bytes::from_request(request, state).await.map_err(ApiError::from_body_rejection)?;
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(OptionalJson(None));
+        }
+        serde_json::from_slice::<Option<T>>(&body).map(OptionalJson).map_err(ApiError::from_json_error)
+    }
+}
+
 /// The caller's address and user agent.
 pub struct Client(pub RequestContext);
 
 impl<S: Send + Sync> FromRequestParts<S> for Client {
-    type Rejection = std::convert::Infallible;
+    type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        // Set for every request by `request_context::attach_request_context`.
-        Ok(Client(parts.extensions.get::<RequestContext>().cloned().unwrap_or_default()))
+        // Set for every request by `request_context::attach_request_context`; without it the
+        // address limit would silently not apply, so its absence is a bug, not a default.
+        parts.extensions.get::<RequestContext>().cloned().map(Client).ok_or_else(|| {
+            ApiError::Core(CoreError::internal("request context", "the request-context middleware did not run"))
+        })
     }
 }
 

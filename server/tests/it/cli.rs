@@ -31,6 +31,7 @@ async fn a_bad_setting_stops_start_up_and_is_named() {
         ("GATEHOUSE_BIND", "not-an-address"),
         ("GATEHOUSE_SMTP_TLS", "sometimes"),
         ("GATEHOUSE_ACCESS_TOKEN_TTL", "soon"),
+        ("GATEHOUSE_LOG", "gatehouse=loud"),
     ] {
         let output = gatehouse(dir.path())
             .env("GATEHOUSE_SMTP_HOST", "localhost")

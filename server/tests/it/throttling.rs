@@ -186,3 +186,31 @@ async fn unknown_users_and_wrong_passwords_cost_the_same_work() {
     assert_eq!(after_unknown - after_known, 1, "an unknown account: one verification of the dummy hash");
     assert_eq!(after_garbage - after_unknown, 1, "an unparsable name: the same");
 }
+
+#[tokio::test]
+async fn a_burst_of_parallel_guesses_gets_no_more_than_the_budget() {
+    let app = spawn_app_with(|s| s.set("login_free_attempts_per_account", "2")).await;
+    app.verified_user("burst@example.com", None).await;
+    let guesses = (0..12).map(|_| {
+        let client = new_client();
+        let url = app.url("/api/v1/auth/token/");
+        async move {
+            let body = json!({ "email": "burst@example.com", "password": "guess" });
+            client.post(url).json(&body).send().await.unwrap().status().as_u16()
+        }
+    });
+    let statuses = futures_join_all(guesses).await;
+    let checked = statuses.iter().filter(|s| **s == 401).count();
+    assert_eq!(checked, 3, "two free attempts and the one that set the first delay: {statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 9);
+}
+
+/// Runs the futures concurrently on this test's runtime.
+async fn futures_join_all<F: std::future::Future<Output = u16> + Send + 'static>(futures: impl Iterator<Item = F>) -> Vec<u16> {
+    let handles: Vec<_> = futures.map(tokio::spawn).collect();
+    let mut results = Vec::new();
+    for handle in handles {
+        results.push(handle.await.unwrap());
+    }
+    results
+}
