@@ -287,7 +287,7 @@ impl Gatehouse {
         let (session_id, generation) = self.0.refresh.parse(refresh_token).ok_or(CoreError::Unauthenticated)?;
         let session = self.live_api_session(&session_id).await?;
         let (session, outcome) = if generation == session.refresh_generation {
-            if sessions::rotate(self.pool(), &session.id, generation).await? {
+            if sessions::rotate(self.pool(), &session.id, generation, self.clock().now_secs()).await? {
                 (self.live_api_session(&session_id).await?, "rotated")
             } else {
                 // Another refresh of the same token won the race: this is the "just rotated" case.
@@ -317,7 +317,7 @@ impl Gatehouse {
     /// the rotation happened within the grace interval; otherwise revokes the session.
     async fn within_grace(&self, session: &Session, presented: i64, context: &RequestContext) -> Result<(), CoreError> {
         let grace = self.settings().refresh_reuse_grace.as_secs() as i64;
-        let recent = session.rotated_at.is_some_and(|at| crate::db::now() - at <= grace);
+        let recent = session.rotated_at.is_some_and(|at| self.clock().now_secs() - at <= grace);
         if presented + 1 == session.refresh_generation && recent {
             return Ok(());
         }

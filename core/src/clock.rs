@@ -28,6 +28,11 @@ impl Clock {
         }
     }
 
+    /// Unix time in whole seconds (what the stores keep).
+    pub fn now_secs(&self) -> i64 {
+        self.now_millis().div_euclid(1000)
+    }
+
     /// Moves a manual clock forward; the system clock cannot be moved.
     pub fn advance(&self, by: Duration) {
         match self {

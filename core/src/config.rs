@@ -109,12 +109,12 @@ pub struct Settings {
     /// Base of links in emails; `None`: `http(s)://<bind>` ([`Settings::public_url`]).
     public_url: Option<String>,
     /// The root key as configured; `None` means "generate one into the data dir".
-    pub secret_key: Option<String>,
+    pub secret_key: Option<Secret>,
     pub smtp_host: Option<String>,
     /// `None`: 25, 587 or 465 by `smtp_tls`.
     pub smtp_port: Option<u16>,
     pub smtp_username: Option<String>,
-    pub smtp_password: Option<String>,
+    pub smtp_password: Option<Secret>,
     #[serde(deserialize_with = "lowercase::deserialize")]
     pub smtp_tls: SmtpTls,
     pub mail_from: String,
@@ -399,7 +399,7 @@ impl Settings {
             host: host.clone(),
             port: self.smtp_port.unwrap_or(default_port),
             username: self.smtp_username.clone(),
-            password: self.smtp_password.clone(),
+            password: self.smtp_password.as_ref().map(|p| p.expose().to_string()),
             tls: self.smtp_tls,
         })
     }
@@ -437,6 +437,23 @@ fn tracing_filter_ok(filter: &str) -> Result<(), String> {
         return Err("must not be empty (e.g. `info`)".into());
     }
     Ok(())
+}
+
+/// A setting that must never be printed: `Debug` shows `***`.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("***")
+    }
 }
 
 /// Names of choices (`starttls`, `json`) in any case.

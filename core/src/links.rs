@@ -24,8 +24,17 @@ impl Gatehouse {
         ttl: Duration,
     ) -> Result<IssuedLink, CoreError> {
         let token = random_token();
-        email_tokens::replace(self.pool(), user.id, purpose, &token_hash(&token), &user.email, ttl.as_secs() as i64)
-            .await?;
+        let now = self.clock().now_secs();
+        email_tokens::replace(
+            self.pool(),
+            user.id,
+            purpose,
+            &token_hash(&token),
+            &user.email,
+            ttl.as_secs() as i64,
+            now,
+        )
+        .await?;
         Ok(IssuedLink { uid: user.id.to_uidb64(), token })
     }
 
@@ -38,7 +47,7 @@ impl Gatehouse {
     ) -> Result<(UserId, StoredToken), CoreError> {
         let user_id = UserId::from_uidb64(uid).ok_or(CoreError::InvalidLink)?;
         let presented = token_hash(token.trim());
-        let live = email_tokens::live_tokens(self.pool(), user_id, purpose).await?;
+        let live = email_tokens::live_tokens(self.pool(), user_id, purpose, self.clock().now_secs()).await?;
         let found =
             live.into_iter().find(|t| constant_time_eq(&t.token_hash, &presented)).ok_or(CoreError::InvalidLink)?;
         Ok((user_id, found))

@@ -60,7 +60,9 @@ async fn same_origin_writes(State(state): State<AppState>, request: Request<Body
     if let Some(claimed) = claimed {
         let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or_default();
         if !same_origin(claimed, host, &state.core.settings().public_url()) {
-            tracing::warn!(origin = claimed, "refused a cross-origin form post");
+            // Only the origin: a full Referer may carry an emailed link's token.
+            let origin = url::Url::parse(claimed).map(|u| u.origin().ascii_serialization()).unwrap_or_default();
+            tracing::warn!(%origin, "refused a cross-origin form post");
             return (StatusCode::FORBIDDEN, "Cross-origin request refused.").into_response();
         }
     }

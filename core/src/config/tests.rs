@@ -112,6 +112,16 @@ fn variables_that_are_not_settings_are_ignored_and_reported() {
     assert_eq!(Settings::unknown_env_vars(vars), vec!["GATEHOUSE_SITE_NMAE".to_string()]);
 }
 
+#[test]
+fn secrets_never_show_in_debug_output() {
+    let s =
+        Settings::from_raw(raw(&[("secret_key", "0123456789abcdef0123456789abcdef-x"), ("smtp_password", "hunter2")]))
+            .unwrap();
+    let printed = format!("{s:?}");
+    assert!(!printed.contains("0123456789abcdef") && !printed.contains("hunter2"), "{printed}");
+    assert_eq!(s.secret_key.unwrap().expose(), "0123456789abcdef0123456789abcdef-x");
+}
+
 /// One value for a setting that differs from its default, how to write it in TOML, and a
 /// check that it took effect.
 struct Case {
@@ -145,7 +155,9 @@ fn every_setting() -> Vec<Case> {
         case("smtp_host", "mail.example", "\"mail.example\"", |s| s.smtp().is_some_and(|m| m.host == "mail.example")),
         case("smtp_port", "2525", "2525", |s| s.smtp_port == Some(2525)),
         case("smtp_username", "robot", "\"robot\"", |s| s.smtp_username.as_deref() == Some("robot")),
-        case("smtp_password", "12345", "\"12345\"", |s| s.smtp_password.as_deref() == Some("12345")),
+        case("smtp_password", "12345", "\"12345\"", |s| {
+            s.smtp_password.as_ref().is_some_and(|p| p.expose() == "12345")
+        }),
         case("smtp_tls", "tls", "\"tls\"", |s| s.smtp_tls == SmtpTls::Tls),
         case("mail_from", "Ops <ops@example.com>", "\"Ops <ops@example.com>\"", |s| s.mail_from.contains("ops@")),
         case("mail_outbox_always", "yes", "true", |s| s.mail_outbox_always),

@@ -35,8 +35,8 @@ pub async fn replace(
     token_hash: &str,
     email: &str,
     lifetime_secs: i64,
+    now: i64,
 ) -> Result<(), CoreError> {
-    let now = now();
     let mut tx = pool.begin().await?;
     sqlx::query("UPDATE email_tokens SET used_at = $1 WHERE user_id = $2 AND purpose = $3 AND used_at IS NULL")
         .bind(now)
@@ -57,14 +57,19 @@ pub async fn replace(
     Ok(())
 }
 
-/// The user's unused, unexpired tokens for `purpose` (normally at most one).
-pub async fn live_tokens(pool: &AnyPool, user_id: UserId, purpose: Purpose) -> Result<Vec<StoredToken>, CoreError> {
+/// The user's unused tokens for `purpose` unexpired at `now` (normally at most one).
+pub async fn live_tokens(
+    pool: &AnyPool,
+    user_id: UserId,
+    purpose: Purpose,
+    now: i64,
+) -> Result<Vec<StoredToken>, CoreError> {
     Ok(sqlx::query_as::<_, StoredToken>(
         "SELECT id, token_hash, email FROM email_tokens WHERE user_id = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3",
     )
     .bind(user_id.0)
     .bind(purpose.as_str())
-    .bind(now())
+    .bind(now)
     .fetch_all(pool)
     .await?)
 }

@@ -186,8 +186,7 @@ pub async fn revoke_all_for_user(
 
 /// Moves an API session's refresh token from `generation` to the next one. `false` when the
 /// session is no longer at `generation` (someone rotated first) or no longer alive.
-pub async fn rotate(pool: &AnyPool, id: &str, generation: i64) -> Result<bool, CoreError> {
-    let now = now();
+pub async fn rotate(pool: &AnyPool, id: &str, generation: i64, now: i64) -> Result<bool, CoreError> {
     let result = sqlx::query(
         "UPDATE sessions SET refresh_generation = $1, rotated_at = $2, last_used_at = $2 \
          WHERE id = $3 AND refresh_generation = $4 AND revoked_at IS NULL AND expires_at > $2",

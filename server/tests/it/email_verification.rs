@@ -62,7 +62,7 @@ async fn expired_links_are_refused() {
     let app = crate::support::spawn_app_with(|s| s.set("verification_token_ttl", "1s")).await;
     app.register("late@example.com", None).await;
     let (uid, token) = link_params(&app.outbox().wait_for_link("late@example.com").await);
-    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    app.clock.advance(std::time::Duration::from_secs(1));
     let response = app.post_json("/api/v1/auth/email/verify/", &json!({ "uid": uid, "token": token })).await;
     assert_eq!(response.status(), 400);
 }

@@ -15,6 +15,9 @@ use serde_json::{json, Value};
 
 pub const PASSWORD: &str = "correct horse battery";
 
+/// No request of a test may hang the suite: a server that does not answer fails the test.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
 pub struct TestApp {
     pub base: String,
     pub client: Client,
@@ -55,6 +58,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut RawSettings)) -> TestApp
     let core = app.core().clone();
     let server = tokio::spawn(app.run_until_stopped());
     let client = Client::builder()
+        .timeout(REQUEST_TIMEOUT)
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
         // Tests that serve HTTPS use a self-signed certificate.
@@ -125,7 +129,12 @@ impl TestApp {
 
     /// A browser with a cookie jar of its own, logged in through the login form.
     pub async fn logged_in_browser(&self, email: &str) -> Browser {
-        let client = Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        let client = Client::builder()
+            .timeout(REQUEST_TIMEOUT)
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
         let browser = Browser { base: self.base.clone(), client };
         let (_, location) =
             browser.submit("/login", "/_fn/login", &[("username", email), ("password", PASSWORD)]).await;

@@ -11,7 +11,7 @@ use crate::support::{spawn_app_with, TestApp, PASSWORD};
 
 /// A client of its own (its own cookie jar: no device cookie unless it logged in itself).
 fn new_client() -> reqwest::Client {
-    reqwest::Client::builder().cookie_store(true).build().unwrap()
+    reqwest::Client::builder().timeout(crate::support::REQUEST_TIMEOUT).cookie_store(true).build().unwrap()
 }
 
 async fn login_as(
@@ -206,7 +206,9 @@ async fn a_burst_of_parallel_guesses_gets_no_more_than_the_budget() {
 }
 
 /// Runs the futures concurrently on this test's runtime.
-async fn futures_join_all<F: std::future::Future<Output = u16> + Send + 'static>(futures: impl Iterator<Item = F>) -> Vec<u16> {
+async fn futures_join_all<F: std::future::Future<Output = u16> + Send + 'static>(
+    futures: impl Iterator<Item = F>,
+) -> Vec<u16> {
     let handles: Vec<_> = futures.map(tokio::spawn).collect();
     let mut results = Vec::new();
     for handle in handles {
