@@ -3,7 +3,7 @@
 
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{header, Method, StatusCode};
+use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -14,6 +14,8 @@ use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tower_http::compression::CompressionLayer;
 use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
 
@@ -22,6 +24,14 @@ use crate::state::AppState;
 
 /// Name of the browser session cookie.
 pub const SESSION_COOKIE: &str = "gatehouse_session";
+
+/// The longest a page or server function may take. Leptos 0.8.23's server rendering can,
+/// rarely, never finish a page whose suspense boundaries resolve at the same moment (a race
+/// fixed upstream after that release: leptos-rs/leptos#4851, #4853). Rather than hold the
+/// connection (and the render) for ever, such a request is answered 503 with `Retry-After`;
+/// a reload renders normally. Far above any real render (milliseconds), and above a
+/// password hash waiting its turn in a login storm.
+pub const RENDER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 pub fn router(state: &AppState) -> Router<AppState> {
     let core = state.core.clone();
@@ -43,6 +53,10 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .layer(middleware::from_fn_with_state(state.clone(), same_origin_writes))
         .layer(sessions)
         .layer(RequestBodyLimitLayer::new(settings.max_body_bytes))
+        .layer(SetResponseHeaderLayer::if_not_present(header::RETRY_AFTER, |response: &Response| {
+            (response.status() == StatusCode::SERVICE_UNAVAILABLE).then(|| HeaderValue::from_static("1"))
+        }))
+        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, RENDER_TIMEOUT))
         .route("/pkg/{*path}", get(assets::serve).layer(CompressionLayer::new()))
 }
 

@@ -178,8 +178,16 @@ impl Browser {
         (response.status().as_u16(), location)
     }
 
+    /// A page's HTML. A render cut off by the server's render timeout (503, see
+    /// `gatehouse_server::web::RENDER_TIMEOUT`) is loaded again once, as a person would.
     pub async fn page(&self, path: &str) -> String {
-        self.client.get(self.url(path)).send().await.unwrap().text().await.unwrap()
+        for _ in 0..2 {
+            let response = self.client.get(self.url(path)).send().await.unwrap();
+            if response.status() != 503 {
+                return response.text().await.unwrap();
+            }
+        }
+        panic!("{path} was cut off twice by the render timeout");
     }
 }
 
