@@ -183,6 +183,12 @@ async fn write_eml(dir: &std::path::Path, message: &Message) -> Result<PathBuf, 
     // Write then rename, so a reader polling the folder never sees half a message.
     let tmp = dir.join(format!(".{name}.tmp"));
     tokio::fs::write(&tmp, message.formatted()).await?;
+    // Messages carry link secrets: readable by the server's user only.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        tokio::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600)).await?;
+    }
     let path = dir.join(name);
     tokio::fs::rename(&tmp, &path).await?;
     Ok(path)

@@ -12,8 +12,8 @@ pub fn login(outcome: &'static str) {
     counter!("gatehouse_logins_total", "outcome" => outcome).increment(1);
 }
 
-/// Refresh-token exchanges by outcome: `rotated`, `grace` (a retry within the grace interval),
-/// `reuse_detected`, `invalid`.
+/// Refresh-token exchanges by outcome: `rotated`, `grace` (the just-replaced token presented
+/// again within the grace interval) or `refused` (invalid, expired, revoked, or reuse).
 pub fn refresh(outcome: &'static str) {
     counter!("gatehouse_refreshes_total", "outcome" => outcome).increment(1);
 }

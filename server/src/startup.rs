@@ -14,14 +14,13 @@ use axum_server::tls_rustls::RustlsConfig;
 use gatehouse_core::clock::Clock;
 use gatehouse_core::store::web_sessions::WebSessionStore;
 use gatehouse_core::{Gatehouse, Settings};
-use leptos::config::LeptosOptions;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 use tower_sessions::ExpiredDeletion;
 
 use crate::request_context::attach_request_context;
 use crate::shutdown::ShutdownTrigger;
-use crate::state::{AppState, Readiness};
+use crate::state::AppState;
 use crate::{api, health, metrics, security_headers, telemetry, web};
 
 pub struct Application {
@@ -53,12 +52,7 @@ impl Application {
         settings.bind = listener.local_addr()?;
         let metrics = settings.metrics.then(metrics::recorder);
         let core = Gatehouse::start_with_clock(settings, clock).await?;
-        let state = AppState {
-            leptos_options: leptos_options(core.settings()),
-            core,
-            metrics,
-            readiness: Readiness::default(),
-        };
+        let state = AppState::new(core, metrics);
         if !crate::assets::bundle_present() {
             tracing::warn!(
                 "the web app's wasm bundle is missing: pages render but do not hydrate (build with `cargo xtask`)"
@@ -180,16 +174,6 @@ pub(crate) async fn tls_config(settings: &Settings) -> anyhow::Result<Option<Rus
         )
     })?;
     Ok(Some(config))
-}
-
-fn leptos_options(settings: &Settings) -> LeptosOptions {
-    LeptosOptions::builder()
-        // The content-hashed name xtask gave the bundle: pages ask for exactly these files.
-        .output_name(crate::assets::bundle_name())
-        .site_pkg_dir("pkg")
-        .site_root("target/site")
-        .site_addr(settings.bind)
-        .build()
 }
 
 /// The whole HTTP surface: JSON API and its documents, health probes, metrics, web app.

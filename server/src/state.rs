@@ -18,6 +18,20 @@ pub struct AppState {
     pub readiness: Readiness,
 }
 
+impl AppState {
+    /// The state for a running core; `metrics` is the Prometheus registry when metrics are on.
+    pub fn new(core: Gatehouse, metrics: Option<PrometheusHandle>) -> Self {
+        let leptos_options = LeptosOptions::builder()
+            // The content-hashed name xtask gave the bundle: pages ask for exactly these files.
+            .output_name(crate::assets::bundle_name())
+            .site_pkg_dir("pkg")
+            .site_root("target/site")
+            .site_addr(core.settings().bind)
+            .build();
+        Self { core, leptos_options, metrics, readiness: Readiness::default() }
+    }
+}
+
 impl FromRef<AppState> for LeptosOptions {
     fn from_ref(state: &AppState) -> Self {
         state.leptos_options.clone()

@@ -35,7 +35,7 @@ where
     }
 }
 
-/// The caller's address and user agent.
+/// The caller's context: address, user agent and device cookie.
 pub struct Client(pub RequestContext);
 
 impl<S: Send + Sync> FromRequestParts<S> for Client {

@@ -129,9 +129,12 @@ async fn shutdown_turns_readiness_off_and_lets_requests_in_flight_finish() {
 
 #[tokio::test]
 async fn readiness_is_off_once_shutdown_begins() {
-    use gatehouse_server::state::Readiness;
-    let readiness = Readiness::default();
-    assert!(readiness.is_ready());
-    readiness.shutting_down();
-    assert!(!readiness.is_ready());
+    use tower::ServiceExt;
+    let app = spawn_app().await;
+    let state = gatehouse_server::state::AppState::new(app.core.clone(), None);
+    let readyz = || axum::http::Request::get("/readyz").body(axum::body::Body::empty()).unwrap();
+    let router = gatehouse_server::startup::router(state.clone());
+    assert_eq!(router.clone().oneshot(readyz()).await.unwrap().status(), 200);
+    state.readiness.shutting_down();
+    assert_eq!(router.oneshot(readyz()).await.unwrap().status(), 503, "load balancers are told to stop");
 }

@@ -23,6 +23,8 @@ async fn serves_https_with_secure_cookies_and_https_links() {
     assert!(app.base.starts_with("https://"));
     let health = app.client.get(app.url("/healthz")).send().await.unwrap();
     assert_eq!(health.status(), 200);
+    let hsts = health.headers()["strict-transport-security"].to_str().unwrap();
+    assert!(hsts.contains("max-age=31536000"), "HSTS when serving TLS: {hsts}");
 
     app.register("tls@example.com", None).await;
     let link = app.outbox().wait_for_link("tls@example.com").await;
