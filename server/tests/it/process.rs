@@ -18,6 +18,10 @@ struct Server {
 }
 
 async fn start(mut command: tokio::process::Command) -> Server {
+    // A database of its own: throttle counters must not carry over from another server.
+    if let Some(url) = crate::support::fresh_postgres_database().await {
+        command.env("GATEHOUSE_DATABASE_URL", url);
+    }
     let port = free_port();
     let mut child = command
         .env("GATEHOUSE_BIND", format!("127.0.0.1:{port}"))

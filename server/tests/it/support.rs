@@ -69,7 +69,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut RawSettings)) -> TestApp
 }
 
 /// A new, empty database on the PostgreSQL server named by `GATEHOUSE_TEST_DATABASE_URL`.
-async fn fresh_postgres_database() -> Option<String> {
+pub(crate) async fn fresh_postgres_database() -> Option<String> {
     let admin_url = std::env::var("GATEHOUSE_TEST_DATABASE_URL").ok().filter(|u| !u.is_empty())?;
     let name = format!("gatehouse_test_{}", uuid::Uuid::new_v4().simple());
     let mut admin =
