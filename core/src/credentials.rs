@@ -24,15 +24,18 @@ impl Gatehouse {
         })
     }
 
-    /// Re-authentication for sensitive changes; a wrong password is a field error.
+    /// Re-authentication for sensitive changes; a wrong password is a field error. Throttled
+    /// like logins to the same account (see [`crate::throttle`]).
     pub(crate) async fn check_current_password(
         &self,
         user: &User,
         password: &PasswordAttempt,
     ) -> Result<(), CoreError> {
+        let keys = crate::throttle::AttemptKeys::for_account(user.id);
+        self.take_login_attempt(&keys).await?;
         let hash = users::password_hash(self.pool(), user.id).await?;
         match self.0.hasher.verify(hash.as_deref(), password.expose()).await? {
-            Verification::Match { .. } => Ok(()),
+            Verification::Match { .. } => self.clear_login_throttle(&keys).await,
             Verification::Mismatch => Err(CoreError::field("current_password", "Your current password is incorrect.")),
         }
     }

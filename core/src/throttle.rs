@@ -64,6 +64,13 @@ impl AttemptKeys {
         Self { account, address, device }
     }
 
+    /// A re-authentication by a signed-in user (changing the password, deleting the account):
+    /// taken from the account's own budget, so a stolen access token cannot be used to guess
+    /// the password faster than logging in could.
+    pub fn for_account(user: UserId) -> Self {
+        Self { account: format!("user:{}", user.0), address: None, device: None }
+    }
+
     /// The budget this attempt is taken from.
     fn budget(&self) -> &str {
         self.device.as_deref().unwrap_or(&self.account)

@@ -36,10 +36,11 @@ pub struct DeleteAccountRequest {
 }
 
 /// Deletes the caller's account, with its sessions, tokens and links (audit rows keep the id).
+/// Wrong current passwords are throttled like failed logins to the account.
 #[utoipa::path(delete, path = "/account", tag = "account", request_body = DeleteAccountRequest,
     security(("Bearer" = []), ("JWT" = [])),
     responses((status = 204, description = "Deleted"),
-        BadRequest, Unauthorized, PayloadTooLarge, UnsupportedMediaType))]
+        BadRequest, Unauthorized, Throttled, PayloadTooLarge, UnsupportedMediaType))]
 async fn delete_account(
     State(state): State<AppState>,
     Client(client): Client,

@@ -262,11 +262,12 @@ pub struct ChangePasswordRequest {
     new_password: String,
 }
 
-/// Changes the caller's password; their other sessions end.
+/// Changes the caller's password; their other sessions end. Wrong current passwords are
+/// throttled like failed logins to the account.
 #[utoipa::path(post, path = "/auth/password/change", tag = "auth", request_body = ChangePasswordRequest,
     security(("Bearer" = []), ("JWT" = [])),
     responses((status = 204, description = "Changed"),
-        BadRequest, Unauthorized, PayloadTooLarge, UnsupportedMediaType))]
+        BadRequest, Unauthorized, Throttled, PayloadTooLarge, UnsupportedMediaType))]
 async fn change_password(
     State(state): State<AppState>,
     Client(client): Client,

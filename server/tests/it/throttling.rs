@@ -216,3 +216,23 @@ async fn futures_join_all<F: std::future::Future<Output = u16> + Send + 'static>
     }
     results
 }
+
+#[tokio::test]
+async fn guessing_the_current_password_with_a_stolen_token_is_throttled_too() {
+    let app = spawn_app_with(|s| s.set("login_free_attempts_per_account", "2")).await;
+    let token = app.verified_user("stolen@example.com", None).await;
+    let change = |current: &'static str| {
+        let request = app
+            .client
+            .post(app.url("/api/v1/auth/password/change/"))
+            .bearer_auth(&token)
+            .json(&json!({ "current_password": current, "new_password": "a brand new passphrase" }));
+        async move { request.send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(change("guess one").await, 400);
+    assert_eq!(change("guess two").await, 400);
+    assert_eq!(change("guess three").await, 400, "the attempt that starts the delays is still checked");
+    assert_eq!(change(PASSWORD).await, 429, "then even the right password waits");
+    app.clock.advance(Duration::from_secs(1));
+    assert_eq!(change(PASSWORD).await, 204);
+}
