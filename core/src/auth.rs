@@ -145,6 +145,7 @@ impl Gatehouse {
                 kind,
                 aal: "aal1",
                 amr: &["pwd"],
+                second_factor_pending: self.has_second_factor(user.id).await?,
                 lifetime_secs: self.settings().refresh_token_ttl.as_secs() as i64,
                 context,
             },
@@ -164,7 +165,7 @@ impl Gatehouse {
     }
 
     /// A new access token, with the session's current refresh token.
-    fn token_pair(&self, user: &User, session: &Session) -> Result<TokenPair, CoreError> {
+    pub(crate) fn token_pair(&self, user: &User, session: &Session) -> Result<TokenPair, CoreError> {
         let refresh = self.0.refresh.issue(&session.id, session.refresh_generation);
         let ttl = self.settings().access_token_ttl.as_secs() as i64;
         let (access, _) =
@@ -175,7 +176,7 @@ impl Gatehouse {
             token_type: "Bearer",
             expires_in: ttl,
             aal: session.aal.clone(),
-            mfa_required: false,
+            mfa_required: session.second_factor_pending,
         })
     }
 

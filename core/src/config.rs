@@ -148,6 +148,8 @@ pub struct Settings {
     #[serde(deserialize_with = "list::deserialize")]
     pub verification_base_url_allowlist: Vec<String>,
     pub password_min_length: usize,
+    /// How many recovery codes one generation hands out.
+    pub recovery_code_count: usize,
     pub argon2_memory_kib: u32,
     pub argon2_iterations: u32,
     pub argon2_parallelism: u32,
@@ -199,6 +201,7 @@ impl Default for Settings {
             forwarded_header: ForwardedHeader::XForwardedFor,
             verification_base_url_allowlist: Vec::new(),
             password_min_length: 8,
+            recovery_code_count: 10,
             argon2_memory_kib: 19_456,
             argon2_iterations: 2,
             argon2_parallelism: 1,
@@ -325,6 +328,9 @@ impl Settings {
         }
         if self.password_min_length == 0 || self.password_min_length > 128 {
             return Err(ConfigError::new("password_min_length", "must be between 1 and 128"));
+        }
+        if !(1..=50).contains(&self.recovery_code_count) {
+            return Err(ConfigError::new("recovery_code_count", "must be between 1 and 50"));
         }
         if self.login_free_attempts_per_account < 1 {
             return Err(ConfigError::new("login_free_attempts_per_account", "must be at least 1"));

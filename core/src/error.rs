@@ -29,6 +29,12 @@ pub enum CoreError {
     Unauthenticated,
     #[error("You do not have permission to perform this action.")]
     Forbidden,
+    /// A password login of an account with two-factor authentication, before the second step.
+    #[error("A second factor is required: verify a code from your authenticator app or a recovery code first.")]
+    SecondFactorRequired,
+    /// Changing the second factor needs a session that proved it.
+    #[error("This needs a session that verified the second factor (aal2).")]
+    Aal2Required,
     #[error("Not found.")]
     NotFound,
     #[error("Too many attempts. Try again in {retry_after_secs} seconds.")]
@@ -49,6 +55,8 @@ impl CoreError {
             CoreError::InvalidLink => "invalid_link",
             CoreError::Unauthenticated => "not_authenticated",
             CoreError::Forbidden => "permission_denied",
+            CoreError::SecondFactorRequired => "mfa_required",
+            CoreError::Aal2Required => "aal2_required",
             CoreError::NotFound => "not_found",
             CoreError::Throttled { .. } => "throttled",
             CoreError::Internal(_) => "internal_error",
@@ -61,7 +69,10 @@ impl CoreError {
         match self {
             CoreError::Validation { .. } | CoreError::InvalidLink => 400,
             CoreError::InvalidCredentials | CoreError::Unauthenticated => 401,
-            CoreError::EmailNotVerified | CoreError::Forbidden => 403,
+            CoreError::EmailNotVerified
+            | CoreError::Forbidden
+            | CoreError::SecondFactorRequired
+            | CoreError::Aal2Required => 403,
             CoreError::NotFound => 404,
             CoreError::Conflict { .. } => 409,
             CoreError::Throttled { .. } => 429,

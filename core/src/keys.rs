@@ -70,6 +70,46 @@ impl RootKey {
     }
 }
 
+/// Encryption at rest for secrets the server must read back (TOTP secrets):
+/// ChaCha20-Poly1305 under a key derived from the root key, a fresh random nonce per value,
+/// stored as base64url(`nonce || ciphertext`). `purpose` is bound as associated data, so a
+/// value sealed for one use cannot be opened as another.
+#[derive(Clone)]
+pub struct SecretBox {
+    cipher: chacha20poly1305::ChaCha20Poly1305,
+}
+
+impl SecretBox {
+    pub fn new(root: &RootKey, purpose: &str) -> Self {
+        use chacha20poly1305::KeyInit;
+        let key = root.derive(&format!("secret-box/{purpose}"));
+        Self { cipher: chacha20poly1305::ChaCha20Poly1305::new(&key.into()) }
+    }
+
+    pub fn seal(&self, plaintext: &[u8], purpose: &str) -> String {
+        use chacha20poly1305::aead::{Aead, AeadCore, Payload};
+        let nonce = chacha20poly1305::ChaCha20Poly1305::generate_nonce(&mut rand::rngs::OsRng);
+        let sealed = self
+            .cipher
+            .encrypt(&nonce, Payload { msg: plaintext, aad: purpose.as_bytes() })
+            .expect("ChaCha20-Poly1305 encrypts any length we use");
+        let mut out = nonce.to_vec();
+        out.extend_from_slice(&sealed);
+        URL_SAFE_NO_PAD.encode(out)
+    }
+
+    /// `None` when the value was not sealed by this key for this purpose, or was altered.
+    pub fn open(&self, sealed: &str, purpose: &str) -> Option<Vec<u8>> {
+        use chacha20poly1305::aead::{Aead, Payload};
+        let bytes = URL_SAFE_NO_PAD.decode(sealed).ok()?;
+        if bytes.len() < 12 {
+            return None;
+        }
+        let (nonce, ciphertext) = bytes.split_at(12);
+        self.cipher.decrypt(nonce.into(), Payload { msg: ciphertext, aad: purpose.as_bytes() }).ok()
+    }
+}
+
 #[cfg(unix)]
 fn open_private(path: &Path) -> std::io::Result<std::fs::File> {
     use std::os::unix::fs::OpenOptionsExt;
@@ -98,6 +138,22 @@ mod tests {
             let mode = std::fs::metadata(dir.path().join(KEY_FILE)).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
         }
+    }
+
+    #[test]
+    fn sealed_secrets_open_only_with_the_same_key_and_purpose() {
+        let root = RootKey::from_text("a root key of at least thirty-two characters").unwrap();
+        let secrets = SecretBox::new(&root, "totp");
+        let sealed = secrets.seal(b"JBSWY3DPEHPK3PXP", "totp");
+        assert!(!sealed.contains("JBSWY3DPEHPK3PXP"));
+        assert_ne!(sealed, secrets.seal(b"JBSWY3DPEHPK3PXP", "totp"), "a fresh nonce each time");
+        assert_eq!(secrets.open(&sealed, "totp").unwrap(), b"JBSWY3DPEHPK3PXP");
+        assert!(secrets.open(&sealed, "other").is_none(), "bound to its purpose");
+        let other = RootKey::from_text("another root key, also thirty-two chars").unwrap();
+        assert!(SecretBox::new(&other, "totp").open(&sealed, "totp").is_none(), "bound to the root key");
+        let mut altered = sealed.clone();
+        altered.replace_range(20..21, if &sealed[20..21] == "A" { "B" } else { "A" });
+        assert!(secrets.open(&altered, "totp").is_none(), "authenticated");
     }
 
     #[test]

@@ -21,6 +21,7 @@ pub mod store;
 pub mod throttle;
 pub mod time_format;
 pub mod tokens;
+pub mod two_factor;
 
 use std::sync::Arc;
 
@@ -50,6 +51,7 @@ struct Inner {
     jwt: JwtKeys,
     refresh: RefreshKeys,
     devices: DeviceKeys,
+    two_factor: two_factor::TwoFactorKeys,
     clock: Clock,
     /// Work that outlives the request that started it (mail, answer-hiding work).
     background: tokio_util::task::TaskTracker,
@@ -96,6 +98,7 @@ impl Gatehouse {
             jwt: JwtKeys::new(&root),
             refresh: RefreshKeys::new(&root),
             devices: DeviceKeys::new(&root),
+            two_factor: two_factor::TwoFactorKeys::new(&root),
             clock,
             mailer: Mailer::new(&settings, background.clone())?,
             background,

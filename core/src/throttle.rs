@@ -71,6 +71,12 @@ impl AttemptKeys {
         Self { account: format!("user:{}", user.0), address: None, device: None }
     }
 
+    /// A second-factor code (TOTP or recovery code) of `user`: a budget of its own, with the
+    /// same growing delays.
+    pub fn for_second_factor(user: UserId) -> Self {
+        Self { account: format!("mfa:user:{}", user.0), address: None, device: None }
+    }
+
     /// The budget this attempt is taken from.
     fn budget(&self) -> &str {
         self.device.as_deref().unwrap_or(&self.account)

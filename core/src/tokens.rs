@@ -169,6 +169,7 @@ mod tests {
             aal: "aal1".into(),
             amr: vec!["pwd".into()],
             otp_device_id: None,
+            second_factor_pending: false,
             ip: String::new(),
             user_agent: String::new(),
             created_at: 0,

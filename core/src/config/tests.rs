@@ -181,6 +181,7 @@ fn every_setting() -> Vec<Case> {
             |s| s.verification_base_url_allowlist.len() == 2,
         ),
         case("password_min_length", "12", "12", |s| s.password_min_length == 12),
+        case("recovery_code_count", "16", "16", |s| s.recovery_code_count == 16),
         case("argon2_memory_kib", "8192", "8192", |s| s.argon2_memory_kib == 8192),
         case("argon2_iterations", "3", "3", |s| s.argon2_iterations == 3),
         case("argon2_parallelism", "2", "2", |s| s.argon2_parallelism == 2),

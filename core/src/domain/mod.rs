@@ -2,11 +2,13 @@
 //! never has to wonder whether it is well-formed or normalised.
 
 mod email;
+mod otp_code;
 mod password;
 mod user_id;
 mod username;
 
 pub use email::Email;
+pub use otp_code::{RecoveryCode, TotpCode, RECOVERY_CODE_ALPHABET, RECOVERY_CODE_LENGTH};
 pub use password::{NewPassword, PasswordAttempt, PasswordPolicy};
 pub use user_id::UserId;
 pub use username::{LoginIdentifier, Username};

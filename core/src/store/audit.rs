@@ -20,6 +20,12 @@ pub enum EventKind {
     PasswordResetRequested,
     PasswordReset,
     AccountDeleted,
+    MfaEnrolled,
+    MfaConfirmed,
+    MfaRemoved,
+    MfaFailed,
+    RecoveryCodesGenerated,
+    RecoveryCodeUsed,
 }
 
 impl EventKind {
@@ -37,6 +43,12 @@ impl EventKind {
             EventKind::PasswordResetRequested => "password_reset_requested",
             EventKind::PasswordReset => "password_reset",
             EventKind::AccountDeleted => "account_deleted",
+            EventKind::MfaEnrolled => "mfa_enrolled",
+            EventKind::MfaConfirmed => "mfa_confirmed",
+            EventKind::MfaRemoved => "mfa_removed",
+            EventKind::MfaFailed => "mfa_failed",
+            EventKind::RecoveryCodesGenerated => "recovery_codes_generated",
+            EventKind::RecoveryCodeUsed => "recovery_code_used",
         }
     }
 }

@@ -2,7 +2,9 @@
 
 pub mod audit;
 pub mod email_tokens;
+pub mod recovery_codes;
 pub mod sessions;
 pub mod throttle;
+pub mod totp_devices;
 pub mod users;
 pub mod web_sessions;

@@ -2,7 +2,7 @@ use serde::Serialize;
 use sqlx::{AnyPool, FromRow};
 
 use crate::context::RequestContext;
-use crate::db::now;
+use crate::db::{now, Flag};
 use crate::domain::UserId;
 use crate::error::CoreError;
 
@@ -41,6 +41,9 @@ pub struct Session {
     pub aal: String,
     pub amr: Vec<String>,
     pub otp_device_id: Option<i64>,
+    /// A password login of a user with a confirmed device, before the second step: such a
+    /// session may only complete the second step, refresh and log out.
+    pub second_factor_pending: bool,
     pub ip: String,
     pub user_agent: String,
     pub created_at: i64,
@@ -61,6 +64,7 @@ struct SessionRow {
     aal: String,
     amr: String,
     otp_device_id: Option<i64>,
+    second_factor_pending: Flag,
     ip: String,
     user_agent: String,
     created_at: i64,
@@ -79,6 +83,7 @@ impl From<SessionRow> for Session {
             aal: r.aal,
             amr: r.amr.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect(),
             otp_device_id: r.otp_device_id,
+            second_factor_pending: r.second_factor_pending.0,
             ip: r.ip,
             user_agent: r.user_agent,
             created_at: r.created_at,
@@ -91,14 +96,15 @@ impl From<SessionRow> for Session {
 }
 
 const COLUMNS: &str =
-    "id, user_id, kind, aal, amr, otp_device_id, ip, user_agent, created_at, last_used_at, expires_at, \
-     refresh_generation, rotated_at";
+    "id, user_id, kind, aal, amr, otp_device_id, second_factor_pending, ip, user_agent, created_at, last_used_at, \
+     expires_at, refresh_generation, rotated_at";
 
 pub struct NewSession<'a> {
     pub user_id: UserId,
     pub kind: SessionKind,
     pub aal: &'a str,
     pub amr: &'a [&'a str],
+    pub second_factor_pending: bool,
     pub lifetime_secs: i64,
     pub context: &'a RequestContext,
 }
@@ -107,8 +113,9 @@ pub async fn insert(pool: &AnyPool, new: NewSession<'_>) -> Result<Session, Core
     let id = uuid::Uuid::new_v4().to_string();
     let now = now();
     let sql = format!(
-        "INSERT INTO sessions (id, user_id, kind, aal, amr, ip, user_agent, created_at, last_used_at, expires_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9) RETURNING {COLUMNS}"
+        "INSERT INTO sessions (id, user_id, kind, aal, amr, ip, user_agent, created_at, last_used_at, expires_at, \
+           second_factor_pending) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10) RETURNING {COLUMNS}"
     );
     let row = sqlx::query_as::<_, SessionRow>(&sql)
         .bind(&id)
@@ -120,6 +127,7 @@ pub async fn insert(pool: &AnyPool, new: NewSession<'_>) -> Result<Session, Core
         .bind(&new.context.user_agent)
         .bind(now)
         .bind(now + new.lifetime_secs)
+        .bind(new.second_factor_pending)
         .fetch_one(pool)
         .await?;
     Ok(row.into())
@@ -207,4 +215,23 @@ pub async fn count_alive(pool: &AnyPool) -> Result<i64, CoreError> {
         .fetch_one(pool)
         .await?;
     Ok(count)
+}
+
+/// The session proved a second factor: it becomes aal2 (the same session, so "your sessions"
+/// shows it), with `method` added to its `amr` and the device that was used.
+pub async fn upgrade_to_aal2(pool: &AnyPool, session: &Session, method: &str, device: i64) -> Result<(), CoreError> {
+    let mut amr = session.amr.clone();
+    if !amr.iter().any(|m| m == method) {
+        amr.push(method.to_string());
+    }
+    sqlx::query(
+        "UPDATE sessions SET aal = 'aal2', amr = $1, otp_device_id = $2, second_factor_pending = $3 WHERE id = $4",
+    )
+    .bind(amr.join(","))
+    .bind(device)
+    .bind(false)
+    .bind(&session.id)
+    .execute(pool)
+    .await?;
+    Ok(())
 }

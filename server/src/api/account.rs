@@ -24,7 +24,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 /// The caller's account.
 #[utoipa::path(get, path = "/account", tag = "account", security(("Bearer" = []), ("JWT" = [])),
-    responses((status = 200, description = "The caller's account", body = User), Unauthorized))]
+    responses((status = 200, description = "The caller's account", body = User), Unauthorized, SecondFactor))]
 async fn read_account(AuthUser(principal): AuthUser) -> Json<User> {
     Json(principal.user)
 }
@@ -40,7 +40,7 @@ pub struct DeleteAccountRequest {
 #[utoipa::path(delete, path = "/account", tag = "account", request_body = DeleteAccountRequest,
     security(("Bearer" = []), ("JWT" = [])),
     responses((status = 204, description = "Deleted"),
-        BadRequest, Unauthorized, Throttled, PayloadTooLarge, UnsupportedMediaType))]
+        BadRequest, Unauthorized, SecondFactor, Throttled, PayloadTooLarge, UnsupportedMediaType))]
 async fn delete_account(
     State(state): State<AppState>,
     Client(client): Client,
@@ -90,7 +90,7 @@ impl SessionBody {
 
 /// The caller's live sessions, browser and API, most recently used first.
 #[utoipa::path(get, path = "/account/sessions", tag = "account", security(("Bearer" = []), ("JWT" = [])),
-    responses((status = 200, description = "Live sessions", body = Vec<SessionBody>), Unauthorized))]
+    responses((status = 200, description = "Live sessions", body = Vec<SessionBody>), Unauthorized, SecondFactor))]
 async fn list_sessions(
     State(state): State<AppState>,
     AuthUser(principal): AuthUser,
@@ -103,7 +103,7 @@ async fn list_sessions(
 #[utoipa::path(delete, path = "/account/sessions/{id}", tag = "account",
     params(("id" = String, Path, description = "A session id from the list")),
     security(("Bearer" = []), ("JWT" = [])),
-    responses((status = 204, description = "Ended"), Unauthorized, NotFound))]
+    responses((status = 204, description = "Ended"), Unauthorized, SecondFactor, NotFound))]
 async fn revoke_session(
     State(state): State<AppState>,
     Client(client): Client,

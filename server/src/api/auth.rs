@@ -15,7 +15,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::error::ApiError;
-use super::extract::{ApiJson, AuthUser, Client, OptionalJson};
+use super::extract::{ApiJson, AuthUser, Client, OptionalJson, PartialAuthUser};
 use super::responses::*;
 use crate::state::AppState;
 
@@ -222,7 +222,7 @@ pub struct LogoutRequest {
 async fn logout(
     State(state): State<AppState>,
     Client(client): Client,
-    AuthUser(principal): AuthUser,
+    PartialAuthUser(principal): PartialAuthUser,
     OptionalJson(body): OptionalJson<LogoutRequest>,
 ) -> Result<Json<Detail>, ApiError> {
     // `{"refresh": ...}` names the session; no body means "this one".
@@ -237,7 +237,11 @@ async fn logout(
 #[utoipa::path(get, path = "/auth/logout_all", tag = "auth",
     security(("Bearer" = []), ("JWT" = [])),
     responses((status = 205, description = "Every session ended"), Unauthorized))]
-async fn logout_all_by_get(state: State<AppState>, client: Client, caller: AuthUser) -> Result<StatusCode, ApiError> {
+async fn logout_all_by_get(
+    state: State<AppState>,
+    client: Client,
+    caller: PartialAuthUser,
+) -> Result<StatusCode, ApiError> {
     logout_all(state, client, caller).await
 }
 
@@ -248,7 +252,7 @@ async fn logout_all_by_get(state: State<AppState>, client: Client, caller: AuthU
 async fn logout_all(
     State(state): State<AppState>,
     Client(client): Client,
-    AuthUser(principal): AuthUser,
+    PartialAuthUser(principal): PartialAuthUser,
 ) -> Result<StatusCode, ApiError> {
     state.core.logout_all(&principal, &client).await?;
     Ok(StatusCode::RESET_CONTENT)
@@ -267,7 +271,7 @@ pub struct ChangePasswordRequest {
 #[utoipa::path(post, path = "/auth/password/change", tag = "auth", request_body = ChangePasswordRequest,
     security(("Bearer" = []), ("JWT" = [])),
     responses((status = 204, description = "Changed"),
-        BadRequest, Unauthorized, Throttled, PayloadTooLarge, UnsupportedMediaType))]
+        BadRequest, Unauthorized, SecondFactor, Throttled, PayloadTooLarge, UnsupportedMediaType))]
 async fn change_password(
     State(state): State<AppState>,
     Client(client): Client,

@@ -50,15 +50,47 @@ impl<S: Send + Sync> FromRequestParts<S> for Client {
     }
 }
 
-/// An authenticated caller: `Authorization: Bearer <access>` or `Authorization: JWT <access>`.
+/// An authenticated caller: `Authorization: Bearer <access>` or `Authorization: JWT <access>`,
+/// who has completed every step of logging in (403 `mfa_required` while a second factor is
+/// owed).
 pub struct AuthUser(pub Principal);
 
 impl FromRequestParts<AppState> for AuthUser {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let PartialAuthUser(principal) = PartialAuthUser::from_request_parts(parts, state).await?;
+        if principal.session.second_factor_pending {
+            return Err(CoreError::SecondFactorRequired.into());
+        }
+        Ok(AuthUser(principal))
+    }
+}
+
+/// A caller with a valid access token who may still owe the second factor: what the second
+/// step itself and logging out accept.
+pub struct PartialAuthUser(pub Principal);
+
+impl FromRequestParts<AppState> for PartialAuthUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let token = bearer_token(parts).ok_or(CoreError::Unauthenticated)?;
-        Ok(AuthUser(state.core.authenticate_access_token(token).await?))
+        Ok(PartialAuthUser(state.core.authenticate_access_token(token).await?))
+    }
+}
+
+/// A caller whose session verified a second factor (aal2): what changing the second factor
+/// needs (403 `aal2_required` otherwise).
+pub struct Aal2User(pub Principal);
+
+impl FromRequestParts<AppState> for Aal2User {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let AuthUser(principal) = AuthUser::from_request_parts(parts, state).await?;
+        gatehouse_core::Gatehouse::require_aal2(&principal)?;
+        Ok(Aal2User(principal))
     }
 }
 

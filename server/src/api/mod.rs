@@ -6,6 +6,7 @@ mod account;
 mod auth;
 pub mod error;
 pub mod extract;
+mod mfa;
 pub mod openapi;
 mod responses;
 
@@ -19,11 +20,11 @@ use utoipa_axum::routes;
 use crate::state::AppState;
 use error::ApiError;
 use extract::AuthUser;
-use responses::Unauthorized;
+use responses::{SecondFactor, Unauthorized};
 
 /// The API's routes with their document (paths relative to `/api/v1`).
 pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(ping)).merge(auth::router()).merge(account::router())
+    OpenApiRouter::new().routes(routes!(ping)).merge(auth::router()).merge(account::router()).merge(mfa::router())
 }
 
 /// The routes, to nest at `/api/v1` (the document is served by [`openapi::swagger_ui`]).
@@ -48,7 +49,7 @@ pub struct Ping {
 
 /// Checks that the API is there and the token works.
 #[utoipa::path(get, path = "/", tag = "meta", security(("Bearer" = []), ("JWT" = [])),
-    responses((status = 200, description = "Hello", body = Ping), Unauthorized))]
+    responses((status = 200, description = "Hello", body = Ping), Unauthorized, SecondFactor))]
 async fn ping(State(state): State<AppState>, _caller: AuthUser) -> Json<Ping> {
     Json(Ping { name: state.core.settings().site_name.clone(), api_version: "v1".into(), message: "Welcome!".into() })
 }

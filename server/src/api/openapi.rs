@@ -30,6 +30,7 @@ pub const SWAGGER_UI_PATH: &str = "/api/v1/swagger/ui";
     tags(
         (name = "auth", description = "Registration, email confirmation, tokens, passwords"),
         (name = "account", description = "The caller's own account and sessions"),
+        (name = "mfa", description = "Two-factor authentication: TOTP and recovery codes"),
         (name = "meta", description = "About the API itself"),
     ),
     components(schemas(ErrorEnvelope, ErrorBody)),

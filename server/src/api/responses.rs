@@ -46,3 +46,9 @@ pub struct UnsupportedMediaType(#[to_schema] ErrorEnvelope);
 #[derive(IntoResponses)]
 #[response(status = 429, headers(("Retry-After" = u64, description = "Seconds to wait before trying again")))]
 pub struct Throttled(#[to_schema] ErrorEnvelope);
+
+/// The session owes its second factor (`mfa_required`), or the operation needs a session that
+/// verified it (`aal2_required`).
+#[derive(IntoResponses)]
+#[response(status = 403)]
+pub struct SecondFactor(#[to_schema] ErrorEnvelope);

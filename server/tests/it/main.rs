@@ -7,6 +7,7 @@ mod cli;
 mod email_verification;
 mod health;
 mod login;
+mod mfa;
 mod observability;
 mod openapi;
 mod passwords;

@@ -1,0 +1,81 @@
+//! TOTP devices (table `totp_devices`): at most one confirmed and one pending per user. The
+//! secret is stored encrypted (see [`crate::keys::SecretBox`]); this module never sees it in clear.
+
+use sqlx::{AnyPool, FromRow};
+
+use crate::domain::UserId;
+use crate::error::CoreError;
+
+#[derive(Clone, Debug, FromRow)]
+pub struct TotpDevice {
+    pub id: i64,
+    pub user_id: i64,
+    pub secret_encrypted: String,
+    pub confirmed_at: Option<i64>,
+    pub last_used_step: i64,
+    pub created_at: i64,
+}
+
+impl TotpDevice {
+    pub fn is_confirmed(&self) -> bool {
+        self.confirmed_at.is_some()
+    }
+}
+
+const COLUMNS: &str = "id, user_id, secret_encrypted, confirmed_at, last_used_step, created_at";
+
+/// The user's devices: the confirmed one first, then a pending one.
+pub async fn for_user(pool: &AnyPool, user: UserId) -> Result<Vec<TotpDevice>, CoreError> {
+    let sql = format!("SELECT {COLUMNS} FROM totp_devices WHERE user_id = $1 ORDER BY confirmed_at IS NULL, id DESC");
+    Ok(sqlx::query_as::<_, TotpDevice>(&sql).bind(user.0).fetch_all(pool).await?)
+}
+
+/// Replaces the user's pending device (if any) with a new one.
+pub async fn insert_pending(pool: &AnyPool, user: UserId, secret_encrypted: &str, now: i64) -> Result<(), CoreError> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("DELETE FROM totp_devices WHERE user_id = $1 AND confirmed_at IS NULL")
+        .bind(user.0)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("INSERT INTO totp_devices (user_id, secret_encrypted, created_at) VALUES ($1, $2, $3)")
+        .bind(user.0)
+        .bind(secret_encrypted)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Accepts time step `step` for the device if it is later than every step accepted before:
+/// a compare-and-set, so a code is accepted once even by two requests racing.
+pub async fn accept_step(pool: &AnyPool, device: i64, step: i64) -> Result<bool, CoreError> {
+    let result = sqlx::query("UPDATE totp_devices SET last_used_step = $1 WHERE id = $2 AND last_used_step < $1")
+        .bind(step)
+        .bind(device)
+        .execute(pool)
+        .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// Makes a pending device the user's confirmed one (an earlier confirmed device goes).
+pub async fn confirm(pool: &AnyPool, user: UserId, device: i64, now: i64) -> Result<(), CoreError> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("DELETE FROM totp_devices WHERE user_id = $1 AND id <> $2 AND confirmed_at IS NOT NULL")
+        .bind(user.0)
+        .bind(device)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("UPDATE totp_devices SET confirmed_at = $1 WHERE id = $2 AND confirmed_at IS NULL")
+        .bind(now)
+        .bind(device)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub async fn delete_for_user(pool: &AnyPool, user: UserId) -> Result<u64, CoreError> {
+    let result = sqlx::query("DELETE FROM totp_devices WHERE user_id = $1").bind(user.0).execute(pool).await?;
+    Ok(result.rows_affected())
+}

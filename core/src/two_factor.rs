@@ -1,0 +1,269 @@
+//! Two-factor authentication: TOTP (RFC 6238: SHA-1, 6 digits, 30 s steps, a 160-bit random
+//! secret) and single-use recovery codes. The rules, once, for every face:
+//! - a device is *pending* until a first valid code confirms it; enrolling again replaces the
+//!   pending one; a confirmed device can only be replaced or removed from an aal2 session;
+//! - a code of the current step ±1 is accepted, and only for a step later than the last one
+//!   accepted for that device (no replay, even by two racing requests);
+//! - wrong codes are throttled per user by the login throttle's mechanism (`mfa:user:<id>`);
+//! - a verified second factor upgrades the *same* session to aal2;
+//! - TOTP secrets are stored sealed (ChaCha20-Poly1305), recovery codes as keyed hashes.
+
+use hmac::{Hmac, Mac};
+use rand::Rng;
+use serde::Serialize;
+use sha2::Sha256;
+use totp_rs::{Builder, Secret, Totp};
+
+use crate::auth::{Principal, TokenPair};
+use crate::context::RequestContext;
+use crate::domain::{RecoveryCode, TotpCode, UserId, RECOVERY_CODE_ALPHABET, RECOVERY_CODE_LENGTH};
+use crate::error::CoreError;
+use crate::keys::{RootKey, SecretBox};
+use crate::store::audit::{self, EventKind};
+use crate::store::totp_devices::TotpDevice;
+use crate::store::{recovery_codes, sessions, totp_devices};
+use crate::throttle::AttemptKeys;
+use crate::Gatehouse;
+
+const SECRET_PURPOSE: &str = "totp-secret";
+const STEP_SECS: u64 = 30;
+
+/// The keys of the two-factor module: sealing TOTP secrets and hashing recovery codes.
+#[derive(Clone)]
+pub struct TwoFactorKeys {
+    secrets: SecretBox,
+    recovery: [u8; 32],
+}
+
+impl TwoFactorKeys {
+    pub fn new(root: &RootKey) -> Self {
+        Self { secrets: SecretBox::new(root, SECRET_PURPOSE), recovery: root.derive("recovery-code") }
+    }
+
+    fn recovery_hash(&self, code: &RecoveryCode) -> String {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.recovery).expect("HMAC takes keys of any length");
+        mac.update(code.as_str().as_bytes());
+        mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+/// What enrolment shows the user: scan the QR code, or type the secret.
+#[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TotpEnrolment {
+    /// `otpauth://totp/<issuer>:<email>?secret=...&issuer=...`
+    pub otpauth_url: String,
+    /// The secret in base32, for typing into an authenticator app.
+    pub secret: String,
+    /// The otpauth URL as a QR code, an SVG document.
+    pub qr_svg: String,
+}
+
+/// Whether the second factor is on, since when, and how many recovery codes are left.
+#[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct MfaStatus {
+    pub totp_enabled: bool,
+    /// RFC 3339, or null while off.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime, required = true))]
+    pub totp_enabled_at: Option<String>,
+    /// A device enrolled but not yet confirmed by a first code.
+    pub totp_pending: bool,
+    pub recovery_codes_left: i64,
+}
+
+fn totp(secret: Vec<u8>, issuer: &str, account: &str) -> Result<Totp, CoreError> {
+    // The otpauth format reserves ':' between issuer and account.
+    let issuer = issuer.replace(':', " ");
+    Builder::new()
+        .with_secret(Secret::from(secret))
+        .with_digits(6)
+        .with_step_duration(STEP_SECS)
+        .with_skew(1)
+        .with_issuer(Some(issuer))
+        .with_account_name(account.replace(':', " "))
+        .build()
+        .map_err(|e| CoreError::internal("building a TOTP", e))
+}
+
+impl Gatehouse {
+    fn mfa_keys(principal: &Principal) -> AttemptKeys {
+        AttemptKeys::for_second_factor(principal.user.id)
+    }
+
+    /// A second factor is on: the user has a confirmed device.
+    pub async fn has_second_factor(&self, user: UserId) -> Result<bool, CoreError> {
+        Ok(totp_devices::for_user(self.pool(), user).await?.iter().any(TotpDevice::is_confirmed))
+    }
+
+    pub async fn mfa_status(&self, principal: &Principal) -> Result<MfaStatus, CoreError> {
+        let devices = totp_devices::for_user(self.pool(), principal.user.id).await?;
+        let confirmed = devices.iter().find(|d| d.is_confirmed());
+        Ok(MfaStatus {
+            totp_enabled: confirmed.is_some(),
+            totp_enabled_at: confirmed.and_then(|d| d.confirmed_at).map(crate::time_format::to_rfc3339),
+            totp_pending: devices.iter().any(|d| !d.is_confirmed()),
+            recovery_codes_left: recovery_codes::count_unused(self.pool(), principal.user.id).await?,
+        })
+    }
+
+    /// Starts enrolment: a new pending device with a fresh secret. A user whose second factor
+    /// is already on must prove it first (aal2) to replace it.
+    pub async fn enrol_totp(
+        &self,
+        principal: &Principal,
+        context: &RequestContext,
+    ) -> Result<TotpEnrolment, CoreError> {
+        if self.has_second_factor(principal.user.id).await? && principal.session.aal != "aal2" {
+            return Err(CoreError::Aal2Required);
+        }
+        let mut secret = vec![0u8; 20];
+        rand::rngs::OsRng.fill(&mut secret[..]);
+        let totp = totp(secret.clone(), &self.settings().site_name, &principal.user.email)?;
+        let sealed = self.0.two_factor.secrets.seal(&secret, SECRET_PURPOSE);
+        totp_devices::insert_pending(self.pool(), principal.user.id, &sealed, self.clock().now_secs()).await?;
+        audit::record(self.pool(), Some(principal.user.id), EventKind::MfaEnrolled, context, "totp").await?;
+        let otpauth_url = totp.to_url().map_err(|e| CoreError::internal("otpauth URL", e))?;
+        let qr_svg = qrcode::QrCode::new(otpauth_url.as_bytes())
+            .map_err(|e| CoreError::internal("QR code", e))?
+            .render::<qrcode::render::svg::Color>()
+            .min_dimensions(200, 200)
+            .build();
+        Ok(TotpEnrolment { otpauth_url, secret: Secret::from(secret).to_base32(), qr_svg })
+    }
+
+    /// Checks a TOTP code: it confirms a pending device, or steps an aal1 session of a user
+    /// with a confirmed device up to aal2. Either way the same session becomes aal2.
+    pub async fn verify_totp(
+        &self,
+        principal: &Principal,
+        code: &TotpCode,
+        context: &RequestContext,
+    ) -> Result<TokenPair, CoreError> {
+        let keys = Self::mfa_keys(principal);
+        self.take_login_attempt(&keys).await?;
+        let devices = totp_devices::for_user(self.pool(), principal.user.id).await?;
+        // An aal1 session owes its confirmed device; otherwise a code confirms the pending one.
+        let device = if principal.session.second_factor_pending {
+            devices.iter().find(|d| d.is_confirmed())
+        } else {
+            devices.iter().find(|d| !d.is_confirmed()).or_else(|| devices.iter().find(|d| d.is_confirmed()))
+        };
+        let Some(device) = device else {
+            return Err(CoreError::field(
+                "code",
+                "There is no authenticator to check this code against; enrol one first.",
+            ));
+        };
+        if !self.totp_code_accepted(device, code, principal).await? {
+            audit::record(self.pool(), Some(principal.user.id), EventKind::MfaFailed, context, "totp").await?;
+            return Err(CoreError::field("code", "This code is not valid (or was already used)."));
+        }
+        self.clear_login_throttle(&keys).await?;
+        if !device.is_confirmed() {
+            totp_devices::confirm(self.pool(), principal.user.id, device.id, self.clock().now_secs()).await?;
+            audit::record(self.pool(), Some(principal.user.id), EventKind::MfaConfirmed, context, "totp").await?;
+        }
+        self.second_factor_verified(principal, "otp", device.id).await
+    }
+
+    async fn totp_code_accepted(
+        &self,
+        device: &TotpDevice,
+        code: &TotpCode,
+        principal: &Principal,
+    ) -> Result<bool, CoreError> {
+        let Some(secret) = self.0.two_factor.secrets.open(&device.secret_encrypted, SECRET_PURPOSE) else {
+            return Err(CoreError::internal("totp secret", "cannot open the sealed secret (root key changed?)"));
+        };
+        let totp = totp(secret, &self.settings().site_name, &principal.user.email)?;
+        let now = self.clock().now_secs().max(0) as u64;
+        match totp.check(code.as_str(), now) {
+            Some(step) => totp_devices::accept_step(self.pool(), device.id, step as i64).await,
+            None => Ok(false),
+        }
+    }
+
+    /// A recovery code instead of a TOTP code: the session becomes aal2; the code is used up.
+    pub async fn use_recovery_code(
+        &self,
+        principal: &Principal,
+        code: &RecoveryCode,
+        context: &RequestContext,
+    ) -> Result<TokenPair, CoreError> {
+        let keys = Self::mfa_keys(principal);
+        self.take_login_attempt(&keys).await?;
+        let devices = totp_devices::for_user(self.pool(), principal.user.id).await?;
+        let hash = self.0.two_factor.recovery_hash(code);
+        let device = devices.iter().find(|d| d.is_confirmed());
+        let used = match device {
+            Some(_) => recovery_codes::use_code(self.pool(), principal.user.id, &hash, self.clock().now_secs()).await?,
+            None => false,
+        };
+        let (true, Some(device)) = (used, device) else {
+            audit::record(self.pool(), Some(principal.user.id), EventKind::MfaFailed, context, "recovery_code").await?;
+            return Err(CoreError::field("code", "This recovery code is not valid (or was already used)."));
+        };
+        self.clear_login_throttle(&keys).await?;
+        audit::record(self.pool(), Some(principal.user.id), EventKind::RecoveryCodeUsed, context, "").await?;
+        self.second_factor_verified(principal, "rec", device.id).await
+    }
+
+    async fn second_factor_verified(
+        &self,
+        principal: &Principal,
+        method: &str,
+        device: i64,
+    ) -> Result<TokenPair, CoreError> {
+        sessions::upgrade_to_aal2(self.pool(), &principal.session, method, device).await?;
+        let session =
+            sessions::find_active(self.pool(), &principal.session.id).await?.ok_or(CoreError::Unauthenticated)?;
+        self.token_pair(&principal.user, &session)
+    }
+
+    /// A fresh set of recovery codes, shown once; every earlier code stops working. aal2 only.
+    pub async fn generate_recovery_codes(
+        &self,
+        principal: &Principal,
+        context: &RequestContext,
+    ) -> Result<Vec<String>, CoreError> {
+        Self::require_aal2(principal)?;
+        let mut rng = rand::rngs::OsRng;
+        let codes: Vec<String> = (0..self.settings().recovery_code_count)
+            .map(|_| {
+                (0..RECOVERY_CODE_LENGTH)
+                    .map(|_| RECOVERY_CODE_ALPHABET[rng.gen_range(0..RECOVERY_CODE_ALPHABET.len())] as char)
+                    .collect()
+            })
+            .collect();
+        let hashes: Vec<String> = codes
+            .iter()
+            .map(|c| self.0.two_factor.recovery_hash(&RecoveryCode::parse(c).expect("generated from the alphabet")))
+            .collect();
+        recovery_codes::replace_all(self.pool(), principal.user.id, &hashes, self.clock().now_secs()).await?;
+        let detail = format!("{} codes", codes.len());
+        audit::record(self.pool(), Some(principal.user.id), EventKind::RecoveryCodesGenerated, context, &detail)
+            .await?;
+        Ok(codes)
+    }
+
+    /// Turns two-factor authentication off: the devices and recovery codes go. aal2 only.
+    pub async fn remove_totp(&self, principal: &Principal, context: &RequestContext) -> Result<(), CoreError> {
+        Self::require_aal2(principal)?;
+        if totp_devices::delete_for_user(self.pool(), principal.user.id).await? == 0 {
+            return Err(CoreError::NotFound);
+        }
+        recovery_codes::delete_for_user(self.pool(), principal.user.id).await?;
+        audit::record(self.pool(), Some(principal.user.id), EventKind::MfaRemoved, context, "totp").await?;
+        Ok(())
+    }
+
+    /// Changing the second factor needs a session that proved it.
+    pub fn require_aal2(principal: &Principal) -> Result<(), CoreError> {
+        if principal.session.aal == "aal2" {
+            Ok(())
+        } else {
+            Err(CoreError::Aal2Required)
+        }
+    }
+}
