@@ -9,10 +9,15 @@ testing=""; [[ "${1:-}" == "--test" ]] && testing=1
 # The wasm32 target and the wasm-bindgen CLI at exactly Cargo.lock's version.
 cargo xtask setup
 
+# binaryen's wasm-opt shrinks the release wasm bundle (`cargo xtask build --release`), pinned
+# in tools/package-lock.json. From npm, not Debian: Debian's binaryen (108) mis-optimises the
+# wasm that rustc emits today (the bundle then fails at run time).
+if [[ ! -x tools/node_modules/.bin/wasm-opt || tools/package-lock.json -nt tools/node_modules/.package-lock.json ]]; then
+  (cd tools && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
 # Debian packages, installed together with one `apt-get update`, and only when one is missing.
 apt_packages=()
-# binaryen's wasm-opt shrinks the release wasm bundle (`cargo xtask build --release`).
-command -v wasm-opt >/dev/null 2>&1 || apt_packages+=(binaryen)
 if [[ -n "$testing" ]]; then
   # Debian's Chromium for the browser tests (never a browser download of Playwright's own).
   command -v chromium >/dev/null 2>&1 || apt_packages+=(chromium)
@@ -27,9 +32,6 @@ if (( ${#apt_packages[@]} )); then
   elif [[ -n "$testing" ]]; then
     echo "setup: apt-get not found; install ${apt_packages[*]} (Debian package names)" >&2
     exit 1
-  else
-    # Building works without wasm-opt (the bundle is just not size-optimised).
-    echo "setup: apt-get not found; skipping ${apt_packages[*]}" >&2
   fi
 fi
 

@@ -71,16 +71,24 @@ fn build_site(root: &Path, release: bool) -> Result<()> {
         .arg(&wasm))?;
     let bundle = pkg.join(format!("{BUNDLE_NAME}_bg.wasm"));
     if release {
-        if output("wasm-opt", &["--version"]).is_some() {
-            run(Command::new("wasm-opt")
+        // The wasm-opt pinned in tools/ (npm's binaryen), installed by scripts/setup.sh.
+        let wasm_opt = root.join("tools/node_modules/.bin/wasm-opt");
+        if wasm_opt.exists() {
+            run(Command::new(&wasm_opt)
                 .arg("-Oz")
+                // The features rustc's wasm32 target and wasm-bindgen use: without reference
+                // types, wasm-opt's output fails at run time (`WebAssembly.Table.set()`).
                 .arg("--enable-bulk-memory")
                 .arg("--enable-nontrapping-float-to-int")
+                .arg("--enable-reference-types")
+                .arg("--enable-sign-ext")
+                .arg("--enable-mutable-globals")
+                .arg("--enable-multivalue")
                 .arg(&bundle)
                 .arg("-o")
                 .arg(&bundle))?;
         } else {
-            eprintln!("xtask: wasm-opt not found (Debian package `binaryen`); the bundle is not size-optimised");
+            eprintln!("xtask: tools/node_modules/.bin/wasm-opt not found (run scripts/setup.sh); the bundle is not size-optimised");
         }
     }
     std::fs::copy(root.join("style/gatehouse.css"), pkg.join("gatehouse.css"))
