@@ -45,4 +45,12 @@ fi
 step "browser tests (end2end)"
 (cd end2end && npm test)
 
+# The release bundle is what ships: built with the wasm-release profile and wasm-opt, it must
+# hydrate too (an old wasm-opt once produced a bundle that did not). The debug server serves
+# whatever bundle target/site holds, so the hydrated flow runs again against the release one.
+step "browser test with the release bundle"
+cargo xtask site --release
+(cd end2end && node --test --test-concurrency=1 --test-name-pattern="hydrated" tests/)
+cargo xtask site
+
 step "all tests passed"
