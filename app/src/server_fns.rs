@@ -247,8 +247,7 @@ pub mod ssr {
         };
         match core()?.authenticate_session(&session_id).await {
             // A session that still owes its second factor is not signed in.
-            Ok(principal) if principal.session.second_factor_pending => Ok(None),
-            Ok(principal) => Ok(Some(principal)),
+            Ok(principal) => Ok(principal.completed().ok()),
             Err(CoreError::Unauthenticated) => {
                 // Revoked elsewhere (log out everywhere, password change): forget it here too.
                 session.flush().await.map_err(store_error)?;

@@ -74,6 +74,18 @@ pub struct Principal {
     pub session: Session,
 }
 
+impl Principal {
+    /// The principal of a session that completed every step of logging in; a session that
+    /// still owes its second factor may only complete it, refresh and log itself out.
+    pub fn completed(self) -> Result<Self, CoreError> {
+        if self.session.second_factor_pending {
+            Err(CoreError::SecondFactorRequired)
+        } else {
+            Ok(self)
+        }
+    }
+}
+
 impl Gatehouse {
     /// Checks the password and opens a session. Unknown accounts, wrong passwords and inactive
     /// accounts all get [`CoreError::InvalidCredentials`] after the same amount of hashing;
@@ -185,7 +197,8 @@ impl Gatehouse {
     pub async fn authenticate_access_token(&self, token: &str) -> Result<Principal, CoreError> {
         let claims = self.0.jwt.verify(token).ok_or(CoreError::Unauthenticated)?;
         let principal = self.authenticate_session(&claims.sid).await?;
-        if principal.user.id.0 != claims.user_id {
+        // A token issued before the session stepped up (or down) is not the session's any more.
+        if principal.user.id.0 != claims.user_id || principal.session.aal != claims.aal {
             return Err(CoreError::Unauthenticated);
         }
         Ok(principal)

@@ -143,11 +143,15 @@ impl Gatehouse {
         let keys = Self::mfa_keys(principal);
         self.take_login_attempt(&keys).await?;
         let devices = totp_devices::for_user(self.pool(), principal.user.id).await?;
-        // An aal1 session owes its confirmed device; otherwise a code confirms the pending one.
-        let device = if principal.session.second_factor_pending {
-            devices.iter().find(|d| d.is_confirmed())
-        } else {
-            devices.iter().find(|d| !d.is_confirmed()).or_else(|| devices.iter().find(|d| d.is_confirmed()))
+        // A code confirms the pending device, unless the user already has a confirmed one and
+        // this session has not proved it (then it is a step-up with the confirmed device):
+        // a new device only replaces a confirmed one from an aal2 session.
+        let confirmed = devices.iter().find(|d| d.is_confirmed());
+        let pending = devices.iter().find(|d| !d.is_confirmed());
+        let may_confirm = confirmed.is_none() || principal.session.aal == "aal2";
+        let device = match (pending, may_confirm) {
+            (Some(pending), true) if !principal.session.second_factor_pending => Some(pending),
+            _ => confirmed,
         };
         let Some(device) = device else {
             return Err(CoreError::field(
@@ -161,7 +165,17 @@ impl Gatehouse {
         }
         self.clear_login_throttle(&keys).await?;
         if !device.is_confirmed() {
-            totp_devices::confirm(self.pool(), principal.user.id, device.id, self.clock().now_secs()).await?;
+            let now = self.clock().now_secs();
+            if !totp_devices::confirm(self.pool(), principal.user.id, device.id, now).await? {
+                return Err(CoreError::field("code", "This enrolment was replaced by a newer one; use that one."));
+            }
+            if confirmed.is_none() {
+                // Turning the second factor on: codes left from an earlier device go, and the
+                // user's other sessions must prove the second factor too.
+                recovery_codes::delete_for_user(self.pool(), principal.user.id).await?;
+                sessions::require_second_factor_elsewhere(self.pool(), principal.user.id, &principal.session.id)
+                    .await?;
+            }
             audit::record(self.pool(), Some(principal.user.id), EventKind::MfaConfirmed, context, "totp").await?;
         }
         self.second_factor_verified(principal, "otp", device.id).await
@@ -228,6 +242,9 @@ impl Gatehouse {
         context: &RequestContext,
     ) -> Result<Vec<String>, CoreError> {
         Self::require_aal2(principal)?;
+        if !self.has_second_factor(principal.user.id).await? {
+            return Err(CoreError::field("code", "Turn two-factor authentication on first."));
+        }
         let mut rng = rand::rngs::OsRng;
         let codes: Vec<String> = (0..self.settings().recovery_code_count)
             .map(|_| {
@@ -250,10 +267,11 @@ impl Gatehouse {
     /// Turns two-factor authentication off: the devices and recovery codes go. aal2 only.
     pub async fn remove_totp(&self, principal: &Principal, context: &RequestContext) -> Result<(), CoreError> {
         Self::require_aal2(principal)?;
+        // Codes first: if removing the device failed, no code would outlive it.
+        recovery_codes::delete_for_user(self.pool(), principal.user.id).await?;
         if totp_devices::delete_for_user(self.pool(), principal.user.id).await? == 0 {
             return Err(CoreError::NotFound);
         }
-        recovery_codes::delete_for_user(self.pool(), principal.user.id).await?;
         audit::record(self.pool(), Some(principal.user.id), EventKind::MfaRemoved, context, "totp").await?;
         Ok(())
     }

@@ -25,3 +25,6 @@ CREATE INDEX recovery_codes_user_id ON recovery_codes (user_id);
 -- A password login of a user with a confirmed device: the session may only complete the
 -- second step, refresh or log out until it does.
 ALTER TABLE sessions ADD COLUMN second_factor_pending INTEGER NOT NULL DEFAULT 0;
+
+-- At most one pending device per user, even when two enrolments race.
+CREATE UNIQUE INDEX totp_devices_one_pending ON totp_devices (user_id) WHERE confirmed_at IS NULL;

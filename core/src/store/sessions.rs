@@ -224,13 +224,30 @@ pub async fn upgrade_to_aal2(pool: &AnyPool, session: &Session, method: &str, de
     if !amr.iter().any(|m| m == method) {
         amr.push(method.to_string());
     }
+    // The refresh token of the password step is retired too (without grace): only the tokens
+    // handed out now carry the session on.
     sqlx::query(
-        "UPDATE sessions SET aal = 'aal2', amr = $1, otp_device_id = $2, second_factor_pending = $3 WHERE id = $4",
+        "UPDATE sessions SET aal = 'aal2', amr = $1, otp_device_id = $2, second_factor_pending = $3, \
+           refresh_generation = refresh_generation + 1, rotated_at = NULL WHERE id = $4",
     )
     .bind(amr.join(","))
     .bind(device)
     .bind(false)
     .bind(&session.id)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Second factor just turned on: the user's other sessions that did not prove it now owe it.
+pub async fn require_second_factor_elsewhere(pool: &AnyPool, user_id: UserId, keep: &str) -> Result<(), CoreError> {
+    sqlx::query(
+        "UPDATE sessions SET second_factor_pending = $1 \
+         WHERE user_id = $2 AND id <> $3 AND aal = 'aal1' AND revoked_at IS NULL",
+    )
+    .bind(true)
+    .bind(user_id.0)
+    .bind(keep)
     .execute(pool)
     .await?;
     Ok(())

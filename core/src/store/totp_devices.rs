@@ -37,12 +37,22 @@ pub async fn insert_pending(pool: &AnyPool, user: UserId, secret_encrypted: &str
         .bind(user.0)
         .execute(&mut *tx)
         .await?;
-    sqlx::query("INSERT INTO totp_devices (user_id, secret_encrypted, created_at) VALUES ($1, $2, $3)")
+    let inserted = sqlx::query("INSERT INTO totp_devices (user_id, secret_encrypted, created_at) VALUES ($1, $2, $3)")
         .bind(user.0)
         .bind(secret_encrypted)
         .bind(now)
         .execute(&mut *tx)
-        .await?;
+        .await;
+    if let Err(error) = &inserted {
+        if crate::db::unique_violation(error).is_some() {
+            // Another enrolment of the same user won the race (one pending device per user).
+            return Err(CoreError::Conflict {
+                message: "Another enrolment is in progress; try again.".into(),
+                fields: Default::default(),
+            });
+        }
+    }
+    inserted?;
     tx.commit().await?;
     Ok(())
 }
@@ -59,20 +69,25 @@ pub async fn accept_step(pool: &AnyPool, device: i64, step: i64) -> Result<bool,
 }
 
 /// Makes a pending device the user's confirmed one (an earlier confirmed device goes).
-pub async fn confirm(pool: &AnyPool, user: UserId, device: i64, now: i64) -> Result<(), CoreError> {
+/// `false`, changing nothing, when the device is no longer pending (replaced meanwhile).
+pub async fn confirm(pool: &AnyPool, user: UserId, device: i64, now: i64) -> Result<bool, CoreError> {
     let mut tx = pool.begin().await?;
+    let confirmed = sqlx::query("UPDATE totp_devices SET confirmed_at = $1 WHERE id = $2 AND confirmed_at IS NULL")
+        .bind(now)
+        .bind(device)
+        .execute(&mut *tx)
+        .await?;
+    if confirmed.rows_affected() != 1 {
+        tx.rollback().await?;
+        return Ok(false);
+    }
     sqlx::query("DELETE FROM totp_devices WHERE user_id = $1 AND id <> $2 AND confirmed_at IS NOT NULL")
         .bind(user.0)
         .bind(device)
         .execute(&mut *tx)
         .await?;
-    sqlx::query("UPDATE totp_devices SET confirmed_at = $1 WHERE id = $2 AND confirmed_at IS NULL")
-        .bind(now)
-        .bind(device)
-        .execute(&mut *tx)
-        .await?;
     tx.commit().await?;
-    Ok(())
+    Ok(true)
 }
 
 pub async fn delete_for_user(pool: &AnyPool, user: UserId) -> Result<u64, CoreError> {

@@ -194,7 +194,7 @@ pub struct Empty {}
 /// 200 `{}` while the access token is valid (signature, expiry, and a live session), else 401.
 #[utoipa::path(post, path = "/auth/token/verify", tag = "auth", request_body = VerifyTokenRequest,
     responses((status = 200, description = "Valid", body = Empty),
-        BadRequest, Unauthorized, PayloadTooLarge, UnsupportedMediaType))]
+        BadRequest, Unauthorized, SecondFactor, PayloadTooLarge, UnsupportedMediaType))]
 async fn verify_token(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<VerifyTokenRequest>,
@@ -202,7 +202,8 @@ async fn verify_token(
     if body.token.trim().is_empty() {
         return Err(CoreError::field("token", "This field may not be blank.").into());
     }
-    state.core.authenticate_access_token(body.token.trim()).await?;
+    // A token of a session that still owes its second factor is not a valid login yet.
+    state.core.authenticate_access_token(body.token.trim()).await?.completed()?;
     Ok(Json(Empty {}))
 }
 
@@ -236,23 +237,19 @@ async fn logout(
 /// The same as `POST`, for clients of seed 004 that log out everywhere with a `GET`.
 #[utoipa::path(get, path = "/auth/logout_all", tag = "auth",
     security(("Bearer" = []), ("JWT" = [])),
-    responses((status = 205, description = "Every session ended"), Unauthorized))]
-async fn logout_all_by_get(
-    state: State<AppState>,
-    client: Client,
-    caller: PartialAuthUser,
-) -> Result<StatusCode, ApiError> {
+    responses((status = 205, description = "Every session ended"), Unauthorized, SecondFactor))]
+async fn logout_all_by_get(state: State<AppState>, client: Client, caller: AuthUser) -> Result<StatusCode, ApiError> {
     logout_all(state, client, caller).await
 }
 
 /// Ends every session of the caller; every access token issued to them stops working now.
 #[utoipa::path(post, path = "/auth/logout_all", tag = "auth",
     security(("Bearer" = []), ("JWT" = [])),
-    responses((status = 205, description = "Every session ended"), Unauthorized))]
+    responses((status = 205, description = "Every session ended"), Unauthorized, SecondFactor))]
 async fn logout_all(
     State(state): State<AppState>,
     Client(client): Client,
-    PartialAuthUser(principal): PartialAuthUser,
+    AuthUser(principal): AuthUser,
 ) -> Result<StatusCode, ApiError> {
     state.core.logout_all(&principal, &client).await?;
     Ok(StatusCode::RESET_CONTENT)

@@ -60,10 +60,7 @@ impl FromRequestParts<AppState> for AuthUser {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let PartialAuthUser(principal) = PartialAuthUser::from_request_parts(parts, state).await?;
-        if principal.session.second_factor_pending {
-            return Err(CoreError::SecondFactorRequired.into());
-        }
-        Ok(AuthUser(principal))
+        Ok(AuthUser(principal.completed()?))
     }
 }
 

@@ -88,7 +88,7 @@ pub struct RecoveryCodes {
 
 /// A fresh set of recovery codes; every earlier code stops working. aal2 only.
 #[utoipa::path(post, path = "/mfa/recovery-codes", tag = "mfa", security(("Bearer" = []), ("JWT" = [])),
-    responses((status = 200, description = "The new codes", body = RecoveryCodes), Unauthorized, SecondFactor))]
+    responses((status = 200, description = "The new codes", body = RecoveryCodes), BadRequest, Unauthorized, SecondFactor))]
 async fn generate_recovery_codes(
     State(state): State<AppState>,
     Client(client): Client,

@@ -78,7 +78,7 @@ async fn enrolment_shows_a_usable_secret_and_a_first_code_makes_the_session_aal2
         get(&app, "/api/v1/account/sessions/", pair["access"].as_str().unwrap()).await.json().await.unwrap();
     assert_eq!(sessions.as_array().unwrap().len(), 1, "the same session, upgraded");
     assert_eq!(sessions[0]["aal"], "aal2");
-    let status: Value = get(&app, "/api/v1/mfa/", &token).await.json().await.unwrap();
+    let status: Value = get(&app, "/api/v1/mfa/", pair["access"].as_str().unwrap()).await.json().await.unwrap();
     assert_eq!(status["totp_enabled"], true);
 }
 
@@ -220,4 +220,35 @@ async fn a_confirmed_device_cannot_be_replaced_from_an_aal1_session_and_nothing_
     }
     let aal1 = login(&app, "clear@example.com").await["access"].as_str().unwrap().to_string();
     assert_eq!(post(&app, "/api/v1/mfa/totp/", &aal1, json!({})).await.status(), 403);
+}
+
+#[tokio::test]
+async fn turning_it_on_binds_every_session_and_the_password_step_grants_nothing_else() {
+    let app = spawn_app().await;
+    let token = app.verified_user("bind@example.com", None).await;
+    let other = login(&app, "bind@example.com").await;
+    let other_access = other["access"].as_str().unwrap();
+    // The owner turns 2FA on from the first session...
+    let enrolment: Value = post(&app, "/api/v1/mfa/totp/", &token, json!({})).await.json().await.unwrap();
+    let totp = Totp::from_url(enrolment["otpauth_url"].as_str().unwrap()).unwrap();
+    let first = post(&app, "/api/v1/mfa/totp/verify/", &token, json!({ "code": code(&totp, &app, 0) })).await;
+    let first: Value = first.json().await.unwrap();
+    // ...and every other session now owes the second factor.
+    assert_eq!(get(&app, "/api/v1/account/", other_access).await.status(), 403, "an older session is bound too");
+    assert_eq!(
+        get(&app, "/api/v1/account/", &token).await.status(),
+        401,
+        "the aal1 token of the upgraded session is retired"
+    );
+    let old_refresh = app.post_json("/api/v1/auth/token/refresh/", &json!({ "refresh": first["refresh"] })).await;
+    assert_eq!(old_refresh.status(), 200, "the new refresh token works");
+
+    let pending = login(&app, "bind@example.com").await;
+    let access = pending["access"].as_str().unwrap();
+    let verify = app.post_json("/api/v1/auth/token/verify/", &json!({ "token": access })).await;
+    assert_eq!(verify.status(), 403, "a password-step token is not a login yet");
+    let everywhere = app.client.post(app.url("/api/v1/auth/logout_all/")).bearer_auth(access).send().await.unwrap();
+    assert_eq!(everywhere.status(), 403, "the password alone cannot end the owner's sessions");
+    let own = app.client.post(app.url("/api/v1/auth/logout/")).bearer_auth(access).send().await.unwrap();
+    assert_eq!(own.status(), 200, "but it can end its own");
 }
