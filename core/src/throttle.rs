@@ -119,7 +119,7 @@ impl Gatehouse {
         let now = self.clock().now_millis();
         if keys.device.is_none() {
             if let Some(address) = &keys.address {
-                let blocked = throttle::millis_blocked(self.pool(), &[address], now).await?;
+                let blocked = throttle::millis_blocked(self.pool(), address, now).await?;
                 if blocked > 0 {
                     return Err(throttled(blocked));
                 }

@@ -16,12 +16,17 @@ use rust_embed::RustEmbed;
 struct SiteAssets;
 
 /// The base name shared by the bundle's files, e.g. `gatehouse.3f2a9c1be04d7a55` (the one
-/// whose `.js` glue is present); `gatehouse` when no bundle was built.
-pub fn bundle_name() -> String {
-    SiteAssets::iter()
-        .filter_map(|file| file.strip_suffix(".js").map(str::to_string))
-        .find(|name| name.starts_with("gatehouse.") && !name.contains('/'))
-        .unwrap_or_else(|| "gatehouse".into())
+/// whose `.js` glue is present); `gatehouse` when no bundle was built. Looked up once: debug
+/// builds would otherwise list the folder on disk for every asset request, and the pages name
+/// the bundle found at start anyway.
+pub fn bundle_name() -> &'static str {
+    static NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    NAME.get_or_init(|| {
+        SiteAssets::iter()
+            .filter_map(|file| file.strip_suffix(".js").map(str::to_string))
+            .find(|name| name.starts_with("gatehouse.") && !name.contains('/'))
+            .unwrap_or_else(|| "gatehouse".into())
+    })
 }
 
 /// Whether the hydration bundle is present (a server built without `cargo xtask` has none).
@@ -47,7 +52,7 @@ pub async fn serve(Path(path): Path<String>, headers: HeaderMap) -> Response {
         HeaderValue::from_str(&mime).unwrap_or(HeaderValue::from_static("application/octet-stream")),
     );
     let name = bundle_name();
-    let cache = if name != "gatehouse" && path.starts_with(&name) {
+    let cache = if name != "gatehouse" && path.starts_with(name) {
         "public, max-age=31536000, immutable"
     } else {
         // Anything else in the folder (wasm-bindgen snippets) keeps its name across builds.

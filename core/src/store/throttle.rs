@@ -5,17 +5,13 @@ use sqlx::AnyPool;
 
 use crate::error::CoreError;
 
-/// Milliseconds until the latest `blocked_until` among `keys` (0 when none is blocked).
-pub async fn millis_blocked(pool: &AnyPool, keys: &[&str], now: i64) -> Result<i64, CoreError> {
-    let mut longest = 0;
-    for key in keys {
-        let until: Option<i64> = sqlx::query_scalar("SELECT blocked_until FROM login_throttle WHERE key = $1")
-            .bind(*key)
-            .fetch_optional(pool)
-            .await?;
-        longest = longest.max(until.unwrap_or(0) - now);
-    }
-    Ok(longest)
+/// Milliseconds until `key`'s block ends (0 or less when it is not blocked).
+pub async fn millis_blocked(pool: &AnyPool, key: &str, now: i64) -> Result<i64, CoreError> {
+    let until: Option<i64> = sqlx::query_scalar("SELECT blocked_until FROM login_throttle WHERE key = $1")
+        .bind(key)
+        .fetch_optional(pool)
+        .await?;
+    Ok(until.unwrap_or(0) - now)
 }
 
 /// What [`reserve_attempt`] decided.
