@@ -82,3 +82,52 @@ async fn verification_mail_goes_through_smtp_and_its_link_works() {
     assert_eq!(app.login("smtp.user@example.com", PASSWORD).await.status(), 200);
     assert!(app.outbox().messages_to("smtp.user@example.com").is_empty(), "with SMTP, the outbox stays off by default");
 }
+
+/// Mail accepted but not yet delivered when the server stops is kept in `outbox/pending/`
+/// (written before the first attempt; readable by the server's user only), not lost.
+#[tokio::test]
+async fn mail_not_delivered_by_shutdown_stays_in_the_pending_folder() {
+    let closed_port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let app = spawn_app_with(|s| {
+        s.set("smtp_host", "127.0.0.1");
+        s.set("smtp_port", closed_port.to_string());
+        s.set("smtp_tls", "none");
+        s.set("shutdown_timeout", "1s");
+    })
+    .await;
+    assert_eq!(app.register("kept@example.com", None).await.status(), 201);
+    let pending = app.data_dir.path().join("outbox").join("pending");
+    let eml_files = || -> Vec<std::path::PathBuf> {
+        std::fs::read_dir(&pending)
+            .map(|entries| {
+                entries
+                    .filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    for _ in 0..200 {
+        if !eml_files().is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(eml_files().len(), 1, "written before the first attempt");
+
+    app.shutdown.trigger();
+    let stopped = tokio::time::timeout(std::time::Duration::from_secs(30), app.server).await;
+    assert!(stopped.expect("the server stopped").unwrap().is_ok());
+    let kept = eml_files();
+    assert_eq!(kept.len(), 1, "the undelivered message is still there after shutdown");
+    let (to, _) = parse_message(&std::fs::read(&kept[0]).unwrap()).unwrap();
+    assert!(to.contains("kept@example.com"));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&kept[0]).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+}
