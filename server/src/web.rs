@@ -49,7 +49,9 @@ pub fn router(state: &AppState) -> Router<AppState> {
         )));
     Router::new()
         .leptos_routes_with_context(state, generate_route_list(App), context.clone(), app.clone())
-        .fallback(leptos_axum::render_app_to_stream_with_context(context, app))
+        // Rendered whole, like every route (`SsrMode::Async`): the page is complete without
+        // JavaScript, and the render timeout below covers all of it.
+        .fallback(leptos_axum::render_app_async_with_context(context, app))
         .layer(middleware::from_fn_with_state(state.clone(), same_origin_writes))
         .layer(sessions)
         .layer(RequestBodyLimitLayer::new(settings.max_body_bytes))

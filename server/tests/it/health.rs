@@ -13,7 +13,7 @@ async fn healthz_and_readyz_answer_once_serving() {
 #[tokio::test]
 async fn home_page_loads_the_hydration_bundle_which_is_served_as_wasm() {
     let app = spawn_app().await;
-    let home = app.client.get(app.url("/")).send().await.unwrap();
+    let home = app.get_page("/").await;
     assert_eq!(home.status(), 200);
     assert_eq!(home.headers()["cache-control"], "no-cache", "pages are revalidated");
     let html = home.text().await.unwrap();
@@ -43,7 +43,7 @@ async fn home_page_loads_the_hydration_bundle_which_is_served_as_wasm() {
 #[tokio::test]
 async fn unknown_pages_are_404_and_security_headers_are_set() {
     let app = spawn_app().await;
-    let page = app.client.get(app.url("/no/such/page")).send().await.unwrap();
+    let page = app.get_page("/no/such/page").await;
     assert_eq!(page.status(), 404);
     assert_eq!(page.headers()["x-content-type-options"], "nosniff");
     assert_eq!(page.headers()["referrer-policy"], "same-origin");

@@ -83,7 +83,7 @@ async fn request_ids_are_kept_or_made_and_returned() {
 #[tokio::test]
 async fn pages_and_api_answers_carry_security_headers() {
     let app = spawn_app().await;
-    let page = app.client.get(app.url("/login")).send().await.unwrap();
+    let page = app.get_page("/login").await;
     let csp = page.headers()["content-security-policy"].to_str().unwrap().to_string();
     assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
     let nonce = csp.split("'nonce-").nth(1).unwrap().split('\'').next().unwrap().to_string();

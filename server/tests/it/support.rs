@@ -142,6 +142,11 @@ impl TestApp {
         browser
     }
 
+    /// A web page (see [`get_page`]).
+    pub async fn get_page(&self, path: &str) -> Response {
+        get_page(&self.client, &self.url(path)).await
+    }
+
     pub fn outbox(&self) -> Outbox {
         Outbox(self.data_dir.path().join("outbox"))
     }
@@ -178,17 +183,22 @@ impl Browser {
         (response.status().as_u16(), location)
     }
 
-    /// A page's HTML. A render cut off by the server's render timeout (503, see
-    /// `gatehouse_server::web::RENDER_TIMEOUT`) is loaded again once, as a person would.
+    /// A page's HTML (see [`get_page`]).
     pub async fn page(&self, path: &str) -> String {
-        for _ in 0..2 {
-            let response = self.client.get(self.url(path)).send().await.unwrap();
-            if response.status() != 503 {
-                return response.text().await.unwrap();
-            }
-        }
-        panic!("{path} was cut off twice by the render timeout");
+        get_page(&self.client, &self.url(path)).await.text().await.unwrap()
     }
+}
+
+/// GET of a web page. A render cut off by the server's render timeout (503, see
+/// `gatehouse_server::web::RENDER_TIMEOUT`) is loaded again once, as a person would.
+pub async fn get_page(client: &Client, url: &str) -> Response {
+    for _ in 0..2 {
+        let response = client.get(url).send().await.unwrap();
+        if response.status() != 503 {
+            return response;
+        }
+    }
+    panic!("{url} was cut off twice by the render timeout");
 }
 
 /// The `.eml` files the server wrote.

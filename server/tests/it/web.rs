@@ -95,7 +95,7 @@ async fn cross_origin_form_posts_are_refused() {
 #[tokio::test]
 async fn the_dashboard_sends_anonymous_visitors_to_log_in() {
     let app = spawn_app().await;
-    let response = app.client.get(app.url("/dashboard")).send().await.unwrap();
+    let response = app.get_page("/dashboard").await;
     let status = response.status().as_u16();
     let location = response.headers().get("location").map(|v| v.to_str().unwrap().to_string());
     let body = response.text().await.unwrap();
@@ -199,7 +199,7 @@ async fn forgot_and_reset_password_pages_work_without_javascript() {
 #[tokio::test]
 async fn the_security_page_sends_anonymous_visitors_to_log_in() {
     let app = spawn_app().await;
-    let response = app.client.get(app.url("/security")).send().await.unwrap();
+    let response = app.get_page("/security").await;
     let location = response.headers().get("location").map(|v| v.to_str().unwrap().to_string());
     assert_eq!(location.as_deref(), Some("/login"));
 }
