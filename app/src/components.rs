@@ -71,18 +71,26 @@ pub fn TextField(
     #[prop(default = true)] required: bool,
     #[prop(optional)] hint: Option<&'static str>,
     #[prop(optional, into)] value: Option<String>,
+    /// The element id, when two forms on one page share a field name.
+    #[prop(optional)]
+    id: Option<&'static str>,
+    /// The phone keyboard to offer, e.g. `numeric` for one-time codes.
+    #[prop(optional)]
+    inputmode: Option<&'static str>,
     error: Signal<Option<AppError>>,
 ) -> impl IntoView {
     let message = Signal::derive(move || error.get().and_then(|e| e.field(name)));
-    let error_id = format!("{name}-error");
+    let id = id.unwrap_or(name);
+    let error_id = format!("{id}-error");
     view! {
         <div class="field">
-            <label for=name>{label}</label>
+            <label for=id>{label}</label>
             {hint.map(|h| view! { <p class="hint">{h}</p> })}
             <input
-                id=name
+                id=id
                 name=name
                 type=kind
+                inputmode=inputmode
                 autocomplete=autocomplete
                 required=required
                 value=value

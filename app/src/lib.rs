@@ -85,8 +85,11 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/check-email") view=CheckEmailPage ssr=SsrMode::Async/>
                     <Route path=path!("/verify-email") view=VerifyEmailPage ssr=SsrMode::Async/>
                     <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async/>
+                    <Route path=path!("/login/two-factor") view=SecondStepPage ssr=SsrMode::Async/>
                     <Route path=path!("/dashboard") view=DashboardPage ssr=SsrMode::Async/>
                     <Route path=path!("/security") view=SecurityPage ssr=SsrMode::Async/>
+                    <Route path=path!("/security/two-factor") view=TwoFactorSetupPage ssr=SsrMode::Async/>
+                    <Route path=path!("/security/recovery-codes") view=RecoveryCodesPage ssr=SsrMode::Async/>
                     <Route path=path!("/forgot-password") view=ForgotPasswordPage ssr=SsrMode::Async/>
                     <Route path=path!("/reset-password") view=ResetPasswordPage ssr=SsrMode::Async/>
                 </Routes>

@@ -6,6 +6,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::AppError;
 
+mod two_factor;
+pub use two_factor::*;
+
+/// The page where a person whose account has two-factor authentication completes logging in.
+pub const SECOND_STEP_PATH: &str = "/login/two-factor";
+
 /// What the pages need to know about the signed-in user.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct UserSummary {
@@ -57,15 +63,12 @@ pub async fn login(username: String, password: String) -> Result<(), AppError> {
     let core = ssr::core()?;
     let credentials = Credentials::parse(&username, &password)?;
     let login = core.login(credentials, SessionKind::Browser, &ssr::client()).await?;
-    if login.session.second_factor_pending {
-        // The browser's second-step page is not built yet (issue 7, web part): such an account
-        // signs in through the API for now. The half-open session is closed at once.
-        let principal = gatehouse_core::auth::Principal { user: login.user, session: login.session };
-        core.logout(&principal, &ssr::client()).await?;
-        return Err(gatehouse_core::CoreError::SecondFactorRequired.into());
-    }
     ssr::start_browser_session(&login.session.id).await?;
     ssr::remember_device(&login.device_cookie, core.settings().secure_cookies());
+    if login.session.second_factor_pending {
+        leptos_axum::redirect(SECOND_STEP_PATH);
+        return Ok(());
+    }
     leptos_axum::redirect("/dashboard");
     Ok(())
 }
@@ -73,7 +76,8 @@ pub async fn login(username: String, password: String) -> Result<(), AppError> {
 #[server(prefix = "/_fn", endpoint = "logout")]
 pub async fn logout() -> Result<(), AppError> {
     let core = ssr::core()?;
-    if let Some(principal) = ssr::principal().await? {
+    // Also a session still waiting for its second factor ("cancel" on the second step).
+    if let Some(principal) = ssr::session_principal().await? {
         core.logout(&principal, &ssr::client()).await?;
     }
     ssr::end_browser_session().await?;
@@ -239,15 +243,31 @@ pub mod ssr {
         principal().await?.ok_or_else(|| CoreError::Unauthenticated.into())
     }
 
-    /// The signed-in principal, if the cookie names a session that is still alive.
+    /// The signed-in principal, if the cookie names a session that is still alive and has
+    /// completed logging in (a session that still owes its second factor is not signed in).
     pub async fn principal() -> Result<Option<Principal>, AppError> {
-        let session = cookie_session().await?;
+        Ok(session_principal().await?.and_then(|p| p.completed().ok()))
+    }
+
+    /// The principal of a session that has passed the password step but still owes its
+    /// second factor.
+    pub async fn second_step_principal() -> Result<Option<Principal>, AppError> {
+        Ok(session_principal().await?.filter(|p| p.session.second_factor_pending))
+    }
+
+    /// The principal of the cookie's session, whether or not it completed logging in.
+    pub async fn session_principal() -> Result<Option<Principal>, AppError> {
+        principal_of(&cookie_session().await?, &core()?).await
+    }
+
+    /// The principal of the session a cookie session names, if that session is still alive.
+    /// Also used outside server functions (the server's page guard).
+    pub async fn principal_of(session: &Session, core: &Gatehouse) -> Result<Option<Principal>, AppError> {
         let Some(session_id) = session.get::<String>(SESSION_KEY).await.map_err(store_error)? else {
             return Ok(None);
         };
-        match core()?.authenticate_session(&session_id).await {
-            // A session that still owes its second factor is not signed in.
-            Ok(principal) => Ok(principal.completed().ok()),
+        match core.authenticate_session(&session_id).await {
+            Ok(principal) => Ok(Some(principal)),
             Err(CoreError::Unauthenticated) => {
                 // Revoked elsewhere (log out everywhere, password change): forget it here too.
                 session.flush().await.map_err(store_error)?;
@@ -255,6 +275,17 @@ pub mod ssr {
             }
             Err(other) => Err(other.into()),
         }
+    }
+
+    /// Keeps a value for the next page in the cookie session (e.g. new recovery codes, shown
+    /// once by the page a form post redirects to).
+    pub async fn keep_for_next_page(key: &str, value: String) -> Result<(), AppError> {
+        cookie_session().await?.insert(key, value).await.map_err(store_error)
+    }
+
+    /// Takes back what [`keep_for_next_page`] kept: it is gone from the session afterwards.
+    pub async fn take_from_session(key: &str) -> Result<Option<String>, AppError> {
+        cookie_session().await?.remove::<String>(key).await.map_err(store_error)
     }
 
     pub fn user_summary(user: &User) -> UserSummary {

@@ -26,6 +26,7 @@ use crate::throttle::AttemptKeys;
 use crate::Gatehouse;
 
 const SECRET_PURPOSE: &str = "totp-secret";
+const CODES_SHOWN_ONCE: &str = "recovery-codes-shown-once";
 const STEP_SECS: u64 = 30;
 
 /// The keys of the two-factor module: sealing TOTP secrets and hashing recovery codes.
@@ -119,10 +120,27 @@ impl Gatehouse {
         }
         let mut secret = vec![0u8; 20];
         rand::rngs::OsRng.fill(&mut secret[..]);
-        let totp = totp(secret.clone(), &self.settings().site_name, &principal.user.email)?;
         let sealed = self.0.two_factor.secrets.seal(&secret, SECRET_PURPOSE);
         totp_devices::insert_pending(self.pool(), principal.user.id, &sealed, self.clock().now_secs()).await?;
         audit::record(self.pool(), Some(principal.user.id), EventKind::MfaEnrolled, context, "totp").await?;
+        self.enrolment(secret, &principal.user.email)
+    }
+
+    /// The enrolment in progress, shown again (the web app's setup page is a plain GET that
+    /// reloads): `None` when no device is pending or the session may not replace the
+    /// confirmed one.
+    pub async fn pending_totp_enrolment(&self, principal: &Principal) -> Result<Option<TotpEnrolment>, CoreError> {
+        let devices = totp_devices::for_user(self.pool(), principal.user.id).await?;
+        if devices.iter().any(TotpDevice::is_confirmed) && principal.session.aal != "aal2" {
+            return Ok(None);
+        }
+        let Some(pending) = devices.iter().find(|d| !d.is_confirmed()) else { return Ok(None) };
+        let secret = self.open_secret(pending)?;
+        self.enrolment(secret, &principal.user.email).map(Some)
+    }
+
+    fn enrolment(&self, secret: Vec<u8>, email: &str) -> Result<TotpEnrolment, CoreError> {
+        let totp = totp(secret.clone(), &self.settings().site_name, email)?;
         let otpauth_url = totp.to_url().map_err(|e| CoreError::internal("otpauth URL", e))?;
         let qr_svg = qrcode::QrCode::new(otpauth_url.as_bytes())
             .map_err(|e| CoreError::internal("QR code", e))?
@@ -130,6 +148,14 @@ impl Gatehouse {
             .min_dimensions(200, 200)
             .build();
         Ok(TotpEnrolment { otpauth_url, secret: Secret::from(secret).to_base32(), qr_svg })
+    }
+
+    fn open_secret(&self, device: &TotpDevice) -> Result<Vec<u8>, CoreError> {
+        self.0
+            .two_factor
+            .secrets
+            .open(&device.secret_encrypted, SECRET_PURPOSE)
+            .ok_or_else(|| CoreError::internal("totp secret", "cannot open the sealed secret (root key changed?)"))
     }
 
     /// Checks a TOTP code: it confirms a pending device, or steps an aal1 session of a user
@@ -187,9 +213,7 @@ impl Gatehouse {
         code: &TotpCode,
         principal: &Principal,
     ) -> Result<bool, CoreError> {
-        let Some(secret) = self.0.two_factor.secrets.open(&device.secret_encrypted, SECRET_PURPOSE) else {
-            return Err(CoreError::internal("totp secret", "cannot open the sealed secret (root key changed?)"));
-        };
+        let secret = self.open_secret(device)?;
         let totp = totp(secret, &self.settings().site_name, &principal.user.email)?;
         let now = self.clock().now_secs().max(0) as u64;
         match totp.check(code.as_str(), now) {
@@ -262,6 +286,18 @@ impl Gatehouse {
         audit::record(self.pool(), Some(principal.user.id), EventKind::RecoveryCodesGenerated, context, &detail)
             .await?;
         Ok(codes)
+    }
+
+    /// New recovery codes sealed for the page that shows them once: a browser without
+    /// JavaScript reaches that page through a redirect, so the codes wait in its cookie session
+    /// meanwhile, encrypted like TOTP secrets rather than in clear in the session store.
+    pub fn seal_codes_for_display(&self, codes: &[String]) -> String {
+        self.0.two_factor.secrets.seal(codes.join(" ").as_bytes(), CODES_SHOWN_ONCE)
+    }
+
+    pub fn open_codes_for_display(&self, sealed: &str) -> Option<Vec<String>> {
+        let opened = self.0.two_factor.secrets.open(sealed, CODES_SHOWN_ONCE)?;
+        Some(String::from_utf8(opened).ok()?.split(' ').map(str::to_string).collect())
     }
 
     /// Turns two-factor authentication off: the devices and recovery codes go. aal2 only.

@@ -5,9 +5,12 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
+use axum::response::Redirect;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use gatehouse_app::server_fns::ssr::principal_of;
+use gatehouse_app::server_fns::SECOND_STEP_PATH;
 use gatehouse_app::{shell, App};
 use gatehouse_core::store::web_sessions::WebSessionStore;
 use leptos::prelude::provide_context;
@@ -17,7 +20,7 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_sessions::cookie::SameSite;
-use tower_sessions::{Expiry, SessionManagerLayer};
+use tower_sessions::{Expiry, Session, SessionManagerLayer};
 
 use crate::assets;
 use crate::state::AppState;
@@ -53,6 +56,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         // JavaScript, and the render timeout below covers all of it.
         .fallback(leptos_axum::render_app_async_with_context(context, app))
         .layer(middleware::from_fn_with_state(state.clone(), same_origin_writes))
+        .layer(middleware::from_fn_with_state(state.clone(), second_step_first))
         .layer(sessions)
         .layer(RequestBodyLimitLayer::new(settings.max_body_bytes))
         .layer(SetResponseHeaderLayer::if_not_present(header::RETRY_AFTER, |response: &Response| {
@@ -80,6 +84,25 @@ async fn same_origin_writes(State(state): State<AppState>, request: Request<Body
             let origin = url::Url::parse(claimed).map(|u| u.origin().ascii_serialization()).unwrap_or_default();
             tracing::warn!(%origin, "refused a cross-origin form post");
             return (StatusCode::FORBIDDEN, "Cross-origin request refused.").into_response();
+        }
+    }
+    next.run(request).await
+}
+
+/// A browser session that passed the password step but still owes its second factor sees
+/// only the second-step page: every other page sends it there. Server functions, which
+/// refuse such a session themselves, and the bundle are not pages.
+async fn second_step_first(State(state): State<AppState>, request: Request<Body>, next: Next) -> Response {
+    let path = request.uri().path();
+    let page_view = matches!(*request.method(), Method::GET | Method::HEAD)
+        && path != SECOND_STEP_PATH
+        && !path.starts_with("/_fn/");
+    let session = request.extensions().get::<Session>().cloned();
+    if let (true, Some(session)) = (page_view, session) {
+        if let Ok(Some(principal)) = principal_of(&session, &state.core).await {
+            if principal.session.second_factor_pending {
+                return Redirect::to(SECOND_STEP_PATH).into_response();
+            }
         }
     }
     next.run(request).await

@@ -1,12 +1,16 @@
-//! The Security page: change password, sessions with revoke, log out everywhere, delete account.
+//! The Security page: change password, two-factor authentication, sessions with revoke, log
+//! out everywhere, delete account.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::Redirect;
 use leptos_router::hooks::use_query_map;
 
+use super::two_factor::TwoFactorCard;
 use crate::components::{action_error, FormError, PasswordField};
-use crate::server_fns::{list_sessions, ChangePassword, DeleteAccount, LogoutEverywhere, RevokeSession};
+use crate::server_fns::{
+    list_sessions, two_factor_status, ChangePassword, DeleteAccount, LogoutEverywhere, RevokeSession,
+};
 
 #[component]
 pub fn SecurityPage() -> impl IntoView {
@@ -17,21 +21,28 @@ pub fn SecurityPage() -> impl IntoView {
             Some("Your password is changed. Every other session has been logged out.")
         } else if q.get("revoked").is_some() {
             Some("That session is logged out.")
+        } else if q.get("two_factor_off").is_some() {
+            Some("Two-factor authentication is off.")
         } else {
             None
         }
     };
-    let sessions = Resource::new(move || query.read().get("revoked"), |_| list_sessions());
+    // One resource for the whole page: it renders once, when everything is ready.
+    let data = Resource::new(
+        move || (query.read().get("revoked"), query.read().get("two_factor_off")),
+        |_| async { Ok::<_, crate::error::AppError>((two_factor_status().await?, list_sessions().await?)) },
+    );
     view! {
         <Title text="Security – Gatehouse"/>
         <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
-                match sessions.await {
-                    Ok(list) => view! {
+                match data.await {
+                    Ok((two_factor, list)) => view! {
                         <div class="stack">
                             <h1>"Security"</h1>
                             {notice().map(|n| view! { <p class="alert success" role="status">{n}</p> })}
                             <ChangePasswordCard/>
+                            <TwoFactorCard status=two_factor/>
                             <SessionsCard sessions=list/>
                             <DeleteAccountCard/>
                         </div>

@@ -18,3 +18,4 @@ mod smtp;
 mod throttling;
 mod tls;
 mod web;
+mod web_two_factor;

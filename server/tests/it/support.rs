@@ -129,6 +129,14 @@ impl TestApp {
 
     /// A browser with a cookie jar of its own, logged in through the login form.
     pub async fn logged_in_browser(&self, email: &str) -> Browser {
+        let (browser, location) = self.browser_after_password(email).await;
+        assert_eq!(location, "/dashboard");
+        browser
+    }
+
+    /// A browser with a cookie jar of its own that submitted the login form; returns it and
+    /// where the form sent it.
+    pub async fn browser_after_password(&self, email: &str) -> (Browser, String) {
         let client = Client::builder()
             .timeout(REQUEST_TIMEOUT)
             .cookie_store(true)
@@ -138,8 +146,7 @@ impl TestApp {
         let browser = Browser { base: self.base.clone(), client };
         let (_, location) =
             browser.submit("/login", "/_fn/login", &[("username", email), ("password", PASSWORD)]).await;
-        assert_eq!(location, "/dashboard");
-        browser
+        (browser, location)
     }
 
     /// A web page (see [`get_page`]).
@@ -186,6 +193,12 @@ impl Browser {
     /// A page's HTML (see [`get_page`]).
     pub async fn page(&self, path: &str) -> String {
         get_page(&self.client, &self.url(path)).await.text().await.unwrap()
+    }
+
+    /// Where a page sends this browser: the Location of its redirect, if it redirects.
+    pub async fn redirect_of(&self, path: &str) -> Option<String> {
+        let response = get_page(&self.client, &self.url(path)).await;
+        response.headers().get("location").map(|v| v.to_str().unwrap().to_string())
     }
 }
 
