@@ -105,11 +105,24 @@ impl Gatehouse {
         url: &str,
         valid_for: std::time::Duration,
     ) -> Result<(), CoreError> {
+        self.send_link_mail_to(&user.email, user, template, subject, url, valid_for)
+    }
+
+    /// The same, to an address that is not (yet) the account's.
+    pub(crate) fn send_link_mail_to(
+        &self,
+        to: &str,
+        user: &User,
+        template: &str,
+        subject: &str,
+        url: &str,
+        valid_for: std::time::Duration,
+    ) -> Result<(), CoreError> {
         let mail = self
             .mailer()
             .render(
                 template,
-                &user.email,
+                to,
                 subject,
                 serde_json::json!({
                     "name": user.display_username(),

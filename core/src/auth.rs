@@ -260,8 +260,14 @@ impl Gatehouse {
         session_id: &str,
         context: &RequestContext,
     ) -> Result<(), CoreError> {
-        if sessions::revoke(self.pool(), session_id, "logout").await? {
-            audit::record(self.pool(), Some(principal.user.id), EventKind::Logout, context, session_id).await?;
+        // Ending the session you are using is logging out; ending another one is revoking it.
+        let (reason, kind) = if session_id == principal.session.id {
+            ("logout", EventKind::Logout)
+        } else {
+            ("revoked", EventKind::SessionRevoked)
+        };
+        if sessions::revoke(self.pool(), session_id, reason).await? {
+            audit::record(self.pool(), Some(principal.user.id), kind, context, session_id).await?;
         }
         Ok(())
     }

@@ -130,6 +130,9 @@ pub struct Settings {
     pub verification_token_ttl: Duration,
     #[serde(with = "duration")]
     pub password_reset_ttl: Duration,
+    /// How long security history is kept; older events are deleted hourly.
+    #[serde(with = "duration")]
+    pub audit_retention: Duration,
     /// How long after a refresh the previous refresh token still yields the current pair (a
     /// client that lost the response, or two tabs racing) instead of counting as reuse.
     #[serde(with = "duration")]
@@ -193,6 +196,7 @@ impl Default for Settings {
             access_token_ttl: Duration::from_secs(15 * 60),
             refresh_token_ttl: Duration::from_secs(14 * 86400),
             verification_token_ttl: Duration::from_secs(86400),
+            audit_retention: Duration::from_secs(365 * 86400),
             password_reset_ttl: Duration::from_secs(3600),
             refresh_reuse_grace: Duration::from_secs(10),
             login_free_attempts_per_account: 5,

@@ -3,6 +3,7 @@
 //! sessions or mail is written anywhere else.
 
 pub mod accounts;
+pub mod admin;
 pub mod auth;
 pub mod clock;
 pub mod config;
@@ -12,11 +13,14 @@ pub mod db;
 pub mod devices;
 pub mod domain;
 pub mod error;
+pub mod history;
 pub mod keys;
 pub mod links;
 pub mod mail;
 pub mod metrics;
+pub mod paging;
 pub mod passwords;
+pub mod profile;
 pub mod store;
 pub mod throttle;
 pub mod time_format;

@@ -23,6 +23,17 @@ impl Gatehouse {
         purpose: Purpose,
         ttl: Duration,
     ) -> Result<IssuedLink, CoreError> {
+        self.issue_link_for(user, &user.email, purpose, ttl).await
+    }
+
+    /// A link about `email`, which need not be the account's address yet (an email change).
+    pub(crate) async fn issue_link_for(
+        &self,
+        user: &User,
+        email: &str,
+        purpose: Purpose,
+        ttl: Duration,
+    ) -> Result<IssuedLink, CoreError> {
         let token = random_token();
         let now = self.clock().now_secs();
         email_tokens::replace(
@@ -30,7 +41,7 @@ impl Gatehouse {
             user.id,
             purpose,
             &token_hash(&token),
-            &user.email,
+            email,
             ttl.as_secs() as i64,
             now,
         )

@@ -53,6 +53,18 @@ pub struct OutgoingMail {
     pub html: String,
 }
 
+/// Every mail, as text and HTML, compiled into the binary.
+const MAIL_TEMPLATES: [(&str, &str); 8] = [
+    ("verify_email.html", include_str!("../templates/mail/verify_email.html")),
+    ("verify_email.txt", include_str!("../templates/mail/verify_email.txt")),
+    ("reset_password.html", include_str!("../templates/mail/reset_password.html")),
+    ("reset_password.txt", include_str!("../templates/mail/reset_password.txt")),
+    ("change_email.html", include_str!("../templates/mail/change_email.html")),
+    ("change_email.txt", include_str!("../templates/mail/change_email.txt")),
+    ("email_change_notice.html", include_str!("../templates/mail/email_change_notice.html")),
+    ("email_change_notice.txt", include_str!("../templates/mail/email_change_notice.txt")),
+];
+
 impl Mailer {
     /// `background` tracks the deliveries, so shutdown can wait for them.
     pub fn new(settings: &Settings, background: tokio_util::task::TaskTracker) -> Result<Self, MailError> {
@@ -60,10 +72,9 @@ impl Mailer {
         let outbox = (smtp.is_none() || settings.mail_outbox_always).then(|| settings.outbox_dir());
         let mut templates = Environment::new();
         templates.add_template("base.html", include_str!("../templates/mail/base.html"))?;
-        templates.add_template("verify_email.html", include_str!("../templates/mail/verify_email.html"))?;
-        templates.add_template("verify_email.txt", include_str!("../templates/mail/verify_email.txt"))?;
-        templates.add_template("reset_password.html", include_str!("../templates/mail/reset_password.html"))?;
-        templates.add_template("reset_password.txt", include_str!("../templates/mail/reset_password.txt"))?;
+        for (name, source) in MAIL_TEMPLATES {
+            templates.add_template(name, source)?;
+        }
         Ok(Self {
             smtp,
             outbox,

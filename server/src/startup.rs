@@ -143,7 +143,8 @@ async fn bind(setting: &str, addr: SocketAddr) -> anyhow::Result<tokio::net::Tcp
     tokio::net::TcpListener::bind(addr).await.map_err(|e| anyhow::anyhow!("{setting}: cannot listen on {addr}: {e}"))
 }
 
-/// Expired browser sessions and forgotten throttle counters go, once an hour.
+/// Expired browser sessions, forgotten throttle counters and history past its retention go,
+/// once an hour.
 fn spawn_hourly_cleanup(core: &Gatehouse) {
     let store = WebSessionStore::new(core.database().pool.clone());
     let core = core.clone();
@@ -156,6 +157,9 @@ fn spawn_hourly_cleanup(core: &Gatehouse) {
             }
             if let Err(error) = core.purge_login_throttle().await {
                 tracing::warn!(%error, "could not purge old throttle counters");
+            }
+            if let Err(error) = core.prune_history().await {
+                tracing::warn!(%error, "could not delete history older than GATEHOUSE_AUDIT_RETENTION");
             }
         }
     });

@@ -166,6 +166,7 @@ fn every_setting() -> Vec<Case> {
         case("access_token_ttl", "5m", "\"5m\"", |s| s.access_token_ttl == secs(300)),
         case("refresh_token_ttl", "3600", "3600", |s| s.refresh_token_ttl == secs(3600)),
         case("verification_token_ttl", "2h", "\"2h\"", |s| s.verification_token_ttl == secs(7200)),
+        case("audit_retention", "30days", "\"30days\"", |s| s.audit_retention == secs(30 * 86400)),
         case("password_reset_ttl", "30m", "\"30m\"", |s| s.password_reset_ttl == secs(1800)),
         case("refresh_reuse_grace", "3s", "\"3s\"", |s| s.refresh_reuse_grace == secs(3)),
         case("login_free_attempts_per_account", "9", "9", |s| s.login_free_attempts_per_account == 9),

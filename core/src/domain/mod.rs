@@ -4,11 +4,13 @@
 mod email;
 mod otp_code;
 mod password;
+mod profile;
 mod user_id;
 mod username;
 
 pub use email::Email;
 pub use otp_code::{RecoveryCode, TotpCode, RECOVERY_CODE_ALPHABET, RECOVERY_CODE_LENGTH};
 pub use password::{NewPassword, PasswordAttempt, PasswordPolicy};
+pub use profile::{ProfileChanges, RawProfile};
 pub use user_id::UserId;
 pub use username::{LoginIdentifier, Username};

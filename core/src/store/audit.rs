@@ -26,6 +26,14 @@ pub enum EventKind {
     MfaFailed,
     RecoveryCodesGenerated,
     RecoveryCodeUsed,
+    SessionRevoked,
+    ProfileUpdated,
+    EmailChangeRequested,
+    EmailChanged,
+    AdminUserCreated,
+    AdminUserUpdated,
+    AdminUserDeleted,
+    AdminSessionsEnded,
 }
 
 impl EventKind {
@@ -49,7 +57,49 @@ impl EventKind {
             EventKind::MfaFailed => "mfa_failed",
             EventKind::RecoveryCodesGenerated => "recovery_codes_generated",
             EventKind::RecoveryCodeUsed => "recovery_code_used",
+            EventKind::SessionRevoked => "session_revoked",
+            EventKind::ProfileUpdated => "profile_updated",
+            EventKind::EmailChangeRequested => "email_change_requested",
+            EventKind::EmailChanged => "email_changed",
+            EventKind::AdminUserCreated => "admin_user_created",
+            EventKind::AdminUserUpdated => "admin_user_updated",
+            EventKind::AdminUserDeleted => "admin_user_deleted",
+            EventKind::AdminSessionsEnded => "admin_sessions_ended",
         }
+    }
+
+    pub const ALL: [EventKind; 26] = [
+        EventKind::Registered,
+        EventKind::LoginSucceeded,
+        EventKind::LoginFailed,
+        EventKind::Logout,
+        EventKind::EmailVerified,
+        EventKind::VerificationSent,
+        EventKind::LogoutAll,
+        EventKind::RefreshReuseDetected,
+        EventKind::PasswordChanged,
+        EventKind::PasswordResetRequested,
+        EventKind::PasswordReset,
+        EventKind::AccountDeleted,
+        EventKind::MfaEnrolled,
+        EventKind::MfaConfirmed,
+        EventKind::MfaRemoved,
+        EventKind::MfaFailed,
+        EventKind::RecoveryCodesGenerated,
+        EventKind::RecoveryCodeUsed,
+        EventKind::SessionRevoked,
+        EventKind::ProfileUpdated,
+        EventKind::EmailChangeRequested,
+        EventKind::EmailChanged,
+        EventKind::AdminUserCreated,
+        EventKind::AdminUserUpdated,
+        EventKind::AdminUserDeleted,
+        EventKind::AdminSessionsEnded,
+    ];
+
+    /// The kind stored under `name`, if there is one.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == name)
     }
 }
 
@@ -60,10 +110,35 @@ pub async fn record(
     context: &RequestContext,
     detail: &str,
 ) -> Result<(), CoreError> {
+    insert(pool, user_id, None, kind, context, detail).await
+}
+
+/// An admin action: one event on the target's history and on the actor's.
+pub async fn record_admin(
+    pool: &AnyPool,
+    actor: UserId,
+    target: UserId,
+    kind: EventKind,
+    context: &RequestContext,
+    detail: &str,
+) -> Result<(), CoreError> {
+    insert(pool, Some(target), Some(actor), kind, context, detail).await
+}
+
+async fn insert(
+    pool: &AnyPool,
+    user_id: Option<UserId>,
+    actor_id: Option<UserId>,
+    kind: EventKind,
+    context: &RequestContext,
+    detail: &str,
+) -> Result<(), CoreError> {
     sqlx::query(
-        "INSERT INTO audit_events (user_id, kind, ip, user_agent, detail, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO audit_events (user_id, actor_id, kind, ip, user_agent, detail, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(user_id.map(|u| u.0))
+    .bind(actor_id.map(|u| u.0))
     .bind(kind.as_str())
     .bind(&context.ip)
     .bind(&context.user_agent)
@@ -74,10 +149,13 @@ pub async fn record(
     Ok(())
 }
 
-#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct AuditEvent {
     pub id: i64,
+    /// Whose history the event belongs to.
     pub user_id: Option<i64>,
+    /// For admin actions: the staff member who acted.
+    pub actor_id: Option<i64>,
     pub kind: String,
     pub ip: String,
     pub user_agent: String,
@@ -85,13 +163,85 @@ pub struct AuditEvent {
     pub created_at: i64,
 }
 
-pub async fn for_user(pool: &AnyPool, user_id: UserId, limit: i64) -> Result<Vec<AuditEvent>, CoreError> {
-    Ok(sqlx::query_as::<_, AuditEvent>(
-        "SELECT id, user_id, kind, ip, user_agent, detail, created_at FROM audit_events \
-         WHERE user_id = $1 ORDER BY id DESC LIMIT $2",
-    )
-    .bind(user_id.0)
-    .bind(limit)
-    .fetch_all(pool)
-    .await?)
+/// Which events to read. `user` matches both the events about the user and their actions as
+/// an admin.
+#[derive(Clone, Debug, Default)]
+pub struct EventFilter {
+    pub user: Option<UserId>,
+    pub kind: Option<EventKind>,
+    /// Unix seconds, inclusive.
+    pub since: Option<i64>,
+    /// Unix seconds, exclusive.
+    pub until: Option<i64>,
+}
+
+impl EventFilter {
+    /// The WHERE clause and its parameters, numbered from `$1`.
+    fn clause(&self) -> (String, Vec<Param>) {
+        let mut conditions = Vec::new();
+        let mut params = Vec::new();
+        if let Some(user) = self.user {
+            params.push(Param::Int(user.0));
+            conditions.push(format!("(user_id = ${n} OR actor_id = ${n})", n = params.len()));
+        }
+        if let Some(kind) = self.kind {
+            params.push(Param::Text(kind.as_str()));
+            conditions.push(format!("kind = ${}", params.len()));
+        }
+        if let Some(since) = self.since {
+            params.push(Param::Int(since));
+            conditions.push(format!("created_at >= ${}", params.len()));
+        }
+        if let Some(until) = self.until {
+            params.push(Param::Int(until));
+            conditions.push(format!("created_at < ${}", params.len()));
+        }
+        let clause = if conditions.is_empty() { String::new() } else { format!("WHERE {}", conditions.join(" AND ")) };
+        (clause, params)
+    }
+}
+
+enum Param {
+    Int(i64),
+    Text(&'static str),
+}
+
+macro_rules! bind_all {
+    ($query:expr, $params:expr) => {{
+        let mut query = $query;
+        for param in $params {
+            query = match param {
+                Param::Int(v) => query.bind(v),
+                Param::Text(v) => query.bind(v),
+            };
+        }
+        query
+    }};
+}
+
+/// How many events match.
+pub async fn count(pool: &AnyPool, filter: &EventFilter) -> Result<i64, CoreError> {
+    let (clause, params) = filter.clause();
+    let sql = format!("SELECT COUNT(*) FROM audit_events {clause}");
+    Ok(bind_all!(sqlx::query_scalar::<_, i64>(&sql), params).fetch_one(pool).await?)
+}
+
+/// One page of the matching events, newest first.
+pub async fn page(pool: &AnyPool, filter: &EventFilter, offset: i64, limit: i64) -> Result<Vec<AuditEvent>, CoreError> {
+    let (clause, params) = filter.clause();
+    let n = params.len();
+    let sql = format!(
+        "SELECT id, user_id, actor_id, kind, ip, user_agent, detail, created_at FROM audit_events {clause} \
+         ORDER BY created_at DESC, id DESC LIMIT ${} OFFSET ${}",
+        n + 1,
+        n + 2
+    );
+    let query = bind_all!(sqlx::query_as::<_, AuditEvent>(&sql), params);
+    Ok(query.bind(limit).bind(offset).fetch_all(pool).await?)
+}
+
+/// Deletes the events older than `before` (Unix seconds); returns how many went.
+pub async fn prune(pool: &AnyPool, before: i64) -> Result<u64, CoreError> {
+    let result = sqlx::query("DELETE FROM audit_events WHERE created_at < $1").bind(before).execute(pool).await?;
+    Ok(result.rows_affected())
 }

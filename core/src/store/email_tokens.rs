@@ -9,6 +9,8 @@ use crate::error::CoreError;
 pub enum Purpose {
     VerifyEmail,
     ResetPassword,
+    /// Confirms a new address; the token row's `email` is the new address.
+    ChangeEmail,
 }
 
 impl Purpose {
@@ -16,6 +18,7 @@ impl Purpose {
         match self {
             Purpose::VerifyEmail => "verify_email",
             Purpose::ResetPassword => "reset_password",
+            Purpose::ChangeEmail => "change_email",
         }
     }
 }

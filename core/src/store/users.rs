@@ -2,7 +2,7 @@ use serde::Serialize;
 use sqlx::{AnyPool, FromRow};
 
 use crate::db::{now, unique_violation, Flag};
-use crate::domain::{Email, LoginIdentifier, UserId, Username};
+use crate::domain::{Email, LoginIdentifier, ProfileChanges, UserId, Username};
 use crate::error::CoreError;
 
 /// A user account as every face sees it. The password hash never leaves the store in it.
@@ -202,4 +202,229 @@ pub async fn delete(pool: &AnyPool, id: UserId) -> Result<(), CoreError> {
 /// The hash to check a password against (`None` if the account is gone).
 pub async fn password_hash(pool: &AnyPool, id: UserId) -> Result<Option<String>, CoreError> {
     Ok(sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1").bind(id.0).fetch_optional(pool).await?)
+}
+
+/// Column changes of one user; `None` leaves a column as it is.
+#[derive(Clone, Debug, Default)]
+pub struct UserUpdate<'a> {
+    pub profile: Option<&'a ProfileChanges>,
+    pub email: Option<&'a Email>,
+    pub password_hash: Option<&'a str>,
+    pub is_active: Option<bool>,
+    pub is_verified: Option<bool>,
+    pub is_staff: Option<bool>,
+    pub is_superuser: Option<bool>,
+}
+
+enum Value {
+    Text(String),
+    MaybeText(Option<String>),
+    Bool(bool),
+}
+
+impl UserUpdate<'_> {
+    /// `column = $n` pairs and their values.
+    fn assignments(&self) -> Vec<(&'static str, Value)> {
+        let mut set = Vec::new();
+        if let Some(p) = self.profile {
+            let texts = [
+                ("first_name", &p.first_name),
+                ("last_name", &p.last_name),
+                ("country", &p.country),
+                ("profession", &p.profession),
+                ("bio", &p.bio),
+                ("thoughts", &p.thoughts),
+                ("profile_img", &p.profile_img),
+            ];
+            set.extend(texts.into_iter().filter_map(|(c, v)| v.clone().map(|v| (c, Value::Text(v)))));
+            if let Some(username) = &p.username {
+                set.push(("username", Value::MaybeText(username.as_ref().map(|u| u.as_str().to_string()))));
+                set.push(("username_key", Value::MaybeText(username.as_ref().map(Username::key))));
+            }
+        }
+        if let Some(email) = self.email {
+            set.push(("email", Value::Text(email.as_str().to_string())));
+        }
+        if let Some(hash) = self.password_hash {
+            set.push(("password_hash", Value::Text(hash.to_string())));
+        }
+        let flags = [
+            ("is_active", self.is_active),
+            ("is_verified", self.is_verified),
+            ("is_staff", self.is_staff),
+            ("is_superuser", self.is_superuser),
+        ];
+        set.extend(flags.into_iter().filter_map(|(c, v)| v.map(|v| (c, Value::Bool(v)))));
+        set
+    }
+
+    /// Takes away the last active superuser's powers (or the account itself).
+    fn demotes_superuser(&self) -> bool {
+        self.is_superuser == Some(false) || self.is_active == Some(false)
+    }
+}
+
+/// Applies `update` to one user; the updated user, or `None` if there is no such user. A
+/// change that would leave no active superuser is refused (see [`guard_last_superuser`]).
+pub async fn update(pool: &AnyPool, id: UserId, update: &UserUpdate<'_>) -> Result<Option<User>, CoreError> {
+    let mut tx = pool.begin().await?;
+    if update.demotes_superuser() {
+        guard_last_superuser(&mut tx, id).await?;
+    }
+    let assignments = update.assignments();
+    let updated = if assignments.is_empty() {
+        let sql = format!("SELECT {COLUMNS} FROM users WHERE id = $1");
+        sqlx::query_as::<_, UserRow>(&sql).bind(id.0).fetch_optional(&mut *tx).await?
+    } else {
+        let set: Vec<String> = assignments.iter().enumerate().map(|(i, (c, _))| format!("{c} = ${}", i + 1)).collect();
+        let sql = format!("UPDATE users SET {} WHERE id = ${} RETURNING {COLUMNS}", set.join(", "), set.len() + 1);
+        let mut query = sqlx::query_as::<_, UserRow>(&sql);
+        for (_, value) in assignments {
+            query = match value {
+                Value::Text(v) => query.bind(v),
+                Value::MaybeText(v) => query.bind(v),
+                Value::Bool(v) => query.bind(v),
+            };
+        }
+        match query.bind(id.0).fetch_optional(&mut *tx).await {
+            Ok(row) => row,
+            Err(e) => return Err(conflict_or(e)),
+        }
+    };
+    tx.commit().await?;
+    Ok(updated.map(User::from))
+}
+
+/// Deletes the user unless that would leave no active superuser; `false` if there was no
+/// such user. Sessions and links go with it (foreign keys cascade).
+pub async fn delete_guarded(pool: &AnyPool, id: UserId) -> Result<bool, CoreError> {
+    let mut tx = pool.begin().await?;
+    guard_last_superuser(&mut tx, id).await?;
+    let deleted = sqlx::query("DELETE FROM users WHERE id = $1").bind(id.0).execute(&mut *tx).await?;
+    tx.commit().await?;
+    Ok(deleted.rows_affected() == 1)
+}
+
+/// Refuses (409) when `id` is the only active superuser. The no-op UPDATE first locks every
+/// active superuser's row (PostgreSQL) or the database (SQLite), so two superusers demoting
+/// each other at once cannot both pass the count.
+async fn guard_last_superuser(tx: &mut sqlx::Transaction<'_, sqlx::Any>, id: UserId) -> Result<(), CoreError> {
+    sqlx::query("UPDATE users SET is_superuser = is_superuser WHERE is_superuser = $1 AND is_active = $1")
+        .bind(true)
+        .execute(&mut **tx)
+        .await?;
+    let target_is_one: Option<i64> =
+        sqlx::query_scalar("SELECT id FROM users WHERE id = $1 AND is_superuser = $2 AND is_active = $2")
+            .bind(id.0)
+            .bind(true)
+            .fetch_optional(&mut **tx)
+            .await?;
+    if target_is_one.is_none() {
+        return Ok(());
+    }
+    let others: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE id <> $1 AND is_superuser = $2 AND is_active = $2")
+            .bind(id.0)
+            .bind(true)
+            .fetch_one(&mut **tx)
+            .await?;
+    if others == 0 {
+        return Err(CoreError::Conflict {
+            message: "This is the last active superuser: make another superuser first.".into(),
+            fields: Default::default(),
+        });
+    }
+    Ok(())
+}
+
+fn conflict_or(e: sqlx::Error) -> CoreError {
+    match unique_violation(&e) {
+        Some(constraint) if constraint.contains("username") => {
+            taken("username", "A user with that username already exists.")
+        }
+        Some(_) => taken("email", "A user with that email already exists."),
+        None => e.into(),
+    }
+}
+
+/// The admin list's sort orders.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UserOrder {
+    Id,
+    Email,
+    Username,
+    DateJoined,
+    LastLogin,
+}
+
+impl UserOrder {
+    fn column(self) -> &'static str {
+        match self {
+            UserOrder::Id => "id",
+            UserOrder::Email => "email",
+            UserOrder::Username => "username_key",
+            UserOrder::DateJoined => "date_joined",
+            UserOrder::LastLogin => "last_login",
+        }
+    }
+}
+
+/// Which users the admin list shows, in which order.
+#[derive(Clone, Debug)]
+pub struct UserSearch {
+    /// Lower-case text to find in the email, username, first or last name.
+    pub text: Option<String>,
+    pub order: UserOrder,
+    pub descending: bool,
+}
+
+impl UserSearch {
+    fn clause(&self) -> (String, Option<String>) {
+        match &self.text {
+            None => (String::new(), None),
+            Some(text) => {
+                let escaped = text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+                let condition = ["email", "COALESCE(username_key, '')", "LOWER(first_name)", "LOWER(last_name)"]
+                    .map(|c| format!("{c} LIKE $1 ESCAPE '\\'"))
+                    .join(" OR ");
+                (format!("WHERE {condition}"), Some(format!("%{escaped}%")))
+            }
+        }
+    }
+}
+
+pub async fn count_matching(pool: &AnyPool, search: &UserSearch) -> Result<i64, CoreError> {
+    let (clause, pattern) = search.clause();
+    let sql = format!("SELECT COUNT(*) FROM users {clause}");
+    let mut query = sqlx::query_scalar::<_, i64>(&sql);
+    if let Some(p) = pattern {
+        query = query.bind(p);
+    }
+    Ok(query.fetch_one(pool).await?)
+}
+
+/// One page of the matching users. Ties (and missing last logins) are ordered by id, so
+/// pages never overlap.
+pub async fn page_matching(
+    pool: &AnyPool,
+    search: &UserSearch,
+    offset: i64,
+    limit: i64,
+) -> Result<Vec<User>, CoreError> {
+    let (clause, pattern) = search.clause();
+    let direction = if search.descending { "DESC" } else { "ASC" };
+    let first = if pattern.is_some() { 2 } else { 1 };
+    let column = search.order.column();
+    // NULLs (no username, never logged in) last either way, the same on both databases.
+    let sql = format!(
+        "SELECT {COLUMNS} FROM users {clause} ORDER BY ({column} IS NULL), {column} {direction}, id {direction} \
+         LIMIT ${first} OFFSET ${}",
+        first + 1
+    );
+    let mut query = sqlx::query_as::<_, UserRow>(&sql);
+    if let Some(p) = pattern {
+        query = query.bind(p);
+    }
+    let rows = query.bind(limit).bind(offset).fetch_all(pool).await?;
+    Ok(rows.into_iter().map(User::from).collect())
 }

@@ -1,0 +1,213 @@
+//! Administration. Who may do what is in the types: [`Staff`] (list and view users, read
+//! everyone's history) and [`Superuser`] (create, change, delete, end sessions) can only be
+//! obtained from a principal that has the flag, so a function taking one cannot be called by
+//! anybody else. Every action is one history event on the target's and the actor's history.
+
+use crate::accounts::{Privileges, Registration};
+use crate::auth::Principal;
+use crate::context::RequestContext;
+use crate::domain::{Email, ProfileChanges, UserId};
+use crate::error::CoreError;
+use crate::paging::{Page, PageRequest};
+use crate::store::audit::{self, EventKind};
+use crate::store::sessions::{self, Session};
+use crate::store::users::{self, User, UserSearch, UserUpdate};
+use crate::Gatehouse;
+
+/// A signed-in staff member (superusers are staff too).
+#[derive(Clone, Debug)]
+pub struct Staff(Principal);
+
+/// A signed-in superuser.
+#[derive(Clone, Debug)]
+pub struct Superuser(Principal);
+
+impl Principal {
+    pub fn into_staff(self) -> Result<Staff, CoreError> {
+        if self.user.is_staff || self.user.is_superuser {
+            Ok(Staff(self))
+        } else {
+            Err(CoreError::Forbidden)
+        }
+    }
+
+    pub fn into_superuser(self) -> Result<Superuser, CoreError> {
+        if self.user.is_superuser {
+            Ok(Superuser(self))
+        } else {
+            Err(CoreError::Forbidden)
+        }
+    }
+}
+
+impl Staff {
+    pub fn principal(&self) -> &Principal {
+        &self.0
+    }
+}
+
+impl Superuser {
+    pub fn principal(&self) -> &Principal {
+        &self.0
+    }
+
+    pub fn as_staff(&self) -> Staff {
+        Staff(self.0.clone())
+    }
+}
+
+/// A superuser's changes to an account; `None` leaves a field as it is.
+#[derive(Clone, Debug, Default)]
+pub struct AccountChanges {
+    pub email: Option<Email>,
+    /// Checked against the account's own details before it is hashed.
+    pub password: Option<String>,
+    pub profile: ProfileChanges,
+    pub is_active: Option<bool>,
+    pub is_verified: Option<bool>,
+    pub is_staff: Option<bool>,
+    pub is_superuser: Option<bool>,
+}
+
+impl AccountChanges {
+    fn field_names(&self) -> Vec<&'static str> {
+        let mut names = self.profile.field_names();
+        let others = [
+            ("email", self.email.is_some()),
+            ("password", self.password.is_some()),
+            ("is_active", self.is_active.is_some()),
+            ("is_verified", self.is_verified.is_some()),
+            ("is_staff", self.is_staff.is_some()),
+            ("is_superuser", self.is_superuser.is_some()),
+        ];
+        names.extend(others.into_iter().filter_map(|(n, changed)| changed.then_some(n)));
+        names
+    }
+
+    /// Changes after which the account's sessions must end at once.
+    fn ends_sessions(&self) -> bool {
+        self.password.is_some() || self.is_active == Some(false)
+    }
+}
+
+/// A new account made by a superuser.
+#[derive(Debug)]
+pub struct NewAccount {
+    pub registration: Registration,
+    pub profile: ProfileChanges,
+    pub is_active: bool,
+    pub is_verified: bool,
+    pub privileges: Privileges,
+}
+
+impl Gatehouse {
+    /// Users matching the search, in the order asked, one page.
+    pub async fn list_users(
+        &self,
+        _staff: &Staff,
+        search: &UserSearch,
+        request: PageRequest,
+    ) -> Result<Page<User>, CoreError> {
+        let count = users::count_matching(self.pool(), search).await?;
+        let results = users::page_matching(self.pool(), search, request.offset(), request.limit()).await?;
+        Ok(Page { count, request, results })
+    }
+
+    pub async fn view_user(&self, _staff: &Staff, id: UserId) -> Result<User, CoreError> {
+        self.user(id).await
+    }
+
+    /// A user's live sessions, as their own "your sessions" shows them.
+    pub async fn user_sessions(&self, _staff: &Staff, id: UserId) -> Result<Vec<Session>, CoreError> {
+        self.user(id).await?;
+        sessions::list_active_for_user(self.pool(), id).await
+    }
+
+    pub async fn create_account(
+        &self,
+        actor: &Superuser,
+        new: NewAccount,
+        context: &RequestContext,
+    ) -> Result<User, CoreError> {
+        let user = self.create_user(&new.registration, new.privileges, new.is_verified).await?;
+        let update =
+            UserUpdate { profile: Some(&new.profile), is_active: Some(new.is_active), ..Default::default() };
+        let user = users::update(self.pool(), user.id, &update).await?.ok_or(CoreError::NotFound)?;
+        self.record_admin(actor, user.id, EventKind::AdminUserCreated, context, &user.email).await?;
+        Ok(user)
+    }
+
+    /// Changes an account. Taking the last active superuser's flag (or deactivating them) is
+    /// refused; a new password or deactivation ends the account's sessions at once.
+    pub async fn update_account(
+        &self,
+        actor: &Superuser,
+        id: UserId,
+        changes: AccountChanges,
+        context: &RequestContext,
+    ) -> Result<User, CoreError> {
+        let target = self.user(id).await?;
+        let hash = match &changes.password {
+            Some(raw) => {
+                let password = self.check_new_password(&target, raw, "password")?;
+                Some(self.0.hasher.hash(password.expose()).await?)
+            }
+            None => None,
+        };
+        let update = UserUpdate {
+            profile: Some(&changes.profile),
+            email: changes.email.as_ref(),
+            password_hash: hash.as_deref(),
+            is_active: changes.is_active,
+            is_verified: changes.is_verified,
+            // Superusers are staff; taking staff away from a superuser is taking both.
+            is_staff: changes.is_staff.or(changes.is_superuser.filter(|s| *s)),
+            is_superuser: changes.is_superuser.or(changes.is_staff.filter(|s| !*s).map(|_| false)),
+        };
+        let user = users::update(self.pool(), id, &update).await?.ok_or(CoreError::NotFound)?;
+        if changes.ends_sessions() {
+            sessions::revoke_all_for_user(self.pool(), id, None, "admin").await?;
+        }
+        let detail = changes.field_names().join(", ");
+        self.record_admin(actor, id, EventKind::AdminUserUpdated, context, &detail).await?;
+        Ok(user)
+    }
+
+    /// Deletes an account (never the last active superuser); its sessions go with it.
+    pub async fn delete_account_as_admin(
+        &self,
+        actor: &Superuser,
+        id: UserId,
+        context: &RequestContext,
+    ) -> Result<(), CoreError> {
+        let target = self.user(id).await?;
+        if !users::delete_guarded(self.pool(), id).await? {
+            return Err(CoreError::NotFound);
+        }
+        self.record_admin(actor, id, EventKind::AdminUserDeleted, context, &target.email).await
+    }
+
+    /// Ends every session of an account (and so every access token issued to it).
+    pub async fn end_user_sessions(
+        &self,
+        actor: &Superuser,
+        id: UserId,
+        context: &RequestContext,
+    ) -> Result<u64, CoreError> {
+        self.user(id).await?;
+        let ended = sessions::revoke_all_for_user(self.pool(), id, None, "admin").await?;
+        self.record_admin(actor, id, EventKind::AdminSessionsEnded, context, &format!("{ended} sessions")).await?;
+        Ok(ended)
+    }
+
+    async fn record_admin(
+        &self,
+        actor: &Superuser,
+        target: UserId,
+        kind: EventKind,
+        context: &RequestContext,
+        detail: &str,
+    ) -> Result<(), CoreError> {
+        audit::record_admin(self.pool(), actor.principal().user.id, target, kind, context, detail).await
+    }
+}
