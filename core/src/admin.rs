@@ -11,7 +11,7 @@ use crate::error::CoreError;
 use crate::paging::{Page, PageRequest};
 use crate::store::audit::{self, EventKind};
 use crate::store::sessions::{self, Session};
-use crate::store::users::{self, User, UserSearch, UserUpdate};
+use crate::store::users::{self, User, UserOrder, UserSearch, UserUpdate};
 use crate::Gatehouse;
 
 /// A signed-in staff member (superusers are staff too).
@@ -130,8 +130,7 @@ impl Gatehouse {
         context: &RequestContext,
     ) -> Result<User, CoreError> {
         let user = self.create_user(&new.registration, new.privileges, new.is_verified).await?;
-        let update =
-            UserUpdate { profile: Some(&new.profile), is_active: Some(new.is_active), ..Default::default() };
+        let update = UserUpdate { profile: Some(&new.profile), is_active: Some(new.is_active), ..Default::default() };
         let user = users::update(self.pool(), user.id, &update).await?.ok_or(CoreError::NotFound)?;
         self.record_admin(actor, user.id, EventKind::AdminUserCreated, context, &user.email).await?;
         Ok(user)
@@ -209,5 +208,35 @@ impl Gatehouse {
         detail: &str,
     ) -> Result<(), CoreError> {
         audit::record_admin(self.pool(), actor.principal().user.id, target, kind, context, detail).await
+    }
+}
+
+impl UserSearch {
+    /// `search`: text to find (case-insensitive); `ordering`: `id`, `email`, `username`,
+    /// `date_joined` or `last_login`, `-` in front for descending (default `id`).
+    pub fn parse(search: Option<&str>, ordering: Option<&str>) -> Result<Self, CoreError> {
+        let text = search.map(|s| s.trim().to_lowercase()).filter(|s| !s.is_empty());
+        if text.as_ref().is_some_and(|t| t.chars().any(char::is_control) || t.chars().count() > 254) {
+            return Err(CoreError::field("search", "Enter at most 254 characters of text."));
+        }
+        let ordering = ordering.map(str::trim).filter(|o| !o.is_empty()).unwrap_or("id");
+        let (descending, name) = match ordering.strip_prefix('-') {
+            Some(name) => (true, name),
+            None => (false, ordering),
+        };
+        let order = match name {
+            "id" => UserOrder::Id,
+            "email" => UserOrder::Email,
+            "username" => UserOrder::Username,
+            "date_joined" => UserOrder::DateJoined,
+            "last_login" => UserOrder::LastLogin,
+            _ => {
+                return Err(CoreError::field(
+                    "ordering",
+                    "Order by id, email, username, date_joined or last_login (with - in front for descending).",
+                ))
+            }
+        };
+        Ok(UserSearch { text, order, descending })
     }
 }

@@ -3,9 +3,10 @@
 
 use crate::admin::Staff;
 use crate::auth::Principal;
-use crate::error::CoreError;
+use crate::domain::UserId;
+use crate::error::{CoreError, FieldErrorsBuilder};
 use crate::paging::{Page, PageRequest};
-use crate::store::audit::{self, AuditEvent, EventFilter};
+use crate::store::audit::{self, AuditEvent, EventFilter, EventKind};
 use crate::Gatehouse;
 
 impl Gatehouse {
@@ -36,4 +37,32 @@ impl Gatehouse {
         let retention = self.settings().audit_retention.as_secs() as i64;
         audit::prune(self.pool(), self.clock().now_secs() - retention).await
     }
+}
+
+fn present(value: Option<&str>) -> Option<&str> {
+    value.map(str::trim).filter(|v| !v.is_empty())
+}
+
+/// Parses staff's history filters: `user` an id, `kind` an event kind, `since`/`until`
+/// RFC 3339 times.
+pub fn parse_event_filter(
+    user: Option<&str>,
+    kind: Option<&str>,
+    since: Option<&str>,
+    until: Option<&str>,
+) -> Result<EventFilter, CoreError> {
+    let mut errors = FieldErrorsBuilder::default();
+    let user = present(user).and_then(|u| {
+        errors.check("user", u.parse::<i64>().map(UserId).map_err(|_| vec!["Enter a user id.".to_string()]))
+    });
+    let kind = present(kind).and_then(|k| {
+        errors.check("kind", EventKind::parse(k).ok_or_else(|| vec![format!("There is no event kind \"{k}\".")]))
+    });
+    let mut time = |field: &str, value: Option<&str>| {
+        present(value).and_then(|v| errors.check(field, crate::time_format::parse_rfc3339(v)))
+    };
+    let since = time("since", since);
+    let until = time("until", until);
+    errors.finish()?;
+    Ok(EventFilter { user, kind, since, until })
 }

@@ -36,16 +36,8 @@ impl Gatehouse {
     ) -> Result<IssuedLink, CoreError> {
         let token = random_token();
         let now = self.clock().now_secs();
-        email_tokens::replace(
-            self.pool(),
-            user.id,
-            purpose,
-            &token_hash(&token),
-            email,
-            ttl.as_secs() as i64,
-            now,
-        )
-        .await?;
+        email_tokens::replace(self.pool(), user.id, purpose, &token_hash(&token), email, ttl.as_secs() as i64, now)
+            .await?;
         Ok(IssuedLink { uid: user.id.to_uidb64(), token })
     }
 

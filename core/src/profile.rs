@@ -53,8 +53,7 @@ impl Gatehouse {
         let url = format!("{}/confirm-email?uid={}&token={}", self.settings().public_url(), link.uid, link.token);
         self.send_link_mail_to(new_email.as_str(), user, "change_email", "Confirm your new email address", &url, ttl)?;
         self.send_change_notice(user, new_email)?;
-        audit::record(self.pool(), Some(user.id), EventKind::EmailChangeRequested, context, new_email.as_str())
-            .await?;
+        audit::record(self.pool(), Some(user.id), EventKind::EmailChangeRequested, context, new_email.as_str()).await?;
         Ok(())
     }
 
@@ -100,7 +99,8 @@ impl Gatehouse {
 
     /// The address waiting for its confirmation link, if an email change is under way.
     pub async fn pending_email(&self, user: &User) -> Result<Option<String>, CoreError> {
-        let live = email_tokens::live_tokens(self.pool(), user.id, Purpose::ChangeEmail, self.clock().now_secs()).await?;
+        let live =
+            email_tokens::live_tokens(self.pool(), user.id, Purpose::ChangeEmail, self.clock().now_secs()).await?;
         Ok(live.into_iter().next().map(|t| t.email))
     }
 }

@@ -18,3 +18,10 @@ pub fn rfc3339_option<S: Serializer>(unix: &Option<i64>, serializer: S) -> Resul
         None => serializer.serialize_none(),
     }
 }
+
+/// An RFC 3339 time as Unix seconds.
+pub fn parse_rfc3339(text: &str) -> Result<i64, Vec<String>> {
+    OffsetDateTime::parse(text, &Rfc3339)
+        .map(OffsetDateTime::unix_timestamp)
+        .map_err(|_| vec!["Enter a date and time like 2026-11-25T10:30:00Z.".to_string()])
+}

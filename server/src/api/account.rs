@@ -1,9 +1,9 @@
 //! `/account/...`: the caller's own account and sessions.
 
-use axum::extract::{Path, State};
+use axum::extract::{OriginalUri, Path, State};
 use axum::http::StatusCode;
 use axum::Json;
-use gatehouse_core::domain::PasswordAttempt;
+use gatehouse_core::domain::{Email, PasswordAttempt, ProfileChanges};
 use gatehouse_core::{CoreError, Session, SessionKind, User};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -11,22 +11,145 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::error::ApiError;
-use super::extract::{ApiJson, AuthUser, Client};
+use super::extract::{ApiJson, ApiQuery, AuthUser, Client};
+use super::fields::{FieldReader, PROFILE_FIELDS};
+use super::paging::{EventPage, PageQuery};
 use super::responses::*;
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(read_account, delete_account))
+        .routes(routes!(read_account, update_account, delete_account))
+        .routes(routes!(confirm_email_change))
+        .routes(routes!(history))
         .routes(routes!(list_sessions))
         .routes(routes!(revoke_session))
 }
 
+/// The caller's account, and the new address waiting for its confirmation link, if any.
+#[derive(Serialize, ToSchema)]
+pub struct AccountBody {
+    #[serde(flatten)]
+    user: User,
+    /// Set while an email change waits for the link sent to the new address.
+    #[schema(required = true)]
+    pending_email: Option<String>,
+}
+
+async fn account_body(state: &AppState, user: User) -> Result<AccountBody, ApiError> {
+    let pending_email = state.core.pending_email(&user).await?;
+    Ok(AccountBody { user, pending_email })
+}
+
 /// The caller's account.
 #[utoipa::path(get, path = "/account", tag = "account", security(("Bearer" = []), ("JWT" = [])),
-    responses((status = 200, description = "The caller's account", body = User), Unauthorized, SecondFactor))]
-async fn read_account(AuthUser(principal): AuthUser) -> Json<User> {
-    Json(principal.user)
+    responses((status = 200, description = "The caller's account", body = AccountBody), Unauthorized, SecondFactor))]
+async fn read_account(
+    State(state): State<AppState>,
+    AuthUser(principal): AuthUser,
+) -> Result<Json<AccountBody>, ApiError> {
+    Ok(Json(account_body(&state, principal.user).await?))
+}
+
+/// The fields `PATCH /account` accepts; any other field is refused by name.
+#[derive(Deserialize, ToSchema)]
+#[allow(dead_code)] // documents the body; it is read field by field (see `fields::FieldReader`)
+pub struct AccountPatch {
+    #[schema(max_length = 150)]
+    first_name: Option<String>,
+    #[schema(max_length = 150)]
+    last_name: Option<String>,
+    #[schema(max_length = 100)]
+    country: Option<String>,
+    #[schema(max_length = 100)]
+    profession: Option<String>,
+    #[schema(max_length = 2000)]
+    bio: Option<String>,
+    #[schema(max_length = 2000)]
+    thoughts: Option<String>,
+    /// An http(s) URL, or "" for none.
+    profile_img: Option<String>,
+    /// Unique, case-insensitive; null or "" removes it.
+    username: Option<String>,
+    /// A new address: confirmed by a link mailed to it (the change answers 202).
+    email: Option<String>,
+    /// Required with `email`.
+    current_password: Option<String>,
+}
+
+/// Updates the caller's profile. With `email` (and `current_password`), mails a confirmation
+/// link to the new address and a notice to the current one, and answers 202: the email
+/// changes when the link is used. Flags, id and password cannot be changed here (400 naming
+/// the field).
+#[utoipa::path(patch, path = "/account", tag = "account", request_body = AccountPatch,
+    security(("Bearer" = []), ("JWT" = [])),
+    responses((status = 200, description = "Updated", body = AccountBody),
+        (status = 202, description = "Updated; the new email waits for its confirmation link", body = AccountBody),
+        BadRequest, Unauthorized, SecondFactor, Conflict, Throttled, PayloadTooLarge, UnsupportedMediaType))]
+async fn update_account(
+    State(state): State<AppState>,
+    Client(client): Client,
+    AuthUser(principal): AuthUser,
+    ApiJson(body): ApiJson<serde_json::Value>,
+) -> Result<(StatusCode, Json<AccountBody>), ApiError> {
+    let allowed: Vec<&str> = PROFILE_FIELDS.iter().copied().chain(["email", "current_password"]).collect();
+    let mut fields = FieldReader::new(body, &allowed)?;
+    let raw = fields.profile();
+    let email = fields.text("email");
+    let current_password = fields.text("current_password");
+    fields.finish()?;
+    let changes = ProfileChanges::parse(raw)?;
+    let email_change = match email {
+        Some(email) => {
+            let email = CoreError::parse_field("email", Email::parse(&email))?;
+            let password = current_password.unwrap_or_default();
+            let password = CoreError::parse_field("current_password", PasswordAttempt::parse(&password))?;
+            Some((email, password))
+        }
+        None => None,
+    };
+    // The password is checked (and the link sent) before anything changes.
+    if let Some((email, password)) = &email_change {
+        state.core.request_email_change(&principal, email, password, &client).await?;
+    }
+    let user = state.core.update_profile(&principal, &changes, &client).await?;
+    let status = if email_change.is_some() { StatusCode::ACCEPTED } else { StatusCode::OK };
+    Ok((status, Json(account_body(&state, user).await?)))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct EmailConfirmation {
+    #[serde(default)]
+    uid: String,
+    #[serde(default)]
+    token: String,
+}
+
+/// Uses the link mailed to a new address: the account's email becomes that address.
+#[utoipa::path(post, path = "/account/email/confirm", tag = "account", request_body = EmailConfirmation,
+    responses((status = 200, description = "The email is changed", body = User),
+        BadRequest, Conflict, PayloadTooLarge, UnsupportedMediaType))]
+async fn confirm_email_change(
+    State(state): State<AppState>,
+    Client(client): Client,
+    ApiJson(body): ApiJson<EmailConfirmation>,
+) -> Result<Json<User>, ApiError> {
+    Ok(Json(state.core.confirm_email_change(&body.uid, &body.token, &client).await?))
+}
+
+/// The caller's security history (what happened to the account, and what they did as an
+/// admin), newest first.
+#[utoipa::path(get, path = "/account/history", tag = "account", params(PageQuery),
+    security(("Bearer" = []), ("JWT" = [])),
+    responses((status = 200, description = "One page of events", body = EventPage), BadRequest, Unauthorized, SecondFactor))]
+async fn history(
+    State(state): State<AppState>,
+    AuthUser(principal): AuthUser,
+    uri: OriginalUri,
+    ApiQuery(query): ApiQuery<PageQuery>,
+) -> Result<Json<EventPage>, ApiError> {
+    let page = state.core.history(&principal, query.request()?).await?;
+    Ok(Json(EventPage::new(page, &state, &uri)))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -72,7 +195,7 @@ pub struct SessionBody {
 }
 
 impl SessionBody {
-    fn new(session: Session, current_id: &str) -> Self {
+    pub fn new(session: Session, current_id: &str) -> Self {
         use gatehouse_core::time_format::to_rfc3339;
         SessionBody {
             current: session.id == current_id,

@@ -39,6 +39,16 @@ impl From<JsonRejection> for ApiError {
     }
 }
 
+impl From<axum::extract::rejection::QueryRejection> for ApiError {
+    fn from(rejection: axum::extract::rejection::QueryRejection) -> Self {
+        ApiError::BadRequest {
+            status: StatusCode::BAD_REQUEST,
+            code: "validation_error",
+            message: rejection.body_text(),
+        }
+    }
+}
+
 impl ApiError {
     /// A body that is not the JSON expected: syntax errors are `parse_error`, wrong shapes
     /// `validation_error`, as for [`JsonRejection`].

@@ -4,6 +4,7 @@
 use axum::extract::{FromRequest, FromRequestParts};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
+use gatehouse_core::admin::{Staff, Superuser};
 use gatehouse_core::auth::Principal;
 use gatehouse_core::{CoreError, RequestContext};
 
@@ -14,6 +15,11 @@ use crate::state::AppState;
 #[derive(FromRequest)]
 #[from_request(via(axum::Json), rejection(ApiError))]
 pub struct ApiJson<T>(pub T);
+
+/// `axum::extract::Query`, with rejections turned into [`ApiError`] (400 in the API's shape).
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ApiError))]
+pub struct ApiQuery<T>(pub T);
 
 /// An optional JSON body: nothing (or `null`) is `None`. Errors are answered like
 /// [`ApiJson`]'s: 400 for bad JSON, 413 for a body over the limit, in the API's shape.
@@ -88,6 +94,31 @@ impl FromRequestParts<AppState> for Aal2User {
         let AuthUser(principal) = AuthUser::from_request_parts(parts, state).await?;
         gatehouse_core::Gatehouse::require_aal2(&principal)?;
         Ok(Aal2User(principal))
+    }
+}
+
+/// A signed-in staff member (or superuser): who may list and view users and read everyone's
+/// history (403 otherwise).
+pub struct StaffUser(pub Staff);
+
+impl FromRequestParts<AppState> for StaffUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let AuthUser(principal) = AuthUser::from_request_parts(parts, state).await?;
+        Ok(StaffUser(principal.into_staff()?))
+    }
+}
+
+/// A signed-in superuser: who may create, change and delete users (403 otherwise).
+pub struct SuperUser(pub Superuser);
+
+impl FromRequestParts<AppState> for SuperUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let AuthUser(principal) = AuthUser::from_request_parts(parts, state).await?;
+        Ok(SuperUser(principal.into_superuser()?))
     }
 }
 

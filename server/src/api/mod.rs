@@ -6,8 +6,11 @@ mod account;
 mod auth;
 pub mod error;
 pub mod extract;
+mod fields;
+mod management;
 mod mfa;
 pub mod openapi;
+mod paging;
 mod responses;
 
 use axum::extract::{DefaultBodyLimit, State};
@@ -24,7 +27,12 @@ use responses::{SecondFactor, Unauthorized};
 
 /// The API's routes with their document (paths relative to `/api/v1`).
 pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(ping)).merge(auth::router()).merge(account::router()).merge(mfa::router())
+    OpenApiRouter::new()
+        .routes(routes!(ping))
+        .merge(auth::router())
+        .merge(account::router())
+        .merge(mfa::router())
+        .merge(management::router())
 }
 
 /// The routes, to nest at `/api/v1` (the document is served by [`openapi::swagger_ui`]).

@@ -122,6 +122,27 @@ impl TestApp {
         login.json::<Value>().await.unwrap()["access"].as_str().unwrap().to_string()
     }
 
+    /// An account made directly in the core (as `createsuperuser` does), logged in through
+    /// the API; returns its id and access token.
+    pub async fn privileged_user(&self, email: &str, is_staff: bool, is_superuser: bool) -> (i64, String) {
+        use gatehouse_core::accounts::{Privileges, Registration};
+        let registration = Registration::parse(email, None, PASSWORD, self.core.password_policy()).unwrap();
+        let user = self.core.create_user(&registration, Privileges { is_staff, is_superuser }, true).await.unwrap();
+        let login = self.login(email, PASSWORD).await;
+        assert_eq!(login.status(), 200);
+        (user.id.0, login.json::<Value>().await.unwrap()["access"].as_str().unwrap().to_string())
+    }
+
+    /// A request with a Bearer token and an optional JSON body.
+    pub async fn call(&self, method: &str, path: &str, token: &str, body: Option<Value>) -> Response {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut request = self.client.request(method, self.url(path)).bearer_auth(token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        request.send().await.unwrap()
+    }
+
     /// A browser sharing this app's cookie jar.
     pub fn browser(&self) -> Browser {
         Browser { base: self.base.clone(), client: self.client.clone() }
