@@ -11,6 +11,8 @@ pub mod context;
 pub mod credentials;
 pub mod db;
 pub mod devices;
+pub mod django_hashes;
+pub mod django_import;
 pub mod domain;
 pub mod error;
 pub mod history;

@@ -122,6 +122,9 @@ fn hash_blocking(params: &Params, password: &str) -> Result<String, CoreError> {
 }
 
 fn verify_blocking(stored: &str, password: &str) -> bool {
+    if let Some(matched) = crate::django_hashes::verify(stored, password) {
+        return matched;
+    }
     // An unparsable stored hash (e.g. "!" for "no usable password") simply never matches.
     PasswordHash::new(stored)
         .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())

@@ -24,6 +24,28 @@ pub enum Command {
     Createsuperuser(CreateSuperuserArgs),
     /// Check the configuration, the database and the mail settings, then exit.
     Check,
+    /// Import users from a Django `manage.py dumpdata` JSON file (auth.User or a custom user
+    /// model with the same fields). All or nothing; running it again updates, never duplicates.
+    ImportDjango(ImportDjangoArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ImportDjangoArgs {
+    /// The dumpdata JSON file (`-` for standard input).
+    pub file: PathBuf,
+    /// Check the file and report what would happen, writing nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Which users count as having confirmed their email: `active` (default), `all` or `none`.
+    #[arg(long, value_enum, default_value_t = Verified::Active)]
+    pub verified: Verified,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Verified {
+    Active,
+    All,
+    None,
 }
 
 #[derive(Debug, Default, Args)]

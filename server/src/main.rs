@@ -4,7 +4,7 @@ use clap::Parser;
 use gatehouse_core::accounts::{Privileges, Registration};
 use gatehouse_core::config::RawSettings;
 use gatehouse_core::{Gatehouse, Settings};
-use gatehouse_server::cli::{Cli, Command, CreateSuperuserArgs, ServeArgs};
+use gatehouse_server::cli::{Cli, Command, CreateSuperuserArgs, ImportDjangoArgs, ServeArgs, Verified};
 use gatehouse_server::startup::Application;
 
 #[tokio::main]
@@ -35,6 +35,7 @@ async fn main() -> ExitCode {
         Command::Migrate => migrate(settings).await,
         Command::Createsuperuser(args) => create_superuser(settings, args).await,
         Command::Check => gatehouse_server::check::run(settings).await,
+        Command::ImportDjango(args) => import_django(settings, args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -98,5 +99,47 @@ async fn create_superuser(settings: Settings, args: CreateSuperuserArgs) -> anyh
         .await
         .map_err(|e| anyhow::anyhow!("{}", gatehouse_server::describe_fields(&e)))?;
     println!("superuser {} created (id {})", user.email, user.id);
+    Ok(())
+}
+
+async fn import_django(settings: Settings, args: ImportDjangoArgs) -> anyhow::Result<()> {
+    use gatehouse_core::django_import::{ImportOptions, VerifiedPolicy};
+    use std::io::Read as _;
+    let mut dump = String::new();
+    if args.file.as_os_str() == "-" {
+        std::io::stdin().read_to_string(&mut dump)?;
+    } else {
+        dump = std::fs::read_to_string(&args.file)
+            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", args.file.display()))?;
+    }
+    let verified = match args.verified {
+        Verified::Active => VerifiedPolicy::Active,
+        Verified::All => VerifiedPolicy::All,
+        Verified::None => VerifiedPolicy::None,
+    };
+    let core = Gatehouse::start(settings).await?;
+    let report = core
+        .import_django(&dump, ImportOptions { dry_run: args.dry_run, verified })
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}; nothing was imported"))?;
+    let users = report.created + report.updated + report.unchanged + report.skipped_without_email.len();
+    println!(
+        "{users} users: {} created, {} updated, {} unchanged, {} skipped; {} other objects ignored",
+        report.created,
+        report.updated,
+        report.unchanged,
+        report.skipped_without_email.len(),
+        report.other_objects
+    );
+    if !report.skipped_without_email.is_empty() {
+        let pks: Vec<String> = report.skipped_without_email.iter().map(i64::to_string).collect();
+        println!("skipped (no email address; a Gatehouse account needs one): pk {}", pks.join(", "));
+    }
+    for (pk, name) in &report.usernames_dropped {
+        println!("pk {pk}: username {name:?} is not usable here (letters, digits and . _ - + only); they log in with their email");
+    }
+    if report.dry_run {
+        println!("dry run: nothing was written");
+    }
     Ok(())
 }

@@ -428,3 +428,113 @@ pub async fn page_matching(
     let rows = query.bind(limit).bind(offset).fetch_all(pool).await?;
     Ok(rows.into_iter().map(User::from).collect())
 }
+
+/// A user as `import-django` brings them: the Django primary key is kept as the id.
+pub struct ImportedUser<'a> {
+    pub id: i64,
+    pub email: &'a Email,
+    pub username: Option<&'a Username>,
+    pub first_name: &'a str,
+    pub last_name: &'a str,
+    pub password_hash: &'a str,
+    pub is_active: bool,
+    pub is_verified: bool,
+    pub is_staff: bool,
+    pub is_superuser: bool,
+    pub date_joined: i64,
+    pub last_login: Option<i64>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ImportOutcome {
+    Created,
+    Updated,
+    Unchanged,
+}
+
+/// Creates the user with the given id, or brings an earlier import of it up to date. A hash
+/// Gatehouse made since (a login upgraded it, or the password changed here) is kept; so are a
+/// newer last login and a confirmation done here.
+pub async fn upsert_imported(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    user: &ImportedUser<'_>,
+) -> Result<ImportOutcome, CoreError> {
+    let sql = format!("SELECT {COLUMNS}, password_hash FROM users WHERE id = $1");
+    let existing = sqlx::query_as::<_, LoginRow>(&sql).bind(user.id).fetch_optional(&mut **tx).await?;
+    let Some(existing) = existing else {
+        let result = sqlx::query(
+            "INSERT INTO users (id, email, username, username_key, password_hash, first_name, last_name, \
+               is_active, is_verified, is_staff, is_superuser, date_joined, last_login) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+        )
+        .bind(user.id)
+        .bind(user.email.as_str())
+        .bind(user.username.map(|u| u.as_str().to_string()))
+        .bind(user.username.map(Username::key))
+        .bind(user.password_hash)
+        .bind(user.first_name)
+        .bind(user.last_name)
+        .bind(user.is_active)
+        .bind(user.is_verified)
+        .bind(user.is_staff)
+        .bind(user.is_superuser)
+        .bind(user.date_joined)
+        .bind(user.last_login)
+        .execute(&mut **tx)
+        .await;
+        return result.map(|_| ImportOutcome::Created).map_err(conflict_or);
+    };
+    let made_here = existing.password_hash.starts_with('$');
+    let password_hash = if made_here { existing.password_hash.clone() } else { user.password_hash.to_string() };
+    let last_login = existing.user.last_login.max(user.last_login);
+    let is_verified = existing.user.is_verified.0 || user.is_verified;
+    let current: User = existing.user.into();
+    let unchanged = current.email == user.email.as_str()
+        && current.username.as_deref() == user.username.map(Username::as_str)
+        && current.first_name == user.first_name
+        && current.last_name == user.last_name
+        && existing.password_hash == password_hash
+        && (current.is_active, current.is_verified, current.is_staff, current.is_superuser)
+            == (user.is_active, is_verified, user.is_staff, user.is_superuser)
+        && current.date_joined == user.date_joined
+        && current.last_login == last_login;
+    if unchanged {
+        return Ok(ImportOutcome::Unchanged);
+    }
+    sqlx::query(
+        "UPDATE users SET email = $1, username = $2, username_key = $3, password_hash = $4, first_name = $5, \
+           last_name = $6, is_active = $7, is_verified = $8, is_staff = $9, is_superuser = $10, date_joined = $11, \
+           last_login = $12 WHERE id = $13",
+    )
+    .bind(user.email.as_str())
+    .bind(user.username.map(|u| u.as_str().to_string()))
+    .bind(user.username.map(Username::key))
+    .bind(password_hash)
+    .bind(user.first_name)
+    .bind(user.last_name)
+    .bind(user.is_active)
+    .bind(is_verified)
+    .bind(user.is_staff)
+    .bind(user.is_superuser)
+    .bind(user.date_joined)
+    .bind(last_login)
+    .bind(user.id)
+    .execute(&mut **tx)
+    .await
+    .map_err(conflict_or)?;
+    Ok(ImportOutcome::Updated)
+}
+
+/// After rows were inserted with explicit ids: PostgreSQL's identity must move past them
+/// (SQLite's AUTOINCREMENT already has).
+pub async fn after_explicit_ids(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    backend: crate::db::Backend,
+) -> Result<(), CoreError> {
+    if backend == crate::db::Backend::Postgres {
+        sqlx::query("SELECT setval(pg_get_serial_sequence('users', 'id'), (SELECT COALESCE(MAX(id), 1) FROM users))")
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}

@@ -4,6 +4,7 @@ mod support;
 
 mod bad_input;
 mod cli;
+mod django_import;
 mod email_verification;
 mod health;
 mod login;
