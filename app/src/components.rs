@@ -26,7 +26,10 @@ pub fn SiteHeader() -> impl IntoView {
                         match user.await {
                             Ok(Some(u)) => view! {
                                 <A href="/dashboard">{u.username.clone().unwrap_or(u.email.clone())}</A>
+                                <A href="/profile">"Profile"</A>
+                                <A href="/history">"History"</A>
                                 <A href="/security">"Security"</A>
+                                {u.is_staff.then(|| view! { <A href="/admin/users">"Admin"</A> })}
                                 <ActionForm action=logout attr:class="inline">
                                     <button type="submit" class="link-button">"Log out"</button>
                                 </ActionForm>
@@ -111,10 +114,17 @@ pub fn PasswordField(
     #[prop(optional)]
     id: Option<&'static str>,
     #[prop(optional)] hint: Option<&'static str>,
+    /// Show the strength meter under a new password.
+    #[prop(optional)]
+    meter: bool,
     error: Signal<Option<AppError>>,
 ) -> impl IntoView {
     let message = Signal::derive(move || error.get().and_then(|e| e.field(name)));
     let (visible, set_visible) = signal(false);
+    let measure = Action::new(|password: &String| {
+        let password = password.clone();
+        async move { crate::server_fns::password_strength(password, String::new(), String::new()).await }
+    });
     let id = id.unwrap_or(name);
     let error_id = format!("{id}-error");
     view! {
@@ -130,6 +140,11 @@ pub fn PasswordField(
                     required=true
                     aria-invalid=move || message.get().is_some().to_string()
                     aria-describedby=error_id.clone()
+                    on:input=move |ev| {
+                        if meter {
+                            measure.dispatch(event_target_value(&ev));
+                        }
+                    }
                 />
                 <button
                     type="button"
@@ -142,7 +157,35 @@ pub fn PasswordField(
                 </button>
             </div>
             <FieldMessage id=error_id message/>
+            {meter.then(|| {
+                // As the person types (JavaScript), or the reading a failed submit brought back.
+                let reading = Signal::derive(move || {
+                    measure
+                        .value()
+                        .get()
+                        .and_then(Result::ok)
+                        .map(|s| (s.score, s.label, s.advice))
+                        .or_else(|| error.get().and_then(|e| e.strength()))
+                });
+                view! { <StrengthMeter reading/> }
+            })}
         </div>
+    }
+}
+
+/// The password strength meter: a bar from 0 to 4 and a word, with advice when there is some.
+#[component]
+fn StrengthMeter(reading: Signal<Option<(u8, String, Option<String>)>>) -> impl IntoView {
+    move || {
+        reading.get().map(|(score, label, advice)| {
+            view! {
+                <div class="strength" data-testid="password-strength" data-score=score.to_string()>
+                    <meter min="0" max="4" low="2" high="3" optimum="4" value=score.to_string()></meter>
+                    <span>"Strength: " <strong>{label}</strong></span>
+                    {advice.map(|a| view! { <p class="hint">{a}</p> })}
+                </div>
+            }
+        })
     }
 }
 
@@ -152,5 +195,24 @@ fn FieldMessage(id: String, message: Signal<Option<String>>) -> impl IntoView {
         <p class="field-error" id=id aria-live="polite">
             {move || message.get()}
         </p>
+    }
+}
+
+/// Percent-encodes everything but RFC 3986's unreserved characters: for query values and the
+/// text of `data:` URLs.
+pub fn percent_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn only_unreserved_characters_stay() {
+        assert_eq!(super::percent_encode("a b\nc-1&ü"), "a%20b%0Ac-1%26%C3%BC");
     }
 }

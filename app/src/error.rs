@@ -7,6 +7,9 @@ use leptos::server_fn::codec::JsonEncoding;
 use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
 use serde::{Deserialize, Serialize};
 
+/// The pseudo-field under which a failed submit carries the password meter's reading.
+pub const STRENGTH_FIELD: &str = "password_strength";
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, thiserror::Error)]
 pub enum AppError {
     /// A rule said no: `code` is the core's error code, `fields` the per-field messages.
@@ -36,9 +39,19 @@ impl AppError {
     /// The message to show above a form: the general one, unless the field messages say it all.
     pub fn summary(&self) -> Option<String> {
         match self {
-            AppError::Rejected { fields, .. } if !fields.is_empty() => None,
+            AppError::Rejected { fields, .. } if fields.keys().any(|k| k != STRENGTH_FIELD) => None,
             other => Some(other.to_string()),
         }
+    }
+
+    /// The password meter's reading that came back with a failed submit: (score, label,
+    /// advice). See `server_fns::profile::ssr::with_strength`.
+    pub fn strength(&self) -> Option<(u8, String, Option<String>)> {
+        let reading = self.field(STRENGTH_FIELD)?;
+        let mut parts = reading.splitn(3, '|');
+        let score = parts.next()?.parse().ok()?;
+        let label = parts.next()?.to_string();
+        Some((score, label, parts.next().map(str::to_string)))
     }
 }
 

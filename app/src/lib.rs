@@ -90,6 +90,13 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/security") view=SecurityPage ssr=SsrMode::Async/>
                     <Route path=path!("/security/two-factor") view=TwoFactorSetupPage ssr=SsrMode::Async/>
                     <Route path=path!("/security/recovery-codes") view=RecoveryCodesPage ssr=SsrMode::Async/>
+                    <Route path=path!("/profile") view=ProfilePage ssr=SsrMode::Async/>
+                    <Route path=path!("/confirm-email") view=ConfirmEmailPage ssr=SsrMode::Async/>
+                    <Route path=path!("/history") view=HistoryPage ssr=SsrMode::Async/>
+                    <Route path=path!("/admin/users") view=AdminUsersPage ssr=SsrMode::Async/>
+                    <Route path=path!("/admin/users/new") view=AdminNewUserPage ssr=SsrMode::Async/>
+                    <Route path=path!("/admin/users/:id") view=AdminUserPage ssr=SsrMode::Async/>
+                    <Route path=path!("/admin/users/:id/delete") view=AdminDeleteUserPage ssr=SsrMode::Async/>
                     <Route path=path!("/forgot-password") view=ForgotPasswordPage ssr=SsrMode::Async/>
                     <Route path=path!("/reset-password") view=ResetPasswordPage ssr=SsrMode::Async/>
                 </Routes>

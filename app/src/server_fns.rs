@@ -6,7 +6,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::AppError;
 
+mod admin;
+mod profile;
 mod two_factor;
+pub use admin::*;
+pub use profile::*;
 pub use two_factor::*;
 
 /// The page where a person whose account has two-factor authentication completes logging in.
@@ -20,6 +24,7 @@ pub struct UserSummary {
     pub username: Option<String>,
     pub is_verified: bool,
     pub is_staff: bool,
+    pub is_superuser: bool,
     pub date_joined: String,
     pub last_login: Option<String>,
 }
@@ -28,8 +33,11 @@ pub struct UserSummary {
 pub async fn register(email: String, username: Option<String>, password: String) -> Result<(), AppError> {
     use gatehouse_core::accounts::Registration;
     let core = ssr::core()?;
-    let registration = Registration::parse(&email, username.as_deref(), &password, core.password_policy())?;
-    let user = core.register(registration, &ssr::client()).await?;
+    let personal = [email.clone(), username.clone().unwrap_or_default()];
+    let with_strength = |e: gatehouse_core::CoreError| profile::ssr::with_strength(e.into(), &password, &personal);
+    let registration =
+        Registration::parse(&email, username.as_deref(), &password, core.password_policy()).map_err(with_strength)?;
+    let user = core.register(registration, &ssr::client()).await.map_err(with_strength)?;
     if user.is_verified {
         leptos_axum::redirect("/login?registered=1");
     } else {
@@ -99,6 +107,8 @@ pub struct SessionSummary {
     pub current: bool,
     pub ip: String,
     pub user_agent: String,
+    /// "Firefox on Linux".
+    pub device: String,
     pub created: String,
     pub last_used: String,
 }
@@ -108,18 +118,7 @@ pub struct SessionSummary {
 pub async fn list_sessions() -> Result<Vec<SessionSummary>, AppError> {
     let principal = ssr::require_principal().await?;
     let sessions = ssr::core()?.list_sessions(&principal).await?;
-    Ok(sessions
-        .into_iter()
-        .map(|s| SessionSummary {
-            current: s.id == principal.session.id,
-            browser: s.kind == gatehouse_core::SessionKind::Browser,
-            created: ssr::date(s.created_at),
-            last_used: ssr::date(s.last_used_at),
-            id: s.id,
-            ip: s.ip,
-            user_agent: s.user_agent,
-        })
-        .collect())
+    Ok(sessions.into_iter().map(|s| ssr::session_summary(s, &principal.session.id)).collect())
 }
 
 #[server(prefix = "/_fn", endpoint = "revoke_session")]
@@ -149,10 +148,12 @@ pub async fn change_password(current_password: String, new_password: String) -> 
     use gatehouse_core::domain::PasswordAttempt;
     let principal = ssr::require_principal().await?;
     let core = ssr::core()?;
-    let current =
-        gatehouse_core::CoreError::parse_field("current_password", PasswordAttempt::parse(&current_password))?;
-    let new_password = core.check_new_password(&principal.user, &new_password, "new_password")?;
-    core.change_password(&principal, &current, &new_password, &ssr::client()).await?;
+    let personal: Vec<String> = principal.user.personal_values().into_iter().map(str::to_string).collect();
+    let with_strength = |e: gatehouse_core::CoreError| profile::ssr::with_strength(e.into(), &new_password, &personal);
+    let current = gatehouse_core::CoreError::parse_field("current_password", PasswordAttempt::parse(&current_password))
+        .map_err(with_strength)?;
+    let checked = core.check_new_password(&principal.user, &new_password, "new_password").map_err(with_strength)?;
+    core.change_password(&principal, &current, &checked, &ssr::client()).await.map_err(with_strength)?;
     leptos_axum::redirect("/security?password_changed=1");
     Ok(())
 }
@@ -180,7 +181,10 @@ pub async fn forgot_password(email: String) -> Result<(), AppError> {
 
 #[server(prefix = "/_fn", endpoint = "reset_password")]
 pub async fn reset_password(uid: String, token: String, new_password: String) -> Result<(), AppError> {
-    ssr::core()?.confirm_password_reset(&uid, &token, &new_password, &ssr::client()).await?;
+    ssr::core()?
+        .confirm_password_reset(&uid, &token, &new_password, &ssr::client())
+        .await
+        .map_err(|e| profile::ssr::with_strength(e.into(), &new_password, &[]))?;
     leptos_axum::redirect("/login?password_reset=1");
     Ok(())
 }
@@ -288,13 +292,27 @@ pub mod ssr {
         cookie_session().await?.remove::<String>(key).await.map_err(store_error)
     }
 
+    pub fn session_summary(s: gatehouse_core::Session, current_id: &str) -> super::SessionSummary {
+        super::SessionSummary {
+            current: s.id == current_id,
+            browser: s.kind == gatehouse_core::SessionKind::Browser,
+            created: date(s.created_at),
+            last_used: date(s.last_used_at),
+            device: gatehouse_core::user_agent::describe(&s.user_agent),
+            id: s.id,
+            ip: s.ip,
+            user_agent: s.user_agent,
+        }
+    }
+
     pub fn user_summary(user: &User) -> UserSummary {
         UserSummary {
             id: user.id.0,
             email: user.email.clone(),
             username: user.username.clone(),
             is_verified: user.is_verified,
-            is_staff: user.is_staff,
+            is_staff: user.is_staff || user.is_superuser,
+            is_superuser: user.is_superuser,
             date_joined: date(user.date_joined),
             last_login: user.last_login.map(date),
         }

@@ -21,6 +21,7 @@ pub mod links;
 pub mod mail;
 pub mod metrics;
 pub mod paging;
+pub mod password_strength;
 pub mod passwords;
 pub mod profile;
 pub mod store;
@@ -28,6 +29,7 @@ pub mod throttle;
 pub mod time_format;
 pub mod tokens;
 pub mod two_factor;
+pub mod user_agent;
 
 use std::sync::Arc;
 

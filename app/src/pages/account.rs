@@ -31,6 +31,7 @@ pub fn RegisterPage() -> impl IntoView {
                     name="password"
                     label="Password"
                     autocomplete="new-password"
+                    meter=true
                     hint="At least 8 characters; not a common password, not like your email."
                     error
                 />
@@ -196,6 +197,7 @@ pub fn ResetPasswordPage() -> impl IntoView {
                     name="new_password"
                     label="New password"
                     autocomplete="new-password"
+                    meter=true
                     hint="At least 8 characters; not a common password, not like your email."
                     error
                 />

@@ -66,7 +66,7 @@ fn ChangePasswordCard() -> impl IntoView {
             <FormError error/>
             <ActionForm action attr:novalidate="">
                 <PasswordField name="current_password" label="Current password" autocomplete="current-password" error/>
-                <PasswordField name="new_password" label="New password" autocomplete="new-password" error/>
+                <PasswordField name="new_password" label="New password" autocomplete="new-password" meter=true error/>
                 <button type="submit" class="button" disabled=move || action.pending().get()>"Change password"</button>
             </ActionForm>
         </section>
@@ -86,7 +86,7 @@ fn SessionsCard(sessions: Vec<crate::server_fns::SessionSummary>) -> impl IntoVi
                     .into_iter()
                     .map(|s| {
                         let label = if s.browser { "Browser" } else { "API client" };
-                        let agent = if s.user_agent.is_empty() { "unknown client".to_string() } else { s.user_agent.clone() };
+                        let agent = s.device.clone();
                         view! {
                             <li class="session">
                                 <div>

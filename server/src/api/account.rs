@@ -184,6 +184,8 @@ pub struct SessionBody {
     current: bool,
     ip: String,
     user_agent: String,
+    /// The user agent, readable: "Firefox on Linux".
+    device: String,
     /// `aal1` or `aal2`.
     aal: String,
     #[schema(format = DateTime)]
@@ -202,6 +204,7 @@ impl SessionBody {
             id: session.id,
             kind: session.kind,
             ip: session.ip,
+            device: gatehouse_core::user_agent::describe(&session.user_agent),
             user_agent: session.user_agent,
             aal: session.aal,
             created_at: to_rfc3339(session.created_at),

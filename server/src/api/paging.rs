@@ -48,6 +48,8 @@ pub struct EventBody {
     created_at: String,
     ip: String,
     user_agent: String,
+    /// The user agent, readable: "Firefox on Linux".
+    device: String,
     /// Kind-specific: the session, the fields changed, the new address, ...
     detail: String,
     /// Whose history the event is on.
@@ -65,6 +67,7 @@ impl From<AuditEvent> for EventBody {
             kind: e.kind,
             created_at: to_rfc3339(e.created_at),
             ip: e.ip,
+            device: gatehouse_core::user_agent::describe(&e.user_agent),
             user_agent: e.user_agent,
             detail: e.detail,
             user_id: e.user_id,
