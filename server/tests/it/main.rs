@@ -21,4 +21,5 @@ mod smtp;
 mod throttling;
 mod tls;
 mod web;
+mod web_account;
 mod web_two_factor;

@@ -216,6 +216,11 @@ impl Browser {
         get_page(&self.client, &self.url(path)).await.text().await.unwrap()
     }
 
+    /// A page's whole response (see [`get_page`]).
+    pub async fn response(&self, path: &str) -> Response {
+        get_page(&self.client, &self.url(path)).await
+    }
+
     /// Where a page sends this browser: the Location of its redirect, if it redirects.
     pub async fn redirect_of(&self, path: &str) -> Option<String> {
         let response = get_page(&self.client, &self.url(path)).await;
