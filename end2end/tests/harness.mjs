@@ -1,7 +1,7 @@
 // Starts the real gatehouse binary on a free port with an empty data dir, launches Debian's
 // Chromium through playwright-core, and reads the mail the server writes to its outbox.
 
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -29,9 +29,10 @@ export async function startServer() {
   const dataDir = mkdtempSync(join(tmpdir(), 'gatehouse-e2e-'));
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
+  const env = { PATH: process.env.PATH, GATEHOUSE_BIND: `127.0.0.1:${port}`, GATEHOUSE_DATA_DIR: dataDir, GATEHOUSE_LOG: 'warn' };
   const child = spawn(bin, ['serve'], {
     cwd: dataDir, // any working directory must do
-    env: { PATH: process.env.PATH, GATEHOUSE_BIND: `127.0.0.1:${port}`, GATEHOUSE_DATA_DIR: dataDir, GATEHOUSE_LOG: 'warn' },
+    env,
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   for (let i = 0; i < 200; i++) {
@@ -44,6 +45,10 @@ export async function startServer() {
   return {
     base,
     dataDir,
+    /** Runs `gatehouse createsuperuser` on this server's data, as an operator would. */
+    createSuperuser(email, password = PASSWORD) {
+      execFileSync(bin, ['createsuperuser', '--email', email, '--password', password, '--no-input'], { env, stdio: 'ignore' });
+    },
     async stop() {
       child.kill('SIGTERM');
       await new Promise((ok) => (child.exitCode !== null ? ok() : child.once('exit', ok)));
@@ -110,4 +115,26 @@ export async function launchBrowser(extraArgs = []) {
       '--no-first-run',
     ],
   });
+}
+
+/** An API access token for the account. */
+export async function apiToken(server, email, password = PASSWORD) {
+  const response = await fetch(`${server.base}/api/v1/auth/token/`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email, password }),
+  });
+  if (response.status !== 200) throw new Error(`token for ${email}: ${response.status}`);
+  return (await response.json()).access;
+}
+
+/** A staff member (not a superuser), made through the admin API by a superuser. */
+export async function createStaff(server, superuserEmail, email) {
+  const token = await apiToken(server, superuserEmail);
+  const response = await fetch(`${server.base}/api/v1/account/management/create/`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body: JSON.stringify({ email, password: PASSWORD, is_staff: true }),
+  });
+  if (response.status !== 201) throw new Error(`create staff: ${response.status}`);
 }
