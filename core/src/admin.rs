@@ -153,15 +153,22 @@ impl Gatehouse {
             }
             None => None,
         };
+        // Superusers are always staff: granting superuser grants staff (whatever the staff
+        // flag says), taking staff away takes superuser too.
+        let is_superuser = match (changes.is_superuser, changes.is_staff) {
+            (Some(true), _) => Some(true),
+            (_, Some(false)) => Some(false),
+            (unchanged, _) => unchanged,
+        };
+        let is_staff = if is_superuser == Some(true) { Some(true) } else { changes.is_staff };
         let update = UserUpdate {
             profile: Some(&changes.profile),
             email: changes.email.as_ref(),
             password_hash: hash.as_deref(),
             is_active: changes.is_active,
             is_verified: changes.is_verified,
-            // Superusers are staff; taking staff away from a superuser is taking both.
-            is_staff: changes.is_staff.or(changes.is_superuser.filter(|s| *s)),
-            is_superuser: changes.is_superuser.or(changes.is_staff.filter(|s| !*s).map(|_| false)),
+            is_staff,
+            is_superuser,
         };
         let user = users::update(self.pool(), id, &update).await?.ok_or(CoreError::NotFound)?;
         if changes.ends_sessions() {

@@ -153,7 +153,7 @@ pub async fn admin_update_user(
         profile: ProfileChanges::parse(profile)?,
         is_active: Some(is_active.is_some()),
         is_verified: Some(is_verified.is_some()),
-        is_staff: Some(is_staff.is_some() || is_superuser.is_some()),
+        is_staff: Some(is_staff.is_some()),
         is_superuser: Some(is_superuser.is_some()),
     };
     super::ssr::core()?.update_account(&actor, UserId(id), changes, &super::ssr::client()).await?;

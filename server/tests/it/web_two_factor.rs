@@ -13,7 +13,12 @@ use crate::support::{spawn_app, Browser, TestApp};
 fn marked_text(html: &str, id: &str, end: &str) -> String {
     let start = html.find(&format!(r#"data-testid="{id}""#)).unwrap_or_else(|| panic!("no {id} in {html}"));
     let element = &html[start..];
-    let element = &element[element.find('>').unwrap() + 1..element.find(end).unwrap()];
+    without_tags(&element[element.find('>').unwrap() + 1..element.find(end).unwrap()])
+}
+
+/// The text of some HTML (tags and hydration comments left out).
+fn without_tags(html: &str) -> String {
+    let element = html;
     let mut text = String::new();
     let mut in_tag = false;
     for c in element.chars() {
@@ -31,7 +36,7 @@ fn marked_text(html: &str, id: &str, end: &str) -> String {
 fn recovery_codes(html: &str) -> Vec<String> {
     let start = html.find(r#"data-testid="recovery-codes""#).expect("the codes are shown");
     let list = &html[start..start + html[start..].find("</ol>").unwrap()];
-    list.split("<code>").skip(1).map(|item| item[..item.find("</code>").unwrap()].to_string()).collect()
+    list.split("<code>").skip(1).map(|item| without_tags(&item[..item.find("</code>").unwrap()])).collect()
 }
 
 /// An authenticator app set up by typing the key the page shows.
