@@ -64,6 +64,12 @@ impl<T> Page<T> {
         (self.request.page > 1).then(|| self.request.page - 1)
     }
 
+    /// How many pages the whole list fills (at least one, even when empty).
+    pub fn pages(&self) -> u32 {
+        let size = i64::from(self.request.page_size);
+        u32::try_from(((self.count + size - 1) / size).max(1)).unwrap_or(u32::MAX)
+    }
+
     pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
         Page { count: self.count, request: self.request, results: self.results.into_iter().map(f).collect() }
     }
@@ -81,7 +87,7 @@ mod tests {
         }
         let request = PageRequest::parse(Some("2"), Some("10")).unwrap();
         let page = Page { count: 25, request, results: vec![()] };
-        assert_eq!((page.previous(), page.next()), (Some(1), Some(3)));
+        assert_eq!((page.previous(), page.next(), page.pages()), (Some(1), Some(3), 3));
         let last = Page { count: 20, request, results: vec![()] };
         assert_eq!(last.next(), None);
     }

@@ -53,12 +53,11 @@ pub async fn admin_users(search: String, ordering: String, page: u32) -> Result<
     let search = UserSearch::parse(Some(&search), Some(&ordering))?;
     let request = PageRequest { page: page.max(1), page_size: DEFAULT_PAGE_SIZE };
     let page = super::ssr::core()?.list_users(&staff, &search, request).await?;
-    let pages = ((page.count + i64::from(request.page_size) - 1) / i64::from(request.page_size)).max(1);
     Ok(UserListView {
         users: page.results.iter().map(ssr::row).collect(),
         count: page.count,
         page: request.page,
-        pages: u32::try_from(pages).unwrap_or(u32::MAX),
+        pages: page.pages(),
         can_edit: staff.principal().user.is_superuser,
     })
 }

@@ -171,10 +171,9 @@ pub mod ssr {
     use crate::error::AppError;
 
     pub fn history_view(page: Page<AuditEvent>) -> HistoryView {
-        let pages = ((page.count + i64::from(page.request.page_size) - 1) / i64::from(page.request.page_size)).max(1);
         HistoryView {
             page: page.request.page,
-            pages: u32::try_from(pages).unwrap_or(u32::MAX),
+            pages: page.pages(),
             count: page.count,
             events: page.results.into_iter().map(event_view).collect(),
         }
