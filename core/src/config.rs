@@ -174,6 +174,9 @@ pub struct Settings {
     /// On SIGTERM / Ctrl-C, how long in-flight requests may take to finish.
     #[serde(with = "duration")]
     pub shutdown_timeout: Duration,
+    /// Serve the djoser + django-otp SPA surface (seeds 000/001: `/api/users/create/`,
+    /// `/api/jwt/create/`, `/api/user/...`, `/api/me/`, `/api/totp/...`, `/api/static/...`).
+    pub compat_djoser: bool,
 }
 
 impl Default for Settings {
@@ -219,6 +222,7 @@ impl Default for Settings {
             metrics: true,
             metrics_bind: None,
             shutdown_timeout: Duration::from_secs(10),
+            compat_djoser: true,
         }
     }
 }

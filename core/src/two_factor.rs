@@ -265,12 +265,22 @@ impl Gatehouse {
         principal: &Principal,
         context: &RequestContext,
     ) -> Result<Vec<String>, CoreError> {
+        self.generate_recovery_code_set(principal, self.settings().recovery_code_count, context).await
+    }
+
+    /// The same with `count` codes (django-otp clients expect 6 "static tokens").
+    pub async fn generate_recovery_code_set(
+        &self,
+        principal: &Principal,
+        count: usize,
+        context: &RequestContext,
+    ) -> Result<Vec<String>, CoreError> {
         Self::require_aal2(principal)?;
         if !self.has_second_factor(principal.user.id).await? {
             return Err(CoreError::field("code", "Turn two-factor authentication on first."));
         }
         let mut rng = rand::rngs::OsRng;
-        let codes: Vec<String> = (0..self.settings().recovery_code_count)
+        let codes: Vec<String> = (0..count)
             .map(|_| {
                 (0..RECOVERY_CODE_LENGTH)
                     .map(|_| RECOVERY_CODE_ALPHABET[rng.gen_range(0..RECOVERY_CODE_ALPHABET.len())] as char)
@@ -310,6 +320,24 @@ impl Gatehouse {
         }
         audit::record(self.pool(), Some(principal.user.id), EventKind::MfaRemoved, context, "totp").await?;
         Ok(())
+    }
+
+    /// Turns the second factor off and starts afresh from this session, as django-otp SPA
+    /// clients expect of "delete device": every other session of the user ends (their old
+    /// per-user JWT secret was rotated) and this one carries on at aal1, naming no device,
+    /// with new tokens (the old ones stop working). aal2 only.
+    pub async fn remove_totp_and_keep_this_session(
+        &self,
+        principal: &Principal,
+        context: &RequestContext,
+    ) -> Result<TokenPair, CoreError> {
+        self.remove_totp(principal, context).await?;
+        sessions::revoke_all_for_user(self.pool(), principal.user.id, Some(&principal.session.id), "mfa_removed")
+            .await?;
+        sessions::reset_to_password_only(self.pool(), &principal.session.id).await?;
+        let session =
+            sessions::find_active(self.pool(), &principal.session.id).await?.ok_or(CoreError::Unauthenticated)?;
+        self.token_pair(&principal.user, &session)
     }
 
     /// Changing the second factor needs a session that proved it.

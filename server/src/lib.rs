@@ -5,6 +5,7 @@ pub mod api;
 pub mod assets;
 pub mod check;
 pub mod cli;
+pub mod compat;
 pub mod health;
 pub mod metrics;
 pub mod request_context;

@@ -185,6 +185,7 @@ pub fn router(state: AppState) -> Router {
     let settings = state.core.settings();
     let mut router =
         Router::new().nest("/api/v1", api::router(&state)).merge(api::openapi::swagger_ui()).merge(health::router());
+    router = router.merge(crate::compat::router(&state));
     if settings.metrics && settings.metrics_bind.is_none() {
         router = router.merge(metrics::router());
     }

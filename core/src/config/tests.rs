@@ -197,6 +197,7 @@ fn every_setting() -> Vec<Case> {
         case("log", "debug", "\"debug\"", |s| s.log == "debug"),
         case("log_format", "json", "\"json\"", |s| s.log_format == LogFormat::Json),
         case("metrics", "false", "false", |s| !s.metrics),
+        case("compat_djoser", "false", "false", |s| !s.compat_djoser),
         case("metrics_bind", "127.0.0.1:9100", "\"127.0.0.1:9100\"", |s| {
             s.metrics_bind.is_some_and(|a| a.port() == 9100)
         }),

@@ -239,6 +239,20 @@ pub async fn upgrade_to_aal2(pool: &AnyPool, session: &Session, method: &str, de
     Ok(())
 }
 
+/// The second factor was removed: the session is a password-only one again (aal1, no device),
+/// and its earlier tokens are retired.
+pub async fn reset_to_password_only(pool: &AnyPool, id: &str) -> Result<(), CoreError> {
+    sqlx::query(
+        "UPDATE sessions SET aal = 'aal1', amr = 'pwd', otp_device_id = NULL, second_factor_pending = $1, \
+           refresh_generation = refresh_generation + 1, rotated_at = NULL WHERE id = $2",
+    )
+    .bind(false)
+    .bind(id)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
 /// Second factor just turned on: the user's other sessions that did not prove it now owe it.
 pub async fn require_second_factor_elsewhere(pool: &AnyPool, user_id: UserId, keep: &str) -> Result<(), CoreError> {
     sqlx::query(

@@ -4,6 +4,7 @@ mod support;
 
 mod bad_input;
 mod cli;
+mod compat_djoser;
 mod django_import;
 mod email_verification;
 mod health;

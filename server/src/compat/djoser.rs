@@ -1,0 +1,238 @@
+//! Seeds 000 + 001: a Django SPA back end built on djoser, djangorestframework-jwt and
+//! django-otp. `Authorization: JWT <token>`; one token per login (`{"token": ...}`), whose
+//! payload carries `user_id`, `username`, `email`, `exp` and `otp_device_id`. Each handler
+//! parses this family's request, calls the same core functions as `/api/v1`, and answers in
+//! DRF's shapes (`compat::drf`). Paths and decisions: `docs/compatibility.md`.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use gatehouse_core::accounts::Registration;
+use gatehouse_core::auth::{Credentials, Principal};
+use gatehouse_core::domain::{Email, PasswordAttempt, RecoveryCode, TotpCode};
+use gatehouse_core::{CoreError, SessionKind};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::drf::{DrfBody, DrfError, DrfUser, OtpVerifiedUser, TokenUser};
+use crate::api::extract::Client;
+use crate::state::AppState;
+
+/// django-otp's `StaticCreateView` makes six emergency codes.
+const STATIC_CODES: usize = 6;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/users/create", post(create_user))
+        .route("/api/user/create", post(create_user))
+        .route("/api/jwt/create", post(login))
+        .route("/api/user/login", post(login))
+        .route("/api/me", get(me))
+        .route("/api/user/view", get(me))
+        .route("/user/view", get(me))
+        .route("/api/user/logout/all", get(logout_all).post(logout_all))
+        .route("/api/user/delete", post(delete_user).delete(delete_user))
+        .route("/api/user/password/reset", post(reset_password))
+        .route("/api/user/password/reset/confirm", post(reset_password_confirm))
+        .route("/api/user/password/change", post(change_password))
+        .route("/api/totp/create", get(totp_create))
+        .route("/api/totp/login/{code}", post(totp_login))
+        .route("/api/totp/delete", post(totp_delete))
+        .route("/api/static/create", get(static_create))
+        .route("/api/static/login/{code}", get(static_login).post(static_login))
+}
+
+type Answer = Result<Response, DrfError>;
+
+fn token(access: String, status: StatusCode) -> Response {
+    (status, Json(json!({ "token": access }))).into_response()
+}
+
+/// DRF's "This field is required." for a field that did not come.
+fn required(field: &str, value: Option<String>) -> Result<String, CoreError> {
+    value.filter(|v| !v.is_empty()).ok_or_else(|| CoreError::field(field, "This field is required."))
+}
+
+#[derive(Deserialize)]
+struct CreateUser {
+    email: Option<String>,
+    username: Option<String>,
+    password: Option<String>,
+}
+
+/// djoser's user create: 201 with `email` and `id` (the password is never shown).
+async fn create_user(
+    State(state): State<AppState>,
+    Client(client): Client,
+    DrfBody(body): DrfBody<CreateUser>,
+) -> Answer {
+    let email = required("email", body.email)?;
+    let password = required("password", body.password)?;
+    let registration = Registration::parse(&email, body.username.as_deref(), &password, state.core.password_policy())?;
+    let user = state.core.register(registration, &client).await?;
+    Ok((StatusCode::CREATED, Json(json!({ "email": user.email, "id": user.id.0 }))).into_response())
+}
+
+#[derive(Deserialize)]
+struct Login {
+    email: Option<String>,
+    username: Option<String>,
+    password: Option<String>,
+}
+
+/// djangorestframework-jwt's obtain: `{"token": ...}`. A user with a verified device gets a
+/// password-only token, good for the second step (`/api/totp/login/<code>/`).
+async fn login(State(state): State<AppState>, Client(client): Client, DrfBody(body): DrfBody<Login>) -> Answer {
+    let identifier = required("email", body.email.or(body.username))?;
+    let password = required("password", body.password)?;
+    let credentials = Credentials::parse(&identifier, &password)?;
+    let login = state.core.login(credentials, SessionKind::Api, &client).await?;
+    let tokens = login.tokens.ok_or_else(|| CoreError::internal("login", "an API session without tokens"))?;
+    Ok(token(tokens.access, StatusCode::OK))
+}
+
+fn user_body(principal: &Principal) -> serde_json::Value {
+    json!({ "email": principal.user.email, "id": principal.user.id.0 })
+}
+
+async fn me(DrfUser(principal): DrfUser) -> Answer {
+    Ok(Json(user_body(&principal)).into_response())
+}
+
+/// Every token of the user dies at once (the seed's per-user JWT secret, rotated).
+async fn logout_all(State(state): State<AppState>, Client(client): Client, DrfUser(principal): DrfUser) -> Answer {
+    state.core.logout_all(&principal, &client).await?;
+    Ok(Json(json!({ "detail": "Logged out of every device." })).into_response())
+}
+
+#[derive(Deserialize)]
+struct CurrentPassword {
+    current_password: Option<String>,
+}
+
+async fn delete_user(
+    State(state): State<AppState>,
+    Client(client): Client,
+    DrfUser(principal): DrfUser,
+    DrfBody(body): DrfBody<CurrentPassword>,
+) -> Answer {
+    let password = required("current_password", body.current_password)?;
+    let password = CoreError::parse_field("current_password", PasswordAttempt::parse(&password))?;
+    state.core.delete_account(&principal, &password, &client).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[derive(Deserialize)]
+struct ResetRequest {
+    email: Option<String>,
+}
+
+/// Always 204: whether the address has an account is not told.
+async fn reset_password(
+    State(state): State<AppState>,
+    Client(client): Client,
+    DrfBody(body): DrfBody<ResetRequest>,
+) -> Answer {
+    let email = required("email", body.email)?;
+    let email = CoreError::parse_field("email", Email::parse(&email))?;
+    state.core.request_password_reset(&email, &client).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[derive(Deserialize)]
+struct ResetConfirm {
+    uid: Option<String>,
+    token: Option<String>,
+    new_password: Option<String>,
+}
+
+async fn reset_password_confirm(
+    State(state): State<AppState>,
+    Client(client): Client,
+    DrfBody(body): DrfBody<ResetConfirm>,
+) -> Answer {
+    let uid = required("uid", body.uid)?;
+    let token = required("token", body.token)?;
+    let new_password = required("new_password", body.new_password)?;
+    state.core.confirm_password_reset(&uid, &token, &new_password, &client).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[derive(Deserialize)]
+struct ChangePassword {
+    current_password: Option<String>,
+    new_password: Option<String>,
+}
+
+async fn change_password(
+    State(state): State<AppState>,
+    Client(client): Client,
+    DrfUser(principal): DrfUser,
+    DrfBody(body): DrfBody<ChangePassword>,
+) -> Answer {
+    let current = required("current_password", body.current_password)?;
+    let current = CoreError::parse_field("current_password", PasswordAttempt::parse(&current))?;
+    let new_password = required("new_password", body.new_password)?;
+    let new_password = state.core.check_new_password(&principal.user, &new_password, "new_password")?;
+    state.core.change_password(&principal, &current, &new_password, &client).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// The otpauth URL as a bare JSON string (201). Asking again while the device is unconfirmed
+/// shows the same one, as django-otp does; replacing a verified device needs an OTP-verified
+/// token.
+async fn totp_create(State(state): State<AppState>, Client(client): Client, DrfUser(principal): DrfUser) -> Answer {
+    let url = match state.core.pending_totp_enrolment(&principal).await? {
+        Some(pending) => pending.otpauth_url,
+        None => state.core.enrol_totp(&principal, &client).await?.otpauth_url,
+    };
+    Ok((StatusCode::CREATED, Json(url)).into_response())
+}
+
+/// Confirms the device, or completes a login: 201 with the token to use from now on, whose
+/// payload names the device.
+async fn totp_login(
+    State(state): State<AppState>,
+    Client(client): Client,
+    TokenUser(principal): TokenUser,
+    Path(code): Path<String>,
+) -> Answer {
+    let code = CoreError::parse_field("token", TotpCode::parse(&code))?;
+    let tokens = state.core.verify_totp(&principal, &code, &client).await?;
+    Ok(token(tokens.access, StatusCode::CREATED))
+}
+
+/// Removes the device (and the emergency codes); every other token of the user dies; 200 with
+/// a new token naming no device. The user can enrol again.
+async fn totp_delete(
+    State(state): State<AppState>,
+    Client(client): Client,
+    OtpVerifiedUser(principal): OtpVerifiedUser,
+) -> Answer {
+    let tokens = state.core.remove_totp_and_keep_this_session(&principal, &client).await?;
+    Ok(token(tokens.access, StatusCode::OK))
+}
+
+/// Six single-use emergency codes (201), replacing earlier ones.
+async fn static_create(
+    State(state): State<AppState>,
+    Client(client): Client,
+    OtpVerifiedUser(principal): OtpVerifiedUser,
+) -> Answer {
+    let codes = state.core.generate_recovery_code_set(&principal, STATIC_CODES, &client).await?;
+    Ok((StatusCode::CREATED, Json(codes)).into_response())
+}
+
+/// An emergency code instead of the authenticator: 201 with an OTP-verified token.
+async fn static_login(
+    State(state): State<AppState>,
+    Client(client): Client,
+    TokenUser(principal): TokenUser,
+    Path(code): Path<String>,
+) -> Answer {
+    let code = CoreError::parse_field("token", RecoveryCode::parse(&code))?;
+    let tokens = state.core.use_recovery_code(&principal, &code, &client).await?;
+    Ok(token(tokens.access, StatusCode::CREATED))
+}

@@ -1,0 +1,23 @@
+//! The compatibility surfaces: the APIs of the Django back ends in `shared/seeds/`, served
+//! over the same accounts so their clients switch to Gatehouse unchanged. One module per
+//! family; each only parses its requests, calls the core, and shapes answers and errors its
+//! way (in one place per family). Each can be switched off by a setting (its paths then 404).
+//! What each serves, and every decision where a seed is vague: `docs/compatibility.md`.
+
+mod djoser;
+pub mod drf;
+
+use axum::extract::DefaultBodyLimit;
+use axum::Router;
+
+use crate::state::AppState;
+
+/// The enabled surfaces.
+pub fn router(state: &AppState) -> Router<AppState> {
+    let settings = state.core.settings();
+    let mut router = Router::new();
+    if settings.compat_djoser {
+        router = router.merge(djoser::router());
+    }
+    router.layer(DefaultBodyLimit::max(settings.max_body_bytes)).layer(crate::security_headers::no_store())
+}
