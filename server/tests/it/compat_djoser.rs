@@ -123,7 +123,11 @@ async fn seed_000_custom_user_jwt_login_logout_all_and_totp() {
     // says `otp_device_id: null` and is good only for the second step.
     let password_only = login(&app, "/api/user/login/", "carmeella@example.com").await;
     assert!(payload(&password_only)["otp_device_id"].is_null());
-    assert_eq!(send(&app, "GET", "/api/user/view/", Some(&password_only), None).await.0, 403);
+    assert_eq!(send(&app, "GET", "/api/user/view/", Some(&password_only), None).await.0, 200, "as the seed shows");
+    let change = json!({ "current_password": PASSWORD, "new_password": "a different passphrase" });
+    let (status, body) = send(&app, "POST", "/api/user/password/change/", Some(&password_only), Some(change)).await;
+    assert_eq!(status, 403, "but nothing changes without the second step: {body}");
+    assert_eq!(send(&app, "GET", "/api/user/logout/all/", Some(&password_only), None).await.0, 403);
     let replay = format!("/api/totp/login/{}/", code(&totp, &app, 0));
     assert_eq!(send(&app, "POST", &replay, Some(&password_only), None).await.0, 400, "a used code is refused");
     let next = format!("/api/totp/login/{}/", code(&totp, &app, 1));
