@@ -22,6 +22,9 @@ cargo test
 step "API contract: schemathesis against a live server (SQLite)"
 scripts/contract-server.sh
 
+step "seed 000 replayed with the real HTTPie against a live server"
+scripts/compat-httpie.sh
+
 if [[ "${GATEHOUSE_SKIP_POSTGRES:-}" != "1" ]]; then
   step "tests on PostgreSQL"
   admin_url="${GATEHOUSE_TEST_PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
