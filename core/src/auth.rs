@@ -176,6 +176,13 @@ impl Gatehouse {
         Ok(Login { user, session, tokens, device_cookie })
     }
 
+    /// A new access token for the caller's session (a client that only keeps an access token
+    /// and renews it before it expires, as django_rest_jwt_auth clients do). The session's
+    /// own lifetime still bounds it; ending the session ends every token.
+    pub fn renew_access_token(&self, principal: &Principal) -> Result<TokenPair, CoreError> {
+        self.token_pair(&principal.user, &principal.session)
+    }
+
     /// A new access token, with the session's current refresh token.
     pub(crate) fn token_pair(&self, user: &User, session: &Session) -> Result<TokenPair, CoreError> {
         let refresh = self.0.refresh.issue(&session.id, session.refresh_generation);
@@ -202,6 +209,12 @@ impl Gatehouse {
             return Err(CoreError::Unauthenticated);
         }
         Ok(principal)
+    }
+
+    /// The principal behind an access token, and when the token expires (Unix seconds).
+    pub async fn inspect_access_token(&self, token: &str) -> Result<(Principal, i64), CoreError> {
+        let claims = self.0.jwt.verify(token).ok_or(CoreError::Unauthenticated)?;
+        Ok((self.authenticate_access_token(token).await?, claims.exp))
     }
 
     /// The principal behind a session id (the web app keeps it in the cookie session).

@@ -177,6 +177,11 @@ pub struct Settings {
     /// Serve the djoser + django-otp SPA surface (seeds 000/001: `/api/users/create/`,
     /// `/api/jwt/create/`, `/api/user/...`, `/api/me/`, `/api/totp/...`, `/api/static/...`).
     pub compat_djoser: bool,
+    /// Serve the django_rest_jwt_auth surface (seed 002: signup, signin, refresh, restore,
+    /// validation, get_user) under `compat_rest_jwt_auth_prefix`.
+    pub compat_rest_jwt_auth: bool,
+    /// Where that surface's paths start, e.g. `/auth` → `/auth/signin`.
+    pub compat_rest_jwt_auth_prefix: String,
 }
 
 impl Default for Settings {
@@ -223,6 +228,8 @@ impl Default for Settings {
             metrics_bind: None,
             shutdown_timeout: Duration::from_secs(10),
             compat_djoser: true,
+            compat_rest_jwt_auth: true,
+            compat_rest_jwt_auth_prefix: "/auth".into(),
         }
     }
 }
@@ -312,6 +319,20 @@ impl Settings {
 
     /// The rules no type can express.
     fn check(&self) -> Result<(), ConfigError> {
+        let prefix = &self.compat_rest_jwt_auth_prefix;
+        let prefix_ok = prefix.len() > 1
+            && prefix.starts_with('/')
+            && !prefix.ends_with('/')
+            && prefix.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '_' | '-'))
+            && !["/api", "/_fn", "/pkg"]
+                .iter()
+                .any(|taken| prefix == taken || prefix.starts_with(&format!("{taken}/")));
+        if !prefix_ok {
+            return Err(ConfigError::new(
+                "compat_rest_jwt_auth_prefix",
+                "must be a path like /auth (letters, digits, / _ -; not /api, /_fn or /pkg)",
+            ));
+        }
         if let Some(url) = &self.database_url {
             let ok = url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://");
             if !ok {

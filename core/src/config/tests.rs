@@ -43,6 +43,8 @@ fn a_bad_value_names_its_variable() {
         (&[("trusted_proxies", "10.0.0.0/99")], "GATEHOUSE_TRUSTED_PROXIES"),
         (&[("log_format", "xml")], "GATEHOUSE_LOG_FORMAT"),
         (&[("tls_cert", "/x.pem")], "GATEHOUSE_TLS_KEY"),
+        (&[("compat_rest_jwt_auth_prefix", "auth/")], "GATEHOUSE_COMPAT_REST_JWT_AUTH_PREFIX"),
+        (&[("compat_rest_jwt_auth_prefix", "/api/v1")], "GATEHOUSE_COMPAT_REST_JWT_AUTH_PREFIX"),
     ];
     for (pairs, variable) in cases {
         let from_env = Settings::load_from(None, env(pairs), RawSettings::default()).unwrap_err();
@@ -198,6 +200,8 @@ fn every_setting() -> Vec<Case> {
         case("log_format", "json", "\"json\"", |s| s.log_format == LogFormat::Json),
         case("metrics", "false", "false", |s| !s.metrics),
         case("compat_djoser", "false", "false", |s| !s.compat_djoser),
+        case("compat_rest_jwt_auth", "false", "false", |s| !s.compat_rest_jwt_auth),
+        case("compat_rest_jwt_auth_prefix", "/jwt", "\"/jwt\"", |s| s.compat_rest_jwt_auth_prefix == "/jwt"),
         case("metrics_bind", "127.0.0.1:9100", "\"127.0.0.1:9100\"", |s| {
             s.metrics_bind.is_some_and(|a| a.port() == 9100)
         }),

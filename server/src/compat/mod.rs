@@ -6,6 +6,7 @@
 
 mod djoser;
 pub mod drf;
+mod rest_jwt_auth;
 
 use axum::extract::DefaultBodyLimit;
 use axum::Router;
@@ -18,6 +19,9 @@ pub fn router(state: &AppState) -> Router<AppState> {
     let mut router = Router::new();
     if settings.compat_djoser {
         router = router.merge(djoser::router());
+    }
+    if settings.compat_rest_jwt_auth {
+        router = router.merge(rest_jwt_auth::router(&settings.compat_rest_jwt_auth_prefix));
     }
     router.layer(DefaultBodyLimit::max(settings.max_body_bytes)).layer(crate::security_headers::no_store())
 }

@@ -5,6 +5,7 @@ mod support;
 mod bad_input;
 mod cli;
 mod compat_djoser;
+mod compat_rest_jwt_auth;
 mod django_import;
 mod email_verification;
 mod health;

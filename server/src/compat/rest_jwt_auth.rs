@@ -1,0 +1,214 @@
+//! Seed 002: the django_rest_jwt_auth package (`<prefix>/signup`, `signin`, `refresh`,
+//! `restore`, `validation`, `get_user`; prefix `GATEHOUSE_COMPAT_REST_JWT_AUTH_PREFIX`).
+//! Bodies `{"token", "status"}` / `{"user", "status"}` / `{"message", "status"}`, errors
+//! `{"status": <code>, "error": {"message": ...}}` with the same HTTP status — shaped here, in
+//! `Error::into_response`, and nowhere else. Decisions: `docs/compatibility.md`.
+
+use axum::extract::{FromRequest, FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use gatehouse_core::accounts::Registration;
+use gatehouse_core::auth::{Credentials, Principal};
+use gatehouse_core::domain::Email;
+use gatehouse_core::{CoreError, SessionKind, User};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::api::extract::{bearer_token, Client};
+use crate::state::AppState;
+
+pub fn router(prefix: &str) -> Router<AppState> {
+    Router::new()
+        .route(&format!("{prefix}/signup"), post(signup))
+        .route(&format!("{prefix}/signin"), post(signin))
+        .route(&format!("{prefix}/refresh"), post(refresh))
+        .route(&format!("{prefix}/restore"), post(restore))
+        .route(&format!("{prefix}/validation"), post(validation))
+        .route(&format!("{prefix}/get_user"), post(get_user).get(get_user))
+}
+
+/// This surface's one error type: the core's errors and unusable bodies.
+pub enum Error {
+    Core(CoreError),
+    Body(String),
+}
+
+impl From<CoreError> for Error {
+    fn from(error: CoreError) -> Self {
+        Error::Core(error)
+    }
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        let (status, message) = match &self {
+            Error::Body(message) => (StatusCode::BAD_REQUEST, message.clone()),
+            Error::Core(error) => {
+                let status = StatusCode::from_u16(error.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                // Field errors read "field: message" in the one message this shape has.
+                let message = match error.fields().filter(|f| !f.is_empty()) {
+                    Some(fields) => fields
+                        .iter()
+                        .map(|(field, messages)| format!("{field}: {}", messages.join(" ")))
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                    None => error.to_string(),
+                };
+                (status, message)
+            }
+        };
+        let body = json!({ "status": status.as_u16(), "error": { "message": message } });
+        let mut response = (status, Json(body)).into_response();
+        if let Error::Core(CoreError::Throttled { retry_after_secs }) = &self {
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, (*retry_after_secs).into());
+        }
+        response
+    }
+}
+
+/// A JSON body (an empty one is `{}`), its problems answered in this surface's shape.
+struct Body<T>(T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
+    type Rejection = Error;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = axum::body::Bytes::from_request(request, state).await.map_err(|e| Error::Body(e.body_text()))?;
+        let text = if bytes.iter().all(u8::is_ascii_whitespace) { &b"{}"[..] } else { &bytes[..] };
+        serde_json::from_slice(text).map(Body).map_err(|e| Error::Body(format!("Invalid JSON body: {e}")))
+    }
+}
+
+/// `Authorization: Bearer <token>` of a session that completed logging in.
+struct BearerUser(Principal);
+
+impl FromRequestParts<AppState> for BearerUser {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let token = bearer_token(parts).ok_or(CoreError::Unauthenticated)?;
+        Ok(BearerUser(state.core.authenticate_access_token(token).await?.completed()?))
+    }
+}
+
+fn ok(body: Value) -> Response {
+    let mut body = body;
+    body["status"] = json!(200);
+    (StatusCode::OK, Json(body)).into_response()
+}
+
+fn required(field: &str, value: Option<String>) -> Result<String, CoreError> {
+    value.filter(|v| !v.trim().is_empty()).ok_or_else(|| CoreError::field(field, "This field is required."))
+}
+
+#[derive(Deserialize)]
+struct Signup {
+    email: Option<String>,
+    username: Option<String>,
+    password: Option<String>,
+    #[serde(default)]
+    email_as_name: bool,
+}
+
+/// The account is created with the email (every Gatehouse account has one, for confirmation
+/// and resets) and the username when one comes; `email_as_name` means "no username".
+async fn signup(
+    State(state): State<AppState>,
+    Client(client): Client,
+    Body(body): Body<Signup>,
+) -> Result<Response, Error> {
+    let email = required("email", body.email)?;
+    let password = required("password", body.password)?;
+    let username = body.username.filter(|u| !u.trim().is_empty());
+    if username.is_none() && !body.email_as_name {
+        return Err(CoreError::field("username", "Give a username, or set email_as_name.").into());
+    }
+    let registration = Registration::parse(&email, username.as_deref(), &password, state.core.password_policy())?;
+    let user = state.core.register(registration, &client).await?;
+    Ok(ok(json!({ "user": user })))
+}
+
+#[derive(Deserialize)]
+struct Signin {
+    username: Option<String>,
+    password: Option<String>,
+}
+
+/// The same answer for an unknown user and a wrong password. This package has no second
+/// step, so an account with two-factor authentication cannot sign in here (403); the
+/// half-open session is closed at once.
+async fn signin(
+    State(state): State<AppState>,
+    Client(client): Client,
+    Body(body): Body<Signin>,
+) -> Result<Response, Error> {
+    let username = required("username", body.username)?;
+    let password = required("password", body.password)?;
+    let login = state.core.login(Credentials::parse(&username, &password)?, SessionKind::Api, &client).await?;
+    if login.session.second_factor_pending {
+        let principal = Principal { user: login.user, session: login.session };
+        state.core.logout(&principal, &client).await?;
+        return Err(CoreError::SecondFactorRequired.into());
+    }
+    let tokens = login.tokens.ok_or_else(|| CoreError::internal("signin", "an API session without tokens"))?;
+    Ok(ok(json!({ "token": tokens.access })))
+}
+
+/// A new token for the same session (the package's clients renew before `exp`).
+async fn refresh(State(state): State<AppState>, BearerUser(principal): BearerUser) -> Result<Response, Error> {
+    Ok(ok(json!({ "token": state.core.renew_access_token(&principal)?.access })))
+}
+
+#[derive(Deserialize)]
+struct Restore {
+    email: Option<String>,
+    token: Option<String>,
+    new_password: Option<String>,
+}
+
+/// `{email}` mails a reset link (the same answer whether or not the account exists); it opens
+/// Gatehouse's own reset page. `{token, new_password}` sets the password, the token being the
+/// link's `uid` and `token` joined by a dot (`<uid>.<token>`).
+async fn restore(
+    State(state): State<AppState>,
+    Client(client): Client,
+    Body(body): Body<Restore>,
+) -> Result<Response, Error> {
+    if let Some(token) = body.token {
+        let new_password = required("new_password", body.new_password)?;
+        let (uid, token) = token.split_once('.').ok_or(CoreError::InvalidLink)?;
+        state.core.confirm_password_reset(uid, token, &new_password, &client).await?;
+        return Ok(ok(json!({ "message": "The password is changed." })));
+    }
+    let email = required("email", body.email)?;
+    let email = CoreError::parse_field("email", Email::parse(&email))?;
+    state.core.request_password_reset(&email, &client).await?;
+    Ok(ok(json!({ "message": "If this address belongs to an account, an email with a link is on its way." })))
+}
+
+#[derive(Deserialize)]
+struct TokenBody {
+    token: Option<String>,
+}
+
+async fn token_user(state: &AppState, token: Option<String>) -> Result<(Principal, i64), Error> {
+    let token = required("token", token)?;
+    let (principal, expires) = state.core.inspect_access_token(&token).await?;
+    Ok((principal.completed()?, expires))
+}
+
+async fn validation(State(state): State<AppState>, Body(body): Body<TokenBody>) -> Result<Response, Error> {
+    let (_, expires) = token_user(&state, body.token).await?;
+    let when = gatehouse_core::time_format::to_rfc3339(expires);
+    Ok(ok(json!({ "message": format!("Token will expire at {when}") })))
+}
+
+async fn get_user(State(state): State<AppState>, Body(body): Body<TokenBody>) -> Result<Response, Error> {
+    let (principal, _) = token_user(&state, body.token).await?;
+    let user: User = principal.user;
+    Ok(ok(json!({ "user": user })))
+}
