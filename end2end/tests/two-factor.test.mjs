@@ -71,7 +71,8 @@ async function setUpTwoFactor(page, javaScript) {
   await page.getByRole('button', { name: 'Set up an authenticator app' }).click();
   await page.waitForURL('**/security/two-factor');
   await waitHydrated(page, javaScript);
-  assert.ok(await page.locator('.qr svg').isVisible(), 'the QR code is shown inline');
+  // After a client-side navigation the URL changes before the page's data arrives: wait for it.
+  await page.locator('.qr svg').waitFor(); // the QR code is shown inline
   await assertFitsThePhone(page, javaScript);
   const key = (await page.getByTestId('totp-secret').innerText()).replace(/\s+/g, '');
   const app = authenticator(key);
