@@ -4,6 +4,7 @@ mod support;
 
 mod bad_input;
 mod cli;
+mod compat_bad_input;
 mod compat_djoser;
 mod compat_rest_jwt_auth;
 mod django_import;
