@@ -32,7 +32,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(create_user))
         .routes(routes!(all_history))
         .routes(routes!(view_user))
-        .routes(routes!(replace_user, update_user))
+        .routes(routes!(user_to_update, replace_user, update_user))
         .routes(routes!(delete_user))
         .routes(routes!(user_sessions, end_user_sessions))
 }
@@ -152,6 +152,20 @@ async fn view_user(
     Path(id): Path<String>,
 ) -> Result<Json<User>, ApiError> {
     Ok(Json(state.core.view_user(&staff, user_id(&id)?).await?))
+}
+
+/// The user about to be updated (seed 004 lists this path with GET: DRF's
+/// `RetrieveUpdateAPIView` answers it). Superusers only.
+#[utoipa::path(get, path = "/account/management/{id}/update", tag = "management",
+    params(("id" = i64, Path, description = "The user's id")),
+    security(("Bearer" = []), ("JWT" = [])),
+    responses((status = 200, description = "The user", body = User), Unauthorized, Forbidden, NotFound))]
+async fn user_to_update(
+    State(state): State<AppState>,
+    SuperUser(actor): SuperUser,
+    Path(id): Path<String>,
+) -> Result<Json<User>, ApiError> {
+    Ok(Json(state.core.view_user(&actor.as_staff(), user_id(&id)?).await?))
 }
 
 async fn apply_update(

@@ -19,6 +19,7 @@ mod passwords;
 mod process;
 mod profile;
 mod registration;
+mod seed_004;
 mod sessions;
 mod smtp;
 mod throttling;
