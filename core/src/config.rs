@@ -182,6 +182,9 @@ pub struct Settings {
     pub compat_rest_jwt_auth: bool,
     /// Where that surface's paths start, e.g. `/auth` → `/auth/signin`.
     pub compat_rest_jwt_auth_prefix: String,
+    /// The client's own page for setting a new password (the package's `PATH_TO_RESTORE`):
+    /// `/restore` mails `<url>?token=<token>`. Unset: Gatehouse's own reset page.
+    pub compat_rest_jwt_auth_restore_url: Option<String>,
 }
 
 impl Default for Settings {
@@ -230,6 +233,7 @@ impl Default for Settings {
             compat_djoser: true,
             compat_rest_jwt_auth: true,
             compat_rest_jwt_auth_prefix: "/auth".into(),
+            compat_rest_jwt_auth_restore_url: None,
         }
     }
 }
@@ -341,6 +345,9 @@ impl Settings {
         }
         if let Some(url) = &self.public_url {
             check_base_url("public_url", url)?;
+        }
+        if let Some(url) = &self.compat_rest_jwt_auth_restore_url {
+            check_base_url("compat_rest_jwt_auth_restore_url", url)?;
         }
         for base in &self.verification_base_url_allowlist {
             check_base_url("verification_base_url_allowlist", base)?;

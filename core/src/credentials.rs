@@ -56,14 +56,27 @@ impl Gatehouse {
 
     /// Mails a reset link if the address has an active account; answers the same either way.
     pub async fn request_password_reset(&self, email: &Email, context: &RequestContext) -> Result<(), CoreError> {
+        let base = self.settings().public_url();
+        let link = move |uid: &str, token: &str| format!("{base}/reset-password?uid={uid}&token={token}");
+        self.request_password_reset_linking(email, context, link).await
+    }
+
+    /// The same, the mail's link made by `link(uid, token)`: a client's own reset page
+    /// (django_rest_jwt_auth's `PATH_TO_RESTORE`).
+    pub async fn request_password_reset_linking(
+        &self,
+        email: &Email,
+        context: &RequestContext,
+        link: impl FnOnce(&str, &str) -> String + Send + 'static,
+    ) -> Result<(), CoreError> {
         let (email, context) = (email.clone(), context.clone());
         self.in_background("requesting a password reset", move |core| async move {
             let Some(user) = users::find_by_email(core.pool(), &email).await?.filter(|u| u.is_active) else {
                 return Ok(());
             };
             let ttl = core.settings().password_reset_ttl;
-            let link = core.issue_link(&user, Purpose::ResetPassword, ttl).await?;
-            let url = format!("{}/reset-password?uid={}&token={}", core.settings().public_url(), link.uid, link.token);
+            let issued = core.issue_link(&user, Purpose::ResetPassword, ttl).await?;
+            let url = link(&issued.uid, &issued.token);
             core.send_link_mail(&user, "reset_password", "Reset your password", &url, ttl)?;
             audit::record(core.pool(), Some(user.id), EventKind::PasswordResetRequested, &context, "").await?;
             Ok(())

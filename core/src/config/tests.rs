@@ -45,6 +45,7 @@ fn a_bad_value_names_its_variable() {
         (&[("tls_cert", "/x.pem")], "GATEHOUSE_TLS_KEY"),
         (&[("compat_rest_jwt_auth_prefix", "auth/")], "GATEHOUSE_COMPAT_REST_JWT_AUTH_PREFIX"),
         (&[("compat_rest_jwt_auth_prefix", "/api/v1")], "GATEHOUSE_COMPAT_REST_JWT_AUTH_PREFIX"),
+        (&[("compat_rest_jwt_auth_restore_url", "javascript:x")], "GATEHOUSE_COMPAT_REST_JWT_AUTH_RESTORE_URL"),
     ];
     for (pairs, variable) in cases {
         let from_env = Settings::load_from(None, env(pairs), RawSettings::default()).unwrap_err();
@@ -202,6 +203,12 @@ fn every_setting() -> Vec<Case> {
         case("compat_djoser", "false", "false", |s| !s.compat_djoser),
         case("compat_rest_jwt_auth", "false", "false", |s| !s.compat_rest_jwt_auth),
         case("compat_rest_jwt_auth_prefix", "/jwt", "\"/jwt\"", |s| s.compat_rest_jwt_auth_prefix == "/jwt"),
+        case(
+            "compat_rest_jwt_auth_restore_url",
+            "https://app.example.com/restore",
+            "\"https://app.example.com/restore\"",
+            |s| s.compat_rest_jwt_auth_restore_url.as_deref() == Some("https://app.example.com/restore"),
+        ),
         case("metrics_bind", "127.0.0.1:9100", "\"127.0.0.1:9100\"", |s| {
             s.metrics_bind.is_some_and(|a| a.port() == 9100)
         }),

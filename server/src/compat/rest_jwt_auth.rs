@@ -170,9 +170,9 @@ struct Restore {
     new_password: Option<String>,
 }
 
-/// `{email}` mails a reset link (the same answer whether or not the account exists); it opens
-/// Gatehouse's own reset page. `{token, new_password}` sets the password, the token being the
-/// link's `uid` and `token` joined by a dot (`<uid>.<token>`).
+/// `{email}` mails a reset link (the same answer whether or not the account exists): to the
+/// client's page with `?token=<uid>.<token>` when `GATEHOUSE_COMPAT_REST_JWT_AUTH_RESTORE_URL`
+/// is set, else to Gatehouse's own reset page. `{token, new_password}` sets the password.
 async fn restore(
     State(state): State<AppState>,
     Client(client): Client,
@@ -186,7 +186,17 @@ async fn restore(
     }
     let email = required("email", body.email)?;
     let email = CoreError::parse_field("email", Email::parse(&email))?;
-    state.core.request_password_reset(&email, &client).await?;
+    match state.core.settings().compat_rest_jwt_auth_restore_url.clone() {
+        // The client's page gets the token as one query parameter, as the package sends it.
+        Some(page) => {
+            let link = move |uid: &str, token: &str| {
+                let joiner = if page.contains('?') { '&' } else { '?' };
+                format!("{page}{joiner}token={uid}.{token}")
+            };
+            state.core.request_password_reset_linking(&email, &client, link).await?;
+        }
+        None => state.core.request_password_reset(&email, &client).await?,
+    }
     Ok(ok(json!({ "message": "If this address belongs to an account, an email with a link is on its way." })))
 }
 

@@ -156,3 +156,35 @@ async fn bad_input_and_two_factor_accounts_get_this_shape_and_the_prefix_is_a_se
     let off = spawn_app_with(|s| s.set("compat_rest_jwt_auth", "false")).await;
     assert_eq!(off.client.post(off.url("/auth/signin")).json(&json!({})).send().await.unwrap().status(), 404);
 }
+
+#[tokio::test]
+async fn restore_mails_the_clients_own_page_with_the_token_when_configured() {
+    let app = spawn_app_with(|s| {
+        s.set("require_email_verification", "false");
+        s.set("compat_rest_jwt_auth_restore_url", "https://app.example.com/restore?lang=en");
+    })
+    .await;
+    let (status, _) = post(
+        &app,
+        "/auth/signup",
+        None,
+        json!({ "email": "own@example.com", "email_as_name": true, "password": PASSWORD }),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(post(&app, "/auth/restore", None, json!({ "email": "own@example.com" })).await.0, 200);
+    let link = app.outbox().wait_for_link("own@example.com").await;
+    assert!(link.starts_with("https://app.example.com/restore?lang=en&token="), "{link}");
+    let token = url::Url::parse(&link).unwrap().query_pairs().find(|(k, _)| k == "token").unwrap().1.into_owned();
+    let (status, body) =
+        post(&app, "/auth/restore", None, json!({ "token": token, "new_password": "set on the client page" })).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, _) = post(
+        &app,
+        "/auth/signin",
+        None,
+        json!({ "username": "own@example.com", "password": "set on the client page" }),
+    )
+    .await;
+    assert_eq!(status, 200);
+}
