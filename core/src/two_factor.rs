@@ -253,7 +253,8 @@ impl Gatehouse {
         method: &str,
         device: i64,
     ) -> Result<TokenPair, CoreError> {
-        sessions::upgrade_to_aal2(self.pool(), &principal.session, method, device).await?;
+        let lifetime = self.settings().refresh_token_ttl.as_secs() as i64;
+        sessions::upgrade_to_aal2(self.pool(), &principal.session, method, device, lifetime).await?;
         let session =
             sessions::find_active(self.pool(), &principal.session.id).await?.ok_or(CoreError::Unauthenticated)?;
         self.token_pair(&principal.user, &session)

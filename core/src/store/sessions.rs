@@ -109,9 +109,16 @@ pub struct NewSession<'a> {
     pub context: &'a RequestContext,
 }
 
+/// How long a session may wait for its second factor after the password step. A password
+/// alone must not hold a session open for the full lifetime: it either completes the second
+/// step within this window (and gets the full lifetime, see [`upgrade_to_aal2`]) or ends.
+pub const SECOND_STEP_WINDOW_SECS: i64 = 600;
+
 pub async fn insert(pool: &AnyPool, new: NewSession<'_>) -> Result<Session, CoreError> {
     let id = uuid::Uuid::new_v4().to_string();
     let now = now();
+    let lifetime =
+        if new.second_factor_pending { new.lifetime_secs.min(SECOND_STEP_WINDOW_SECS) } else { new.lifetime_secs };
     let sql = format!(
         "INSERT INTO sessions (id, user_id, kind, aal, amr, ip, user_agent, created_at, last_used_at, expires_at, \
            second_factor_pending) \
@@ -126,7 +133,7 @@ pub async fn insert(pool: &AnyPool, new: NewSession<'_>) -> Result<Session, Core
         .bind(&new.context.ip)
         .bind(&new.context.user_agent)
         .bind(now)
-        .bind(now + new.lifetime_secs)
+        .bind(now + lifetime)
         .bind(new.second_factor_pending)
         .fetch_one(pool)
         .await?;
@@ -218,8 +225,16 @@ pub async fn count_alive(pool: &AnyPool) -> Result<i64, CoreError> {
 }
 
 /// The session proved a second factor: it becomes aal2 (the same session, so "your sessions"
-/// shows it), with `method` added to its `amr` and the device that was used.
-pub async fn upgrade_to_aal2(pool: &AnyPool, session: &Session, method: &str, device: i64) -> Result<(), CoreError> {
+/// shows it), with `method` added to its `amr` and the device that was used, and it gets the
+/// full `lifetime_secs` from its start (a session that waited for its second step had only
+/// [`SECOND_STEP_WINDOW_SECS`]).
+pub async fn upgrade_to_aal2(
+    pool: &AnyPool,
+    session: &Session,
+    method: &str,
+    device: i64,
+    lifetime_secs: i64,
+) -> Result<(), CoreError> {
     let mut amr = session.amr.clone();
     if !amr.iter().any(|m| m == method) {
         amr.push(method.to_string());
@@ -228,11 +243,13 @@ pub async fn upgrade_to_aal2(pool: &AnyPool, session: &Session, method: &str, de
     // handed out now carry the session on.
     sqlx::query(
         "UPDATE sessions SET aal = 'aal2', amr = $1, otp_device_id = $2, second_factor_pending = $3, \
-           refresh_generation = refresh_generation + 1, rotated_at = NULL WHERE id = $4",
+           refresh_generation = refresh_generation + 1, rotated_at = NULL, expires_at = created_at + $4 \
+         WHERE id = $5",
     )
     .bind(amr.join(","))
     .bind(device)
     .bind(false)
+    .bind(lifetime_secs)
     .bind(&session.id)
     .execute(pool)
     .await?;
@@ -253,15 +270,18 @@ pub async fn reset_to_password_only(pool: &AnyPool, id: &str) -> Result<(), Core
     Ok(())
 }
 
-/// Second factor just turned on: the user's other sessions that did not prove it now owe it.
+/// Second factor just turned on: the user's other sessions that did not prove it now owe it,
+/// within [`SECOND_STEP_WINDOW_SECS`].
 pub async fn require_second_factor_elsewhere(pool: &AnyPool, user_id: UserId, keep: &str) -> Result<(), CoreError> {
     sqlx::query(
-        "UPDATE sessions SET second_factor_pending = $1 \
+        "UPDATE sessions SET second_factor_pending = $1, \
+           expires_at = CASE WHEN expires_at > $4 THEN $4 ELSE expires_at END \
          WHERE user_id = $2 AND id <> $3 AND aal = 'aal1' AND revoked_at IS NULL",
     )
     .bind(true)
     .bind(user_id.0)
     .bind(keep)
+    .bind(now() + SECOND_STEP_WINDOW_SECS)
     .execute(pool)
     .await?;
     Ok(())

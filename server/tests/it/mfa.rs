@@ -252,3 +252,59 @@ async fn turning_it_on_binds_every_session_and_the_password_step_grants_nothing_
     let own = app.client.post(app.url("/api/v1/auth/logout/")).bearer_auth(access).send().await.unwrap();
     assert_eq!(own.status(), 200, "but it can end its own");
 }
+
+/// (expires_at - created_at) of every live session of the user, and how many owe a second factor.
+async fn session_lifetimes(app: &TestApp, email: &str) -> Vec<(i64, bool)> {
+    let rows: Vec<(i64, i64, i64)> = sqlx::query_as(
+        "SELECT s.expires_at, s.created_at, CASE WHEN s.second_factor_pending THEN 1 ELSE 0 END \
+         FROM sessions s JOIN users u ON u.id = s.user_id WHERE u.email = $1 AND s.revoked_at IS NULL",
+    )
+    .bind(email)
+    .fetch_all(&app.core.database().pool)
+    .await
+    .unwrap();
+    rows.into_iter().map(|(expires, created, pending)| (expires - created, pending == 1)).collect()
+}
+
+#[tokio::test]
+async fn a_password_alone_holds_a_session_open_only_for_the_second_step_window() {
+    let app = spawn_app().await;
+    let (totp, _) = user_with_totp(&app, "window@example.com").await;
+    let full = 14 * 86400; // GATEHOUSE_REFRESH_TOKEN_TTL's default
+    let pair = login(&app, "window@example.com").await;
+    let pending: Vec<i64> =
+        session_lifetimes(&app, "window@example.com").await.into_iter().filter(|(_, p)| *p).map(|(l, _)| l).collect();
+    assert_eq!(pending, vec![600], "ten minutes to complete the second step");
+    let verified = post(
+        &app,
+        "/api/v1/mfa/totp/verify/",
+        pair["access"].as_str().unwrap(),
+        json!({ "code": code(&totp, &app, 1) }),
+    )
+    .await;
+    assert_eq!(verified.status(), 200);
+    let lifetimes = session_lifetimes(&app, "window@example.com").await;
+    assert!(lifetimes.iter().all(|(l, p)| *l == full && !p), "completed sessions get the full lifetime: {lifetimes:?}");
+
+    // Turning two-factor on gives the user's other sessions the same window to prove it.
+    app.verified_user("elsewhere@example.com", None).await;
+    let second_login = login(&app, "elsewhere@example.com").await;
+    let enrolment: Value = post(&app, "/api/v1/mfa/totp/", second_login["access"].as_str().unwrap(), json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let totp = Totp::from_url(enrolment["otpauth_url"].as_str().unwrap()).unwrap();
+    let confirmed = post(
+        &app,
+        "/api/v1/mfa/totp/verify/",
+        second_login["access"].as_str().unwrap(),
+        json!({ "code": code(&totp, &app, 0) }),
+    )
+    .await;
+    assert_eq!(confirmed.status(), 200);
+    let lifetimes = session_lifetimes(&app, "elsewhere@example.com").await;
+    let owing: Vec<&(i64, bool)> = lifetimes.iter().filter(|(_, p)| *p).collect();
+    assert_eq!(owing.len(), 1, "the first login now owes the second factor: {lifetimes:?}");
+    assert!(owing[0].0 < full, "and no longer has its full lifetime: {lifetimes:?}");
+}
