@@ -259,9 +259,20 @@ pub mod ssr {
         Ok(session_principal().await?.filter(|p| p.session.second_factor_pending))
     }
 
+    /// The principal of a page request, looked up once by the server's page guard and kept
+    /// in the request's extensions, so that the header, the page and every resource of one
+    /// render do not each go back to the database.
+    #[derive(Clone)]
+    pub struct RequestPrincipal(pub Option<Principal>);
+
     /// The principal of the cookie's session, whether or not it completed logging in.
     pub async fn session_principal() -> Result<Option<Principal>, AppError> {
-        principal_of(&cookie_session().await?, &core()?).await
+        let known = leptos::prelude::use_context::<axum::http::request::Parts>()
+            .and_then(|parts| parts.extensions.get::<RequestPrincipal>().cloned());
+        match known {
+            Some(RequestPrincipal(principal)) => Ok(principal),
+            None => principal_of(&cookie_session().await?, &core()?).await,
+        }
     }
 
     /// The principal of the session a cookie session names, if that session is still alive.

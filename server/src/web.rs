@@ -9,7 +9,7 @@ use axum::response::Redirect;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use gatehouse_app::server_fns::ssr::principal_of;
+use gatehouse_app::server_fns::ssr::{principal_of, RequestPrincipal};
 use gatehouse_app::server_fns::SECOND_STEP_PATH;
 use gatehouse_app::{shell, App};
 use gatehouse_core::store::web_sessions::WebSessionStore;
@@ -91,18 +91,20 @@ async fn same_origin_writes(State(state): State<AppState>, request: Request<Body
 
 /// A browser session that passed the password step but still owes its second factor sees
 /// only the second-step page: every other page sends it there. Server functions, which
-/// refuse such a session themselves, and the bundle are not pages.
-async fn second_step_first(State(state): State<AppState>, request: Request<Body>, next: Next) -> Response {
+/// refuse such a session themselves, and the bundle are not pages. The principal looked up
+/// here is kept for the page's render (`RequestPrincipal`): one lookup per page view.
+async fn second_step_first(State(state): State<AppState>, mut request: Request<Body>, next: Next) -> Response {
     let path = request.uri().path();
     let page_view = matches!(*request.method(), Method::GET | Method::HEAD)
         && path != SECOND_STEP_PATH
         && !path.starts_with("/_fn/");
     let session = request.extensions().get::<Session>().cloned();
     if let (true, Some(session)) = (page_view, session) {
-        if let Ok(Some(principal)) = principal_of(&session, &state.core).await {
-            if principal.session.second_factor_pending {
+        if let Ok(principal) = principal_of(&session, &state.core).await {
+            if principal.as_ref().is_some_and(|p| p.session.second_factor_pending) {
                 return Redirect::to(SECOND_STEP_PATH).into_response();
             }
+            request.extensions_mut().insert(RequestPrincipal(principal));
         }
     }
     next.run(request).await
