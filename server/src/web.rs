@@ -14,7 +14,8 @@ use gatehouse_app::server_fns::SECOND_STEP_PATH;
 use gatehouse_app::{shell, App};
 use gatehouse_core::store::web_sessions::WebSessionStore;
 use leptos::prelude::provide_context;
-use leptos_axum::{generate_route_list, LeptosRoutes};
+use leptos_axum::{generate_route_list, AxumRouteListing, LeptosRoutes};
+use std::sync::OnceLock;
 use tower_http::compression::CompressionLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -28,13 +29,22 @@ use crate::state::AppState;
 /// Name of the browser session cookie.
 pub const SESSION_COOKIE: &str = "gatehouse_session";
 
-/// The longest a page or server function may take. Leptos 0.8.23's server rendering can,
-/// rarely, never finish a page whose suspense boundaries resolve at the same moment (a race
-/// fixed upstream after that release: leptos-rs/leptos#4851, #4853). Rather than hold the
-/// connection (and the render) for ever, such a request is answered 503 with `Retry-After`;
-/// a reload renders normally. Far above any real render (milliseconds), and above a
-/// password hash waiting its turn in a login storm.
+/// The longest a page or server function may take: a render that hangs (a bug in a page or in
+/// Leptos) is answered 503 with `Retry-After` instead of holding the connection for ever. Far
+/// above any real render (milliseconds), and above a password hash waiting its turn in a
+/// login storm.
 pub const RENDER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The app's routes, worked out once per process. Leptos finds them by rendering the app with
+/// resource loading suppressed through a process-wide flag, and a resource that a concurrent
+/// page render first polls while that flag is up never loads: the render hangs
+/// (leptos-rs/leptos#4773, in leptos_server 0.8.8). A server makes its router once, before it
+/// serves; the tests make many servers in one process, so the list is made once, before any of
+/// them serves a page.
+fn app_routes() -> Vec<AxumRouteListing> {
+    static ROUTES: OnceLock<Vec<AxumRouteListing>> = OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(App)).clone()
+}
 
 pub fn router(state: &AppState) -> Router<AppState> {
     let core = state.core.clone();
@@ -51,7 +61,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
             settings.refresh_token_ttl.as_secs() as i64,
         )));
     Router::new()
-        .leptos_routes_with_context(state, generate_route_list(App), context.clone(), app.clone())
+        .leptos_routes_with_context(state, app_routes(), context.clone(), app.clone())
         // Rendered whole, like every route (`SsrMode::Async`): the page is complete without
         // JavaScript, and the render timeout below covers all of it.
         .fallback(leptos_axum::render_app_async_with_context(context, app))

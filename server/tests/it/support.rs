@@ -228,16 +228,9 @@ impl Browser {
     }
 }
 
-/// GET of a web page. A render cut off by the server's render timeout (503, see
-/// `gatehouse_server::web::RENDER_TIMEOUT`) is loaded again once, as a person would.
+/// GET of a web page.
 pub async fn get_page(client: &Client, url: &str) -> Response {
-    for _ in 0..2 {
-        let response = client.get(url).send().await.unwrap();
-        if response.status() != 503 {
-            return response;
-        }
-    }
-    panic!("{url} was cut off twice by the render timeout");
+    client.get(url).send().await.unwrap()
 }
 
 /// The `.eml` files the server wrote.
