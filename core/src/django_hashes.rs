@@ -65,7 +65,7 @@ fn argon2(rest: &str, password: &str) -> bool {
 /// `$2b$<cost>$<salt+hash>` (Django keeps bcrypt's own string after its prefix).
 fn bcrypt(rest: &str, password: &str) -> bool {
     let cost = rest.split('$').nth(2).and_then(|c| c.parse::<u32>().ok());
-    if !cost.is_some_and(|c| c <= MAX_BCRYPT_COST) {
+    if cost.is_none_or(|c| c > MAX_BCRYPT_COST) {
         return false;
     }
     // Django hands bcrypt the password's bytes; bcrypt itself reads at most 72 of them.

@@ -135,7 +135,7 @@ fn needs_rehash(stored: &str, params: &Params) -> bool {
     let Ok(parsed) = PasswordHash::new(stored) else { return true };
     let current = Params::try_from(&parsed).ok();
     parsed.algorithm.as_str() != "argon2id"
-        || current.map_or(true, |p| {
+        || current.is_none_or(|p| {
             p.m_cost() != params.m_cost() || p.t_cost() != params.t_cost() || p.p_cost() != params.p_cost()
         })
 }

@@ -43,8 +43,7 @@ async fn seed_004_replayed_in_its_order() {
     )
     .await;
     assert_eq!(status, 200);
-    let (access, refresh) =
-        (pair["access"].as_str().unwrap().to_string(), pair["refresh"].as_str().unwrap().to_string());
+    let refresh = pair["refresh"].as_str().unwrap().to_string();
     // 1.2 refresh → a new access token.
     let (status, renewed) =
         call(&app, "POST", "/api/v1/auth/token/refresh/", None, Some(json!({ "refresh": refresh }))).await;
