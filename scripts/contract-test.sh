@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # API contract tests: schemathesis (pinned in scripts/contract-requirements.txt, installed into
 # .venv-contract/ by `scripts/setup.sh --test`) generates requests from the live server's own
-# OpenAPI document and checks every answer against it.
+# OpenAPI documents (`/api/v1/openapi.json`, and seed 003's `/accounts/api/spectacular/`) and
+# checks every answer against them.
 #
 #   scripts/contract-test.sh BASE_URL        e.g. http://127.0.0.1:3000
 #
@@ -37,6 +38,8 @@ if [[ $# -ne 1 || "$1" != http*://* ]]; then
 fi
 base=${1%/}
 schema_url="$base/api/v1/openapi.json"
+# Seed 003's own document (drf-spectacular style, OpenAPI 3.0), when that surface is served.
+accounts_api_url="$base/accounts/api/spectacular/?format=json"
 
 st="$repo/.venv-contract/bin/schemathesis"
 pinned=$(sed -n 's/^schemathesis==\([^[:space:]]*\).*/\1/p' scripts/contract-requirements.txt)
@@ -46,18 +49,33 @@ if [[ "$installed" != "$pinned" ]]; then
   exit 2
 fi
 
-# The document must be valid OpenAPI 3.1 before it is worth fuzzing against.
-"$repo/.venv-contract/bin/python" - "$schema_url" <<'PY'
-import json, sys, urllib.request
+# The documents must be valid (3.1 for /api/v1, 3.0 for seed 003) before they are worth
+# fuzzing against. Prints "yes" when seed 003's document is served.
+accounts_api=$("$repo/.venv-contract/bin/python" - "$schema_url" "$accounts_api_url" <<'PY'
+import json, sys, urllib.error, urllib.request
 from openapi_spec_validator import validate
-from openapi_spec_validator.validation import OpenAPIV31SpecValidator
-with urllib.request.urlopen(sys.argv[1], timeout=30) as response:
-    document = json.load(response)
-if not str(document.get("openapi", "")).startswith("3.1"):
-    sys.exit(f"contract-test: the document is OpenAPI {document.get('openapi')}, not 3.1")
-validate(document, cls=OpenAPIV31SpecValidator)
-print(f"contract-test: the document is valid OpenAPI {document['openapi']} ({len(document['paths'])} paths)")
+from openapi_spec_validator.validation import OpenAPIV30SpecValidator, OpenAPIV31SpecValidator
+
+def check(url, version, validator):
+    with urllib.request.urlopen(url, timeout=30) as response:
+        document = json.load(response)
+    if not str(document.get("openapi", "")).startswith(version):
+        sys.exit(f"contract-test: {url} is OpenAPI {document.get('openapi')}, not {version}")
+    validate(document, cls=validator)
+    print(f"contract-test: {url} is valid OpenAPI {document['openapi']} ({len(document['paths'])} paths)",
+          file=sys.stderr)
+
+check(sys.argv[1], "3.1", OpenAPIV31SpecValidator)
+try:
+    check(sys.argv[2], "3.0", OpenAPIV30SpecValidator)
+    print("yes")
+except urllib.error.HTTPError as error:
+    if error.code != 404:
+        raise
+    print(f"contract-test: note: {sys.argv[2]} is not served (GATEHOUSE_COMPAT_ACCOUNTS_API=false)", file=sys.stderr)
+    print("no")
 PY
+)
 
 max_examples=${CONTRACT_MAX_EXAMPLES:-30}
 time_budget=${CONTRACT_TIMEOUT:-600}
@@ -204,16 +222,16 @@ done <<<"$accounts"
 
 started=$SECONDS
 status=0
-run_schemathesis() { # <report name> <token> <filter args...>
-  local report=$1 token=$2 left=$((time_budget - (SECONDS - started))) code=0
-  shift 2
+run_schemathesis() { # <report name> <document URL> <token> <filter args...>
+  local report=$1 document=$2 token=$3 left=$((time_budget - (SECONDS - started))) code=0
+  shift 3
   if ((left <= 0)); then
     echo "contract-test: time bound of ${time_budget}s used up before $report" >&2
     status=124
     return
   fi
   # Run from the report directory so nothing schemathesis writes lands in the repository.
-  (cd "$report_dir" && timeout --kill-after=10 "$left" "$st" run "$schema_url" "${common[@]}" \
+  (cd "$report_dir" && timeout --kill-after=10 "$left" "$st" run "$document" "${common[@]}" \
     --report-junit-path "$report_dir/$report.xml" \
     -H "Authorization: Bearer $token" "$@") || code=$?
   if ((code == 124 || code == 137)); then
@@ -226,12 +244,19 @@ run_schemathesis() { # <report name> <token> <filter args...>
 }
 
 echo "==> every operation except the session-ending ones"
-run_schemathesis main "$main_token" "${excludes[@]}"
+run_schemathesis main "$schema_url" "$main_token" "${excludes[@]}"
+
+if [[ "$accounts_api" == yes ]]; then
+  # The same accounts: the main user's token works on seed 003's surface. None of its
+  # operations ends the caller's session without a password or link schemathesis cannot know.
+  echo "==> seed 003 (/accounts/api/...), its own document"
+  run_schemathesis accounts_api "$accounts_api_url" "$main_token"
+fi
 
 for entry in "${ending[@]}"; do
   name=${entry%%$'\t'*}
   echo "==> $name (own user, last)"
-  run_schemathesis "$(printf '%s' "$name" | tr -c 'A-Za-z0-9' '_')" "${entry#*$'\t'}" --include-name "$name"
+  run_schemathesis "$(printf '%s' "$name" | tr -c 'A-Za-z0-9' '_')" "$schema_url" "${entry#*$'\t'}" --include-name "$name"
 done
 
 echo "schemathesis: $((SECONDS - started)) s"

@@ -4,6 +4,7 @@ use crate::auth::Principal;
 use crate::context::RequestContext;
 use crate::domain::{Email, NewPassword, PasswordAttempt, PasswordPolicy, UserId, Username};
 use crate::error::{CoreError, FieldErrorsBuilder};
+use crate::links::LinkPage;
 use crate::store::audit::{self, EventKind};
 use crate::store::email_tokens::Purpose;
 use crate::store::users::{self, NewUser, User};
@@ -53,13 +54,23 @@ pub struct Privileges {
 
 impl Gatehouse {
     /// Creates the account and, when verification is required, emails the confirmation link.
-    #[tracing::instrument(skip_all, fields(email = %registration.email))]
     pub async fn register(&self, registration: Registration, context: &RequestContext) -> Result<User, CoreError> {
+        self.register_linking(registration, context, LinkPage::Own).await
+    }
+
+    /// The same, the confirmation link opening `page` (see [`Gatehouse::link_page`]).
+    #[tracing::instrument(skip_all, fields(email = %registration.email))]
+    pub async fn register_linking(
+        &self,
+        registration: Registration,
+        context: &RequestContext,
+        page: LinkPage,
+    ) -> Result<User, CoreError> {
         let user =
             self.create_user(&registration, Privileges::default(), !self.settings().require_email_verification).await?;
         audit::record(self.pool(), Some(user.id), EventKind::Registered, context, "").await?;
         if !user.is_verified {
-            self.send_verification(&user, context).await?;
+            self.send_verification(&user, context, &page).await?;
         }
         Ok(user)
     }
@@ -87,10 +98,10 @@ impl Gatehouse {
     }
 
     /// Issues a new link (retiring earlier ones) and mails it.
-    async fn send_verification(&self, user: &User, context: &RequestContext) -> Result<(), CoreError> {
+    async fn send_verification(&self, user: &User, context: &RequestContext, page: &LinkPage) -> Result<(), CoreError> {
         let ttl = self.settings().verification_token_ttl;
         let link = self.issue_link(user, Purpose::VerifyEmail, ttl).await?;
-        let url = format!("{}/verify-email?uid={}&token={}", self.settings().public_url(), link.uid, link.token);
+        let url = page.url(&self.settings().public_url(), "/verify-email", &link);
         self.send_link_mail(user, "verify_email", "Confirm your email address", &url, ttl)?;
         audit::record(self.pool(), Some(user.id), EventKind::VerificationSent, context, "").await?;
         Ok(())
@@ -152,11 +163,21 @@ impl Gatehouse {
     /// Sends a fresh link if the address belongs to an unconfirmed account. Answers the same
     /// either way, so it cannot be used to probe which addresses have accounts.
     pub async fn resend_verification(&self, email: &Email, context: &RequestContext) -> Result<(), CoreError> {
+        self.resend_verification_linking(email, context, LinkPage::Own).await
+    }
+
+    /// The same, the link opening `page` (see [`Gatehouse::link_page`]).
+    pub async fn resend_verification_linking(
+        &self,
+        email: &Email,
+        context: &RequestContext,
+        page: LinkPage,
+    ) -> Result<(), CoreError> {
         let (email, context) = (email.clone(), context.clone());
         self.in_background("resending a verification link", move |core| async move {
             if let Some(user) = users::find_by_email(core.pool(), &email).await? {
                 if !user.is_verified && user.is_active {
-                    core.send_verification(&user, &context).await?;
+                    core.send_verification(&user, &context, &page).await?;
                 }
             }
             Ok(())

@@ -143,6 +143,24 @@ impl Gatehouse {
         self.open_session(user, kind, context, device_cookie).await
     }
 
+    /// A login for an API client that knows no second step (django_rest_jwt_auth, seed 003):
+    /// an account with two-factor authentication is refused (`SecondFactorRequired`) and the
+    /// half-open session closed at once, so the password alone never leaves a session behind.
+    pub async fn login_password_only_client(
+        &self,
+        credentials: Credentials,
+        context: &RequestContext,
+    ) -> Result<(User, TokenPair), CoreError> {
+        let login = self.login(credentials, SessionKind::Api, context).await?;
+        if login.session.second_factor_pending {
+            let principal = Principal { user: login.user, session: login.session };
+            self.logout(&principal, context).await?;
+            return Err(CoreError::SecondFactorRequired);
+        }
+        let tokens = login.tokens.ok_or_else(|| CoreError::internal("login", "an API session without tokens"))?;
+        Ok((login.user, tokens))
+    }
+
     async fn open_session(
         &self,
         user: User,

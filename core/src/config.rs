@@ -185,6 +185,9 @@ pub struct Settings {
     /// The client's own page for setting a new password (the package's `PATH_TO_RESTORE`):
     /// `/restore` mails `<url>?token=<token>`. Unset: Gatehouse's own reset page.
     pub compat_rest_jwt_auth_restore_url: Option<String>,
+    /// Serve the `/accounts/api/...` surface (seed 003: registration, activation, login,
+    /// profile, dashboard, history, password change and reset, its OpenAPI 3.0 document).
+    pub compat_accounts_api: bool,
 }
 
 impl Default for Settings {
@@ -232,6 +235,7 @@ impl Default for Settings {
             shutdown_timeout: Duration::from_secs(10),
             compat_djoser: true,
             compat_rest_jwt_auth: true,
+            compat_accounts_api: true,
             compat_rest_jwt_auth_prefix: "/auth".into(),
             compat_rest_jwt_auth_restore_url: None,
         }

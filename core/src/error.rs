@@ -98,6 +98,17 @@ impl CoreError {
         parsed.map_err(|messages| CoreError::field(field, messages.join(" ")))
     }
 
+    /// The same error with the messages about `from` filed under `to`: for a face whose form
+    /// names a field differently (`old_password` for the core's `current_password`).
+    pub fn renaming_field(mut self, from: &str, to: &str) -> Self {
+        if let CoreError::Validation { fields, .. } | CoreError::Conflict { fields, .. } = &mut self {
+            if let Some(messages) = fields.remove(from) {
+                fields.insert(to.to_string(), messages);
+            }
+        }
+        self
+    }
+
     pub fn validation(fields: FieldErrors) -> Self {
         CoreError::Validation { message: "Some fields are not valid.".into(), fields }
     }

@@ -16,7 +16,63 @@ pub struct IssuedLink {
     pub token: String,
 }
 
+/// The page an emailed link opens.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LinkPage {
+    /// Gatehouse's own page (`/verify-email`, `/reset-password`), `?uid=&token=`.
+    Own,
+    /// A client's page that a request asked for (`verification_base_url`) and the operator
+    /// allowed (`GATEHOUSE_VERIFICATION_BASE_URL_ALLOWLIST`): `{base}/{uid}/{token}/`, the
+    /// shape of Django's `.../<uidb64>/<token>/` activation and reset URLs.
+    Client(String),
+}
+
+impl LinkPage {
+    /// The link to `own_path` (on `public_url`) or to the client's page.
+    pub fn url(&self, public_url: &str, own_path: &str, link: &IssuedLink) -> String {
+        match self {
+            LinkPage::Own => format!("{public_url}{own_path}?uid={}&token={}", link.uid, link.token),
+            LinkPage::Client(base) => format!("{}/{}/{}/", base.trim_end_matches('/'), link.uid, link.token),
+        }
+    }
+}
+
+/// Whether `requested` is one of the `allowed` bases, or below one of them (a path under it).
+/// Compared as parsed URLs, so `https://app.example.com.evil.test` is not under
+/// `https://app.example.com`, and neither is `https://app.example.com/activate-evil` under
+/// `https://app.example.com/activate`.
+pub fn is_allowed_link_base(requested: &str, allowed: &[String]) -> bool {
+    let Ok(requested) = url::Url::parse(requested.trim()) else { return false };
+    if !matches!(requested.scheme(), "http" | "https") || requested.query().is_some() || requested.fragment().is_some()
+    {
+        return false;
+    }
+    allowed.iter().filter_map(|base| url::Url::parse(base).ok()).any(|base| {
+        let under = |path: &str, base: &str| {
+            let base = base.trim_end_matches('/');
+            path.trim_end_matches('/') == base || path.starts_with(&format!("{base}/"))
+        };
+        base.origin() == requested.origin() && under(requested.path(), base.path())
+    })
+}
+
 impl Gatehouse {
+    /// The page a client asked emailed links to open: its own when the operator allowed that
+    /// base, else Gatehouse's (a base not on the allow-list is never used, so a request cannot
+    /// make Gatehouse mail someone a link to a stranger's site).
+    pub fn link_page(&self, requested: Option<&str>) -> LinkPage {
+        match requested.map(str::trim).filter(|r| !r.is_empty()) {
+            Some(base) if is_allowed_link_base(base, &self.settings().verification_base_url_allowlist) => {
+                LinkPage::Client(base.to_string())
+            }
+            Some(base) => {
+                tracing::warn!(requested = %base, "a link base not on GATEHOUSE_VERIFICATION_BASE_URL_ALLOWLIST was ignored");
+                LinkPage::Own
+            }
+            None => LinkPage::Own,
+        }
+    }
+
     pub(crate) async fn issue_link(
         &self,
         user: &User,
@@ -63,5 +119,55 @@ impl Gatehouse {
         } else {
             Err(CoreError::InvalidLink)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{is_allowed_link_base, IssuedLink, LinkPage};
+
+    #[test]
+    fn only_allowed_bases_and_paths_below_them() {
+        let allowed = vec!["https://app.example.com/activate".to_string(), "http://localhost:5173".to_string()];
+        for ok in [
+            "https://app.example.com/activate",
+            "https://app.example.com/activate/",
+            "https://app.example.com/activate/account",
+            "http://localhost:5173",
+            "http://localhost:5173/verify/",
+        ] {
+            assert!(is_allowed_link_base(ok, &allowed), "{ok}");
+        }
+        for refused in [
+            "https://app.example.com",
+            "https://app.example.com/activate-evil",
+            "https://app.example.com.evil.test/activate",
+            "http://app.example.com/activate",
+            "https://app.example.com:8443/activate",
+            "https://evil.test/?https://app.example.com/activate",
+            "https://app.example.com/activate?next=https://evil.test",
+            "https://app.example.com/activate#x",
+            "javascript:alert(1)",
+            "http://localhost:5174/",
+            "not a url",
+            "",
+        ] {
+            assert!(!is_allowed_link_base(refused, &allowed), "{refused}");
+        }
+        assert!(!is_allowed_link_base("https://app.example.com/activate", &[]));
+    }
+
+    #[test]
+    fn links_open_gatehouse_or_the_client_page() {
+        let link = IssuedLink { uid: "MQ".into(), token: "t0k".into() };
+        assert_eq!(
+            LinkPage::Own.url("https://id.example", "/verify-email", &link),
+            "https://id.example/verify-email?uid=MQ&token=t0k"
+        );
+        let client = LinkPage::Client("https://app.example.com/activate/".into());
+        assert_eq!(
+            client.url("https://id.example", "/verify-email", &link),
+            "https://app.example.com/activate/MQ/t0k/"
+        );
     }
 }

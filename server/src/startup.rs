@@ -210,11 +210,12 @@ pub fn service(state: AppState) -> Router {
 }
 
 /// Trailing slashes are optional on every route: they are stripped before routing. Swagger
-/// UI is the exception: its page lives at a path that ends in a slash (its assets are
+/// UI (`/api/v1`'s and seed 003's) is the exception: its page lives at a path that ends in a slash (its assets are
 /// relative to it).
 async fn trim_trailing_slash(mut request: Request<Body>, next: Next) -> Response {
     let path = request.uri().path();
-    let swagger_ui = path.starts_with(api::openapi::SWAGGER_UI_PATH);
+    let swagger_ui = path.starts_with(api::openapi::SWAGGER_UI_PATH)
+        || path.starts_with(crate::compat::ACCOUNTS_API_SWAGGER_UI_PATH);
     if path.len() > 1 && path.ends_with('/') && !swagger_ui {
         let trimmed = path.trim_end_matches('/');
         let trimmed = if trimmed.is_empty() { "/" } else { trimmed };

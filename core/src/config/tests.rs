@@ -202,6 +202,7 @@ fn every_setting() -> Vec<Case> {
         case("metrics", "false", "false", |s| !s.metrics),
         case("compat_djoser", "false", "false", |s| !s.compat_djoser),
         case("compat_rest_jwt_auth", "false", "false", |s| !s.compat_rest_jwt_auth),
+        case("compat_accounts_api", "false", "false", |s| !s.compat_accounts_api),
         case("compat_rest_jwt_auth_prefix", "/jwt", "\"/jwt\"", |s| s.compat_rest_jwt_auth_prefix == "/jwt"),
         case(
             "compat_rest_jwt_auth_restore_url",

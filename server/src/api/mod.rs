@@ -10,7 +10,7 @@ mod fields;
 mod management;
 mod mfa;
 pub mod openapi;
-mod paging;
+pub(crate) mod paging;
 mod responses;
 
 use axum::extract::{DefaultBodyLimit, State};

@@ -4,7 +4,7 @@
 //! parses this family's request, calls the same core functions as `/api/v1`, and answers in
 //! DRF's shapes (`compat::drf`). Paths and decisions: `docs/compatibility.md`.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -16,7 +16,7 @@ use gatehouse_core::{CoreError, SessionKind};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::drf::{DrfBody, DrfError, DrfUser, OtpVerifiedUser, TokenUser};
+use super::drf::{DrfBody, DrfError, DrfPath, DrfUser, OtpVerifiedUser, TokenUser};
 use crate::api::extract::Client;
 use crate::state::AppState;
 
@@ -200,7 +200,7 @@ async fn totp_login(
     State(state): State<AppState>,
     Client(client): Client,
     TokenUser(principal): TokenUser,
-    Path(code): Path<String>,
+    DrfPath(code): DrfPath<String>,
 ) -> Answer {
     let code = CoreError::parse_field("token", TotpCode::parse(&code))?;
     let tokens = state.core.verify_totp(&principal, &code, &client).await?;
@@ -233,7 +233,7 @@ async fn static_login(
     State(state): State<AppState>,
     Client(client): Client,
     TokenUser(principal): TokenUser,
-    Path(code): Path<String>,
+    DrfPath(code): DrfPath<String>,
 ) -> Answer {
     let code = CoreError::parse_field("token", RecoveryCode::parse(&code))?;
     let tokens = state.core.use_recovery_code(&principal, &code, &client).await?;

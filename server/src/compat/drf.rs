@@ -103,6 +103,33 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for DrfBody<T> {
     }
 }
 
+/// Path parameters; one that cannot be read (not UTF-8 once decoded) is a 400 in DRF's shape.
+pub struct DrfPath<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for DrfPath<T> {
+    type Rejection = DrfError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(value)| DrfPath(value))
+            .map_err(|e| DrfError::Body(StatusCode::BAD_REQUEST, e.body_text()))
+    }
+}
+
+/// A query string as DRF reads it; a value it cannot use is a 400 in DRF's shape.
+pub struct DrfQuery<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for DrfQuery<T> {
+    type Rejection = DrfError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        serde_urlencoded::from_str(parts.uri.query().unwrap_or_default())
+            .map(DrfQuery)
+            .map_err(|e| DrfError::Body(StatusCode::BAD_REQUEST, e.to_string()))
+    }
+}
+
 /// A caller with a valid token (`Authorization: JWT <token>`, or `Bearer`), whatever it
 /// still owes: what the second step of logging in accepts.
 pub struct TokenUser(pub Principal);

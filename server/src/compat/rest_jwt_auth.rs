@@ -13,7 +13,7 @@ use axum::{Json, Router};
 use gatehouse_core::accounts::Registration;
 use gatehouse_core::auth::{Credentials, Principal};
 use gatehouse_core::domain::Email;
-use gatehouse_core::{CoreError, SessionKind, User};
+use gatehouse_core::{CoreError, User};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -148,13 +148,8 @@ async fn signin(
 ) -> Result<Response, Error> {
     let username = required("username", body.username)?;
     let password = required("password", body.password)?;
-    let login = state.core.login(Credentials::parse(&username, &password)?, SessionKind::Api, &client).await?;
-    if login.session.second_factor_pending {
-        let principal = Principal { user: login.user, session: login.session };
-        state.core.logout(&principal, &client).await?;
-        return Err(CoreError::SecondFactorRequired.into());
-    }
-    let tokens = login.tokens.ok_or_else(|| CoreError::internal("signin", "an API session without tokens"))?;
+    let credentials = Credentials::parse(&username, &password)?;
+    let (_, tokens) = state.core.login_password_only_client(credentials, &client).await?;
     Ok(ok(json!({ "token": tokens.access })))
 }
 

@@ -25,6 +25,24 @@ const DJOSER: &[(&str, &str)] = &[
     ("POST", "/api/totp/delete/"),
     ("GET", "/api/static/create/"),
     ("GET", "/api/static/login/%00%27--/"),
+    ("POST", "/api/totp/login/%FF%FE/"),
+];
+
+/// (method, path) of every seed 003 route.
+const ACCOUNTS_API: &[(&str, &str)] = &[
+    ("POST", "/accounts/api/registration/"),
+    ("POST", "/accounts/api/get/acctivation/token/"),
+    ("POST", "/accounts/api/get/accttivation/token/"),
+    ("POST", "/accounts/api/verify/token/%00%27--/x'%20OR%201=1/"),
+    ("POST", "/accounts/api/verify/token/MQ/-/"),
+    ("POST", "/accounts/api/login/"),
+    ("GET", "/accounts/api/get/profile/"),
+    ("POST", "/accounts/api/update/profile/"),
+    ("GET", "/accounts/api/dashboard/"),
+    ("GET", "/accounts/api/history/?page=-1&page_size=%00"),
+    ("POST", "/accounts/api/change/password/"),
+    ("POST", "/accounts/api/forget/password/"),
+    ("POST", "/accounts/api/set/new/forget/password/%FF%FE/%00/"),
 ];
 
 const REST_JWT_AUTH: &[&str] =
@@ -37,7 +55,8 @@ fn bodies() -> Vec<(&'static str, String)> {
         ("truncated", "{\"email\": ".into()),
         ("array", "[1, 2, 3]".into()),
         ("null", "null".into()),
-        ("wrong types", r#"{"email": 5, "username": [], "password": {"a": 1}, "uid": 1, "token": false, "new_password": 3, "current_password": null, "email_as_name": "yes"}"#.into()),
+        ("wrong types", r#"{"email": 5, "username": [], "password": {"a": 1}, "uid": 1, "token": false, "new_password": 3, "current_password": null, "email_as_name": "yes", "confirm_password": 1, "old_password": [], "verification_base_url": 7, "profile_img": {}}"#.into()),
+        ("odd values", r#"{"email": "not-an-email", "username": "x", "password": "p", "confirm_password": "p", "old_password": "p", "new_password": "p", "verification_base_url": "javascript:alert(1)", "profile_img": "ftp://x", "country": "\u0000"}"#.into()),
         ("NUL and junk", r#"{"email": "a\u0000@example.com", "username": "\u0000", "password": "\uffff", "token": "\u0000.\u0000", "uid": "\u0000", "new_password": "x"}"#.into()),
         ("huge", format!("{{\"email\": \"{}\"}}", "a".repeat(200_000))),
     ]
@@ -54,9 +73,18 @@ async fn send(app: &TestApp, method: &str, path: &str, auth: Option<&str>, body:
 
 #[tokio::test]
 async fn every_djoser_route_answers_bad_input_with_a_drf_4xx() {
+    every_route_answers_a_drf_4xx(DJOSER).await;
+}
+
+#[tokio::test]
+async fn every_accounts_api_route_answers_bad_input_with_a_drf_4xx() {
+    every_route_answers_a_drf_4xx(ACCOUNTS_API).await;
+}
+
+async fn every_route_answers_a_drf_4xx(routes: &[(&str, &str)]) {
     let app = spawn_app_with(|s| s.set("require_email_verification", "false")).await;
     let auths = [None, Some("JWT"), Some("JWT not.a.token"), Some("Bearer eyJhbGciOiJub25lIn0.e30."), Some("Basic x")];
-    for (method, path) in DJOSER {
+    for (method, path) in routes {
         for auth in auths {
             for (label, body) in bodies() {
                 let response = send(&app, method, path, auth, &body).await;

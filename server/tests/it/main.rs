@@ -4,6 +4,7 @@ mod support;
 
 mod bad_input;
 mod cli;
+mod compat_accounts_api;
 mod compat_bad_input;
 mod compat_djoser;
 mod compat_rest_jwt_auth;
