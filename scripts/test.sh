@@ -53,6 +53,14 @@ step "browser tests (end2end)"
 # whatever bundle target/site holds, so the hydrated flow runs again against the release one.
 step "browser test with the release bundle"
 cargo xtask site --release
+# Only the islands are in the bundle (README, "Web app"): it stays under 1 MiB.
+for wasm in target/site/pkg/*.wasm; do
+  size=$(stat -c %s "$wasm")
+  if ((size >= 1024 * 1024)); then
+    echo "the release wasm bundle $wasm is $((size / 1024)) KiB: over 1 MiB" >&2
+    exit 1
+  fi
+done
 (cd end2end && node --test --test-concurrency=1 --test-name-pattern="hydrated" tests/)
 cargo xtask site
 

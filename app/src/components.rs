@@ -105,6 +105,9 @@ pub fn TextField(
     }
 }
 
+/// A password input with a Show/Hide toggle and, for new passwords, the strength meter. The
+/// page is rendered on the server, so the error of a failed submit is known there and handed
+/// to the island as it stands.
 #[component]
 pub fn PasswordField(
     name: &'static str,
@@ -119,26 +122,53 @@ pub fn PasswordField(
     meter: bool,
     error: Signal<Option<AppError>>,
 ) -> impl IntoView {
-    let message = Signal::derive(move || error.get().and_then(|e| e.field(name)));
+    let failed = error.get_untracked();
+    view! {
+        <PasswordInput
+            name=name.to_string()
+            label=label.to_string()
+            autocomplete=autocomplete.to_string()
+            id=id.unwrap_or(name).to_string()
+            hint=hint.map(str::to_string)
+            meter
+            message=failed.as_ref().and_then(|e| e.field(name))
+            reading=failed.and_then(|e| e.strength())
+        />
+    }
+}
+
+/// The island behind [`PasswordField`]: the toggle, and the meter measured on the server (a
+/// server function) as the person types. `reading` is what a failed submit brought back.
+#[island]
+fn PasswordInput(
+    name: String,
+    label: String,
+    autocomplete: String,
+    id: String,
+    hint: Option<String>,
+    meter: bool,
+    message: Option<String>,
+    reading: Option<(u8, String, Option<String>)>,
+) -> impl IntoView {
     let (visible, set_visible) = signal(false);
     let measure = Action::new(|password: &String| {
         let password = password.clone();
         async move { crate::server_fns::password_strength(password, String::new(), String::new()).await }
     });
-    let id = id.unwrap_or(name);
     let error_id = format!("{id}-error");
+    let invalid = message.is_some().to_string();
     view! {
         <div class="field">
-            <label for=id>{label}</label>
+            <label for=id.clone()>{label}</label>
             {hint.map(|h| view! { <p class="hint">{h}</p> })}
             <div class="password-row">
                 <input
-                    id=id
+                    id=id.clone()
                     name=name
                     type=move || if visible.get() { "text" } else { "password" }
                     autocomplete=autocomplete
                     required=true
-                    aria-invalid=move || message.get().is_some().to_string()
+                    aria-invalid=invalid
                     aria-describedby=error_id.clone()
                     on:input=move |ev| {
                         if meter {
@@ -156,16 +186,16 @@ pub fn PasswordField(
                     {move || if visible.get() { "Hide" } else { "Show" }}
                 </button>
             </div>
-            <FieldMessage id=error_id message/>
+            <p class="field-error" id=error_id aria-live="polite">{message}</p>
             {meter.then(|| {
-                // As the person types (JavaScript), or the reading a failed submit brought back.
+                // As the person types, or the reading a failed submit brought back.
                 let reading = Signal::derive(move || {
                     measure
                         .value()
                         .get()
                         .and_then(Result::ok)
                         .map(|s| (s.score, s.label, s.advice))
-                        .or_else(|| error.get().and_then(|e| e.strength()))
+                        .or_else(|| reading.clone())
                 });
                 view! { <StrengthMeter reading/> }
             })}

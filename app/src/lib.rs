@@ -1,5 +1,6 @@
-//! The Gatehouse web app: server-rendered, hydrated when the wasm bundle loads, and every form
-//! working without JavaScript (forms post to server functions).
+//! The Gatehouse web app: rendered on the server, every form working without JavaScript
+//! (forms post to server functions). In the browser only the islands (`#[island]`: the
+//! password fields and the copy button) hydrate, so the wasm bundle holds just their code.
 
 pub mod error;
 pub mod server_fns;
@@ -27,7 +28,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <meta name="color-scheme" content="light"/>
                 <link rel="stylesheet" id="gatehouse" href=format!("/pkg/{}.css", options.output_name)/>
-                <HydrationScripts options/>
+                <HydrationScripts options islands=true/>
                 <MetaTags/>
             </head>
             <body>
@@ -65,13 +66,6 @@ fn page_headers() {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    // Runs only in the browser, once hydrated: lets CSS reveal JS-only controls and lets
-    // tests tell a hydrated page from a server-rendered one.
-    Effect::new(move |_| {
-        if let Some(body) = document().body() {
-            let _ = body.set_attribute("data-hydrated", "true");
-        }
-    });
     view! {
         <Title text="Gatehouse"/>
         <Router>

@@ -29,6 +29,11 @@ async function signUpAndLogIn(page, email, { hydrated }) {
     assert.equal(await password.getAttribute('type'), 'password');
     await page.getByRole('button', { name: 'Show' }).click();
     assert.equal(await password.getAttribute('type'), 'text');
+    // …and the strength meter follows the typing (scored on the server: no dictionary in the
+    // bundle).
+    const meter = page.getByTestId('password-strength');
+    await meter.waitFor();
+    assert.match(await meter.getAttribute('data-score'), /^[0-4]$/);
   } else {
     await page.locator('#password').fill(PASSWORD);
   }

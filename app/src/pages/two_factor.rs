@@ -159,16 +159,6 @@ fn RecoveryCodes(codes: Vec<String>) -> impl IntoView {
     let readable: Vec<String> = codes.iter().map(|c| group_code(c)).collect();
     let text = format!("Gatehouse recovery codes (each works once)\n\n{}\n", readable.join("\n"));
     let download = format!("data:text/plain;charset=utf-8,{}", percent_encode(&text));
-    let (copied, set_copied) = signal(false);
-    let copy = move |_| {
-        #[cfg(feature = "hydrate")]
-        {
-            let _ = window().navigator().clipboard().write_text(&text);
-            set_copied.set(true);
-        }
-        #[cfg(not(feature = "hydrate"))]
-        let _ = (&text, set_copied);
-    };
     view! {
         <section class="card narrow">
             <h1>"Save your recovery codes"</h1>
@@ -182,12 +172,30 @@ fn RecoveryCodes(codes: Vec<String>) -> impl IntoView {
             </ol>
             <div class="actions start">
                 <a class="button secondary" href=download download="gatehouse-recovery-codes.txt">"Download"</a>
-                <button type="button" class="button secondary js-only" on:click=copy>
-                    {move || if copied.get() { "Copied" } else { "Copy" }}
-                </button>
+                <CopyButton text/>
                 <A href="/security" attr:class="button">"I have saved them"</A>
             </div>
         </section>
+    }
+}
+
+/// Copies `text` to the clipboard (shown only once the page is hydrated).
+#[island]
+fn CopyButton(text: String) -> impl IntoView {
+    let (copied, set_copied) = signal(false);
+    let copy = move |_| {
+        #[cfg(feature = "hydrate")]
+        {
+            let _ = window().navigator().clipboard().write_text(&text);
+            set_copied.set(true);
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = (&text, set_copied);
+    };
+    view! {
+        <button type="button" class="button secondary js-only" on:click=copy>
+            {move || if copied.get() { "Copied" } else { "Copy" }}
+        </button>
     }
 }
 
