@@ -16,7 +16,7 @@ use gatehouse_core::{CoreError, SessionKind};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::drf::{DrfBody, DrfError, DrfPath, DrfUser, OtpVerifiedUser, TokenUser};
+use super::drf::{required, DrfBody, DrfError, DrfPath, DrfUser, OtpVerifiedUser, TokenUser};
 use crate::api::extract::Client;
 use crate::state::AppState;
 
@@ -48,11 +48,6 @@ type Answer = Result<Response, DrfError>;
 
 fn token(access: String, status: StatusCode) -> Response {
     (status, Json(json!({ "token": access }))).into_response()
-}
-
-/// DRF's "This field is required." for a field that did not come.
-fn required(field: &str, value: Option<String>) -> Result<String, CoreError> {
-    value.filter(|v| !v.is_empty()).ok_or_else(|| CoreError::field(field, "This field is required."))
 }
 
 #[derive(Deserialize)]

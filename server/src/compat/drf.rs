@@ -76,6 +76,11 @@ impl IntoResponse for DrfError {
     }
 }
 
+/// DRF's "This field is required." for a field that did not come.
+pub fn required(field: &str, value: Option<String>) -> Result<String, CoreError> {
+    value.filter(|v| !v.is_empty()).ok_or_else(|| CoreError::field(field, "This field is required."))
+}
+
 /// A request body as DRF's parsers take it: JSON, or a form (`application/x-www-form-urlencoded`).
 /// An empty body is an empty object.
 pub struct DrfBody<T>(pub T);

@@ -22,7 +22,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::drf::{DrfBody, DrfError, DrfPath, DrfQuery, DrfUser};
+use super::drf::{required, DrfBody, DrfError, DrfPath, DrfQuery, DrfUser};
 use crate::api::extract::Client;
 use crate::api::paging::{EventPage, PageQuery};
 use crate::state::AppState;
@@ -49,11 +49,6 @@ fn routes() -> OpenApiRouter<AppState> {
 }
 
 type Answer<T> = Result<Json<T>, DrfError>;
-
-/// DRF's "This field is required." for a field that did not come.
-fn required(field: &str, value: Option<String>) -> Result<String, CoreError> {
-    value.filter(|v| !v.is_empty()).ok_or_else(|| CoreError::field(field, "This field is required."))
-}
 
 /// The serializers' `validate()`: both passwords typed alike.
 fn confirmed(password: &str, confirm_password: Option<String>) -> Result<(), CoreError> {
