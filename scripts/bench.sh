@@ -5,4 +5,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 cargo xtask build --release
-cargo run --release -p gatehouse-bench -- target/release/gatehouse
+cargo build --release -p gatehouse-bench --bins
+target/release/gatehouse-bench target/release/gatehouse

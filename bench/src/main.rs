@@ -3,6 +3,8 @@
 //! `GATEHOUSE_DATABASE_URL`), and reports for 127.0.0.1:
 //!
 //! - logins/s, refreshes/s and authenticated `GET /api/v1/account/` req/s, each with p50/p99;
+//! - the same reads from a bare axum handler (`src/bin/bare.rs`: the same JSON, no middleware,
+//!   no database), and Gatehouse's reads as a fraction of it;
 //! - the argon2 bound (cores ÷ one hash time) and logins/s as a fraction of it;
 //! - p99 of `GET /api/v1/account/` alone and while a login storm runs.
 //!
@@ -88,8 +90,13 @@ async fn main() -> Result<()> {
     report("refreshes", &refreshes);
 
     let access = sessions[0]["access"].as_str().unwrap().to_string();
-    let reads = run(PHASE, 32, account_reader(&client, &server, &access)).await?;
+    let reads = run(PHASE, 32, account_reader(&client, &server.url("/api/v1/account/"), &access)).await?;
     report("GET /api/v1/account/", &reads);
+    let bare = Bare::start().await?;
+    let bare_reads = run(PHASE, 32, account_reader(&client, &bare.url, &access)).await?;
+    report("a bare axum handler, the same JSON", &bare_reads);
+    println!("  GET /api/v1/account/ runs at {:.0}% of the bare handler", 100.0 * reads.rate() / bare_reads.rate());
+    drop(bare);
 
     // The same reads while a login storm keeps every hashing thread busy.
     let storm = tokio::spawn(run(PHASE + Duration::from_secs(1), cores * 8, {
@@ -100,7 +107,7 @@ async fn main() -> Result<()> {
         }
     }));
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let reads_in_storm = run(PHASE, 32, account_reader(&client, &server, &access)).await?;
+    let reads_in_storm = run(PHASE, 32, account_reader(&client, &server.url("/api/v1/account/"), &access)).await?;
     let storm = storm.await??;
     report("GET /api/v1/account/ during a login storm", &reads_in_storm);
     report("  (the storm's logins)", &storm);
@@ -113,16 +120,17 @@ async fn main() -> Result<()> {
     Ok(())
 }
 
+/// GETs of `url` with the access token (which the bare handler ignores).
 fn account_reader(
     client: &Client,
-    server: &Server,
+    url: &str,
     access: &str,
 ) -> impl Fn(usize, usize) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<()>> + Send>>
        + Clone
        + Send
        + Sync
        + 'static {
-    let (client, url, access) = (client.clone(), server.url("/api/v1/account/"), access.to_string());
+    let (client, url, access) = (client.clone(), url.to_string(), access.to_string());
     move |_, _| {
         let (client, url, access) = (client.clone(), url.clone(), access.clone());
         Box::pin(async move {
@@ -222,6 +230,31 @@ fn argon2_hash_time() -> f64 {
     let mut times = times.split_off(5);
     times.sort_by(f64::total_cmp);
     times[times.len() / 2]
+}
+
+/// The bare handler (`bare`, built beside this binary), killed when dropped.
+struct Bare {
+    _child: tokio::process::Child,
+    url: String,
+}
+
+impl Bare {
+    async fn start() -> Result<Self> {
+        let bin = std::env::current_exe()?.with_file_name("bare");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let child =
+            tokio::process::Command::new(&bin).arg(port.to_string()).kill_on_drop(true).spawn().with_context(|| {
+                format!("starting {} (`cargo build --release -p gatehouse-bench --bins`)", bin.display())
+            })?;
+        let url = format!("http://127.0.0.1:{port}/");
+        for _ in 0..100 {
+            if reqwest::get(&url).await.is_ok_and(|r| r.status() == 200) {
+                return Ok(Self { _child: child, url });
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        bail!("the bare handler did not come up")
+    }
 }
 
 struct Server {
