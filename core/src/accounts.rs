@@ -84,7 +84,7 @@ impl Gatehouse {
     ) -> Result<User, CoreError> {
         let hash = self.0.hasher.hash(registration.password.expose()).await?;
         users::insert(
-            self.pool(),
+            self.database(),
             NewUser {
                 email: &registration.email,
                 username: registration.username.as_ref(),
@@ -155,7 +155,7 @@ impl Gatehouse {
             // The address changed since the link was sent; confirming the old one means nothing.
             return Err(CoreError::InvalidLink);
         }
-        users::mark_verified(self.pool(), user_id).await?;
+        users::mark_verified(self.database(), user_id).await?;
         audit::record(self.pool(), Some(user_id), EventKind::EmailVerified, context, &user.email).await?;
         Ok(User { is_verified: true, ..user })
     }
@@ -212,7 +212,7 @@ impl Gatehouse {
         context: &RequestContext,
     ) -> Result<(), CoreError> {
         self.check_current_password(&principal.user, current_password).await?;
-        users::delete(self.pool(), principal.user.id).await?;
+        users::delete(self.database(), principal.user.id).await?;
         audit::record(self.pool(), Some(principal.user.id), EventKind::AccountDeleted, context, &principal.user.email)
             .await?;
         Ok(())

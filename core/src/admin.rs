@@ -131,7 +131,7 @@ impl Gatehouse {
     ) -> Result<User, CoreError> {
         let user = self.create_user(&new.registration, new.privileges, new.is_verified).await?;
         let update = UserUpdate { profile: Some(&new.profile), is_active: Some(new.is_active), ..Default::default() };
-        let user = users::update(self.pool(), user.id, &update).await?.ok_or(CoreError::NotFound)?;
+        let user = users::update(self.database(), user.id, &update).await?.ok_or(CoreError::NotFound)?;
         self.record_admin(actor, user.id, EventKind::AdminUserCreated, context, &user.email).await?;
         Ok(user)
     }
@@ -170,9 +170,9 @@ impl Gatehouse {
             is_staff,
             is_superuser,
         };
-        let user = users::update(self.pool(), id, &update).await?.ok_or(CoreError::NotFound)?;
+        let user = users::update(self.database(), id, &update).await?.ok_or(CoreError::NotFound)?;
         if changes.ends_sessions() {
-            sessions::revoke_all_for_user(self.pool(), id, None, "admin").await?;
+            sessions::revoke_all_for_user(self.database(), id, None, "admin").await?;
         }
         let detail = changes.field_names().join(", ");
         self.record_admin(actor, id, EventKind::AdminUserUpdated, context, &detail).await?;
@@ -187,7 +187,7 @@ impl Gatehouse {
         context: &RequestContext,
     ) -> Result<(), CoreError> {
         let target = self.user(id).await?;
-        if !users::delete_guarded(self.pool(), id).await? {
+        if !users::delete_guarded(self.database(), id).await? {
             return Err(CoreError::NotFound);
         }
         self.record_admin(actor, id, EventKind::AdminUserDeleted, context, &target.email).await
@@ -201,7 +201,7 @@ impl Gatehouse {
         context: &RequestContext,
     ) -> Result<u64, CoreError> {
         self.user(id).await?;
-        let ended = sessions::revoke_all_for_user(self.pool(), id, None, "admin").await?;
+        let ended = sessions::revoke_all_for_user(self.database(), id, None, "admin").await?;
         self.record_admin(actor, id, EventKind::AdminSessionsEnded, context, &format!("{ended} sessions")).await?;
         Ok(ended)
     }

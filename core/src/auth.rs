@@ -134,7 +134,7 @@ impl Gatehouse {
         }
         if needs_rehash {
             hash = self.0.hasher.hash(credentials.password.expose()).await?;
-            users::set_password_hash(self.pool(), user.id, &hash).await?;
+            users::set_password_hash(self.database(), user.id, &hash).await?;
         }
         // Logging in again retires any password reset link still in the mail.
         email_tokens::retire_all(self.pool(), user.id, Purpose::ResetPassword).await?;
@@ -169,7 +169,7 @@ impl Gatehouse {
         device_cookie: String,
     ) -> Result<Login, CoreError> {
         let session = sessions::insert(
-            self.pool(),
+            self.database(),
             NewSession {
                 user_id: user.id,
                 kind,
@@ -181,7 +181,7 @@ impl Gatehouse {
             },
         )
         .await?;
-        users::touch_last_login(self.pool(), user.id).await?;
+        users::touch_last_login(self.database(), user.id).await?;
         let kind_name = match kind {
             SessionKind::Api => "api",
             SessionKind::Browser => "browser",
@@ -236,14 +236,30 @@ impl Gatehouse {
     }
 
     /// The principal behind a session id (the web app keeps it in the cookie session).
+    /// Answered from the principal cache while no session or user was written since it was
+    /// read (see [`crate::principal_cache`]), else from the database.
     pub async fn authenticate_session(&self, session_id: &str) -> Result<Principal, CoreError> {
-        let session = sessions::find_active(self.pool(), session_id).await?.ok_or(CoreError::Unauthenticated)?;
-        let user = users::find(self.pool(), session.user_id).await?.ok_or(CoreError::Unauthenticated)?;
-        if !user.is_active {
-            return Err(CoreError::Unauthenticated);
+        // Taken before the reads: a write that races them leaves what they read stale.
+        let changes = self.database().changes();
+        let mut principal = match self.0.principals.get(session_id, changes, crate::db::now()) {
+            Some(cached) => cached,
+            None => {
+                let session =
+                    sessions::find_active(self.pool(), session_id).await?.ok_or(CoreError::Unauthenticated)?;
+                let user = users::find(self.pool(), session.user_id).await?.ok_or(CoreError::Unauthenticated)?;
+                if !user.is_active {
+                    return Err(CoreError::Unauthenticated);
+                }
+                let principal = Principal { user, session };
+                self.0.principals.put(&principal, changes);
+                principal
+            }
+        };
+        if let Some(touched_at) = sessions::touch(self.pool(), &principal.session).await? {
+            principal.session.last_used_at = touched_at;
+            self.0.principals.put(&principal, changes);
         }
-        sessions::touch(self.pool(), &session).await?;
-        Ok(Principal { user, session })
+        Ok(principal)
     }
 
     /// Ends the caller's own session (and so every access token issued for it).
@@ -297,7 +313,7 @@ impl Gatehouse {
         } else {
             ("revoked", EventKind::SessionRevoked)
         };
-        if sessions::revoke(self.pool(), session_id, reason).await? {
+        if sessions::revoke(self.database(), session_id, reason).await? {
             audit::record(self.pool(), Some(principal.user.id), kind, context, session_id).await?;
         }
         Ok(())
@@ -305,7 +321,7 @@ impl Gatehouse {
 
     /// Ends every session of the caller, and with them every access token already issued.
     pub async fn logout_all(&self, principal: &Principal, context: &RequestContext) -> Result<u64, CoreError> {
-        let ended = sessions::revoke_all_for_user(self.pool(), principal.user.id, None, "logout_all").await?;
+        let ended = sessions::revoke_all_for_user(self.database(), principal.user.id, None, "logout_all").await?;
         let detail = format!("{ended} sessions");
         audit::record(self.pool(), Some(principal.user.id), EventKind::LogoutAll, context, &detail).await?;
         Ok(ended)
@@ -338,7 +354,7 @@ impl Gatehouse {
         let (session_id, generation) = self.0.refresh.parse(refresh_token).ok_or(CoreError::Unauthenticated)?;
         let session = self.live_api_session(&session_id).await?;
         let (session, outcome) = if generation == session.refresh_generation {
-            if sessions::rotate(self.pool(), &session.id, generation, self.clock().now_secs()).await? {
+            if sessions::rotate(self.database(), &session.id, generation, self.clock().now_secs()).await? {
                 (self.live_api_session(&session_id).await?, "rotated")
             } else {
                 // Another refresh of the same token won the race: this is the "just rotated" case.
@@ -372,7 +388,7 @@ impl Gatehouse {
         if presented + 1 == session.refresh_generation && recent {
             return Ok(());
         }
-        if sessions::revoke(self.pool(), &session.id, "refresh_reuse").await? {
+        if sessions::revoke(self.database(), &session.id, "refresh_reuse").await? {
             tracing::warn!(session = %session.id, "refresh token reuse detected; session revoked");
             crate::metrics::refresh_reuse_detected();
             audit::record(self.pool(), Some(session.user_id), EventKind::RefreshReuseDetected, context, &session.id)

@@ -137,6 +137,11 @@ pub struct Settings {
     /// client that lost the response, or two tabs racing) instead of counting as reuse.
     #[serde(with = "duration")]
     pub refresh_reuse_grace: Duration,
+    /// How long a process may answer authenticated requests from its cache of live sessions
+    /// and users without asking the database: the bound for a change made by another process
+    /// (this process's own changes apply at once). 0 turns the cache off.
+    #[serde(with = "duration")]
+    pub principal_cache_ttl: Duration,
     /// Failed logins for one account (from browsers it has not seen log in) before delays start.
     pub login_free_attempts_per_account: i64,
     /// Different accounts failing to log in from one address before that address is slowed.
@@ -213,6 +218,7 @@ impl Default for Settings {
             audit_retention: Duration::from_secs(365 * 86400),
             password_reset_ttl: Duration::from_secs(3600),
             refresh_reuse_grace: Duration::from_secs(10),
+            principal_cache_ttl: Duration::from_secs(1),
             login_free_attempts_per_account: 5,
             login_free_attempts_per_ip: 20,
             trusted_proxies: Vec::new(),
@@ -346,6 +352,9 @@ impl Settings {
             if !ok {
                 return Err(ConfigError::new("database_url", "must start with sqlite: or postgres://"));
             }
+        }
+        if self.principal_cache_ttl > Duration::from_secs(60) {
+            return Err(ConfigError::new("principal_cache_ttl", "must be at most 60s"));
         }
         if let Some(url) = &self.public_url {
             check_base_url("public_url", url)?;

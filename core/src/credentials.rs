@@ -105,9 +105,9 @@ impl Gatehouse {
     /// Hashes and stores the password, retires reset links, and ends every session but `keep`.
     async fn store_password(&self, user: &User, password: &NewPassword, keep: Option<&str>) -> Result<(), CoreError> {
         let hash = self.0.hasher.hash(password.expose()).await?;
-        users::set_password_hash(self.pool(), user.id, &hash).await?;
+        users::set_password_hash(self.database(), user.id, &hash).await?;
         email_tokens::retire_all(self.pool(), user.id, Purpose::ResetPassword).await?;
-        sessions::revoke_all_for_user(self.pool(), user.id, keep, "password_changed").await?;
+        sessions::revoke_all_for_user(self.database(), user.id, keep, "password_changed").await?;
         Ok(())
     }
 }

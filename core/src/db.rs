@@ -1,6 +1,8 @@
 //! The connection pool and migrations. One `AnyPool` serves SQLite and PostgreSQL, so every
 //! store module has a single set of queries (placeholders `$1`, timestamps as Unix seconds).
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::any::{Any, AnyTypeInfo, AnyTypeInfoKind};
@@ -25,6 +27,10 @@ pub enum Backend {
 pub struct Database {
     pub pool: AnyPool,
     pub backend: Backend,
+    /// Counts the writes to sessions and users made through this handle (the stores count
+    /// each one after it is done). The principal cache keeps an entry only while this count
+    /// stands where it stood before the entry was read.
+    changes: Arc<AtomicU64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -64,7 +70,17 @@ impl Database {
             .connect_with(options)
             .await
             .map_err(DatabaseError::Connect)?;
-        Ok(Self { pool, backend })
+        Ok(Self { pool, backend, changes: Arc::default() })
+    }
+
+    /// How many writes to sessions and users this handle has made so far.
+    pub fn changes(&self) -> u64 {
+        self.changes.load(Ordering::SeqCst)
+    }
+
+    /// Called by the session and user stores after every write (once it is committed).
+    pub(crate) fn changed(&self) {
+        self.changes.fetch_add(1, Ordering::SeqCst);
     }
 
     pub async fn migrate(&self) -> Result<(), DatabaseError> {

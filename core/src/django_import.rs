@@ -218,6 +218,8 @@ impl Gatehouse {
         } else {
             users::after_explicit_ids(&mut tx, self.database().backend).await?;
             tx.commit().await.map_err(CoreError::from)?;
+            // The user store counts its own writes; this transaction is the import's.
+            self.database().changed();
         }
         Ok(report)
     }

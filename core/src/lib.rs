@@ -23,6 +23,7 @@ pub mod metrics;
 pub mod paging;
 pub mod password_strength;
 pub mod passwords;
+pub mod principal_cache;
 pub mod profile;
 pub mod store;
 pub mod throttle;
@@ -65,6 +66,8 @@ struct Inner {
     background: tokio_util::task::TaskTracker,
     /// When `/metrics` last counted the live sessions (Unix ms).
     sessions_counted_at: std::sync::atomic::AtomicI64,
+    /// Live principals by session id (see [`principal_cache`]).
+    principals: principal_cache::PrincipalCache,
     mailer: Mailer,
     policy: PasswordPolicy,
 }
@@ -111,6 +114,7 @@ impl Gatehouse {
             mailer: Mailer::new(&settings, background.clone())?,
             background,
             sessions_counted_at: Default::default(),
+            principals: principal_cache::PrincipalCache::new(settings.principal_cache_ttl),
             policy: PasswordPolicy { min_length: settings.password_min_length },
             hasher,
             db,

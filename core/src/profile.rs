@@ -22,7 +22,8 @@ impl Gatehouse {
             return Ok(principal.user.clone());
         }
         let update = UserUpdate { profile: Some(changes), ..Default::default() };
-        let user = users::update(self.pool(), principal.user.id, &update).await?.ok_or(CoreError::Unauthenticated)?;
+        let user =
+            users::update(self.database(), principal.user.id, &update).await?.ok_or(CoreError::Unauthenticated)?;
         let detail = changes.field_names().join(", ");
         audit::record(self.pool(), Some(user.id), EventKind::ProfileUpdated, context, &detail).await?;
         Ok(user)
@@ -88,7 +89,7 @@ impl Gatehouse {
         self.consume_link(&stored).await?;
         let update = UserUpdate { email: Some(&new_email), is_verified: Some(true), ..Default::default() };
         let before = users::find(self.pool(), user_id).await?.ok_or(CoreError::InvalidLink)?;
-        let user = users::update(self.pool(), user_id, &update).await?.ok_or(CoreError::InvalidLink)?;
+        let user = users::update(self.database(), user_id, &update).await?.ok_or(CoreError::InvalidLink)?;
         // Links sent to the old address (verification, reset) are not the account's any more.
         email_tokens::retire_all(self.pool(), user_id, Purpose::ResetPassword).await?;
         email_tokens::retire_all(self.pool(), user_id, Purpose::VerifyEmail).await?;

@@ -199,7 +199,7 @@ impl Gatehouse {
                 // Turning the second factor on: codes left from an earlier device go, and the
                 // user's other sessions must prove the second factor too.
                 recovery_codes::delete_for_user(self.pool(), principal.user.id).await?;
-                sessions::require_second_factor_elsewhere(self.pool(), principal.user.id, &principal.session.id)
+                sessions::require_second_factor_elsewhere(self.database(), principal.user.id, &principal.session.id)
                     .await?;
             }
             audit::record(self.pool(), Some(principal.user.id), EventKind::MfaConfirmed, context, "totp").await?;
@@ -254,7 +254,7 @@ impl Gatehouse {
         device: i64,
     ) -> Result<TokenPair, CoreError> {
         let lifetime = self.settings().refresh_token_ttl.as_secs() as i64;
-        sessions::upgrade_to_aal2(self.pool(), &principal.session, method, device, lifetime).await?;
+        sessions::upgrade_to_aal2(self.database(), &principal.session, method, device, lifetime).await?;
         let session =
             sessions::find_active(self.pool(), &principal.session.id).await?.ok_or(CoreError::Unauthenticated)?;
         self.token_pair(&principal.user, &session)
@@ -333,9 +333,9 @@ impl Gatehouse {
         context: &RequestContext,
     ) -> Result<TokenPair, CoreError> {
         self.remove_totp(principal, context).await?;
-        sessions::revoke_all_for_user(self.pool(), principal.user.id, Some(&principal.session.id), "mfa_removed")
+        sessions::revoke_all_for_user(self.database(), principal.user.id, Some(&principal.session.id), "mfa_removed")
             .await?;
-        sessions::reset_to_password_only(self.pool(), &principal.session.id).await?;
+        sessions::reset_to_password_only(self.database(), &principal.session.id).await?;
         let session =
             sessions::find_active(self.pool(), &principal.session.id).await?.ok_or(CoreError::Unauthenticated)?;
         self.token_pair(&principal.user, &session)

@@ -46,6 +46,7 @@ fn a_bad_value_names_its_variable() {
         (&[("compat_rest_jwt_auth_prefix", "auth/")], "GATEHOUSE_COMPAT_REST_JWT_AUTH_PREFIX"),
         (&[("compat_rest_jwt_auth_prefix", "/api/v1")], "GATEHOUSE_COMPAT_REST_JWT_AUTH_PREFIX"),
         (&[("compat_rest_jwt_auth_restore_url", "javascript:x")], "GATEHOUSE_COMPAT_REST_JWT_AUTH_RESTORE_URL"),
+        (&[("principal_cache_ttl", "61s")], "GATEHOUSE_PRINCIPAL_CACHE_TTL"),
     ];
     for (pairs, variable) in cases {
         let from_env = Settings::load_from(None, env(pairs), RawSettings::default()).unwrap_err();
@@ -172,6 +173,7 @@ fn every_setting() -> Vec<Case> {
         case("audit_retention", "30days", "\"30days\"", |s| s.audit_retention == secs(30 * 86400)),
         case("password_reset_ttl", "30m", "\"30m\"", |s| s.password_reset_ttl == secs(1800)),
         case("refresh_reuse_grace", "3s", "\"3s\"", |s| s.refresh_reuse_grace == secs(3)),
+        case("principal_cache_ttl", "0s", "\"0s\"", |s| s.principal_cache_ttl.is_zero()),
         case("login_free_attempts_per_account", "9", "9", |s| s.login_free_attempts_per_account == 9),
         case("login_free_attempts_per_ip", "1000", "1000", |s| s.login_free_attempts_per_ip == 1000),
         case("trusted_proxies", "10.0.0.0/8, 192.0.2.1", "[\"10.0.0.0/8\", \"192.0.2.1\"]", |s| {

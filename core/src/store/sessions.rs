@@ -2,7 +2,7 @@ use serde::Serialize;
 use sqlx::{AnyPool, FromRow};
 
 use crate::context::RequestContext;
-use crate::db::{now, Flag};
+use crate::db::{now, Database, Flag};
 use crate::domain::UserId;
 use crate::error::CoreError;
 
@@ -114,7 +114,7 @@ pub struct NewSession<'a> {
 /// step within this window (and gets the full lifetime, see [`upgrade_to_aal2`]) or ends.
 pub const SECOND_STEP_WINDOW_SECS: i64 = 600;
 
-pub async fn insert(pool: &AnyPool, new: NewSession<'_>) -> Result<Session, CoreError> {
+pub async fn insert(db: &Database, new: NewSession<'_>) -> Result<Session, CoreError> {
     let id = uuid::Uuid::new_v4().to_string();
     let now = now();
     let lifetime =
@@ -135,8 +135,9 @@ pub async fn insert(pool: &AnyPool, new: NewSession<'_>) -> Result<Session, Core
         .bind(now)
         .bind(now + lifetime)
         .bind(new.second_factor_pending)
-        .fetch_one(pool)
+        .fetch_one(&db.pool)
         .await?;
+    db.changed();
     Ok(row.into())
 }
 
@@ -156,33 +157,37 @@ pub async fn list_active_for_user(pool: &AnyPool, user_id: UserId) -> Result<Vec
 }
 
 /// Ends one session; returns whether it was still active.
-pub async fn revoke(pool: &AnyPool, id: &str, reason: &str) -> Result<bool, CoreError> {
+pub async fn revoke(db: &Database, id: &str, reason: &str) -> Result<bool, CoreError> {
     let result =
         sqlx::query("UPDATE sessions SET revoked_at = $1, revoked_reason = $2 WHERE id = $3 AND revoked_at IS NULL")
             .bind(now())
             .bind(reason)
             .bind(id)
-            .execute(pool)
+            .execute(&db.pool)
             .await?;
+    db.changed();
     Ok(result.rows_affected() > 0)
 }
 
-/// Records activity, at most once a minute per session to keep authenticated reads cheap.
-pub async fn touch(pool: &AnyPool, session: &Session) -> Result<(), CoreError> {
+/// Records activity, at most once a minute per session to keep authenticated reads cheap;
+/// the time written, if it wrote. The one write that does not count as a change
+/// (`Database::changed`): only "last used" moves, which no decision depends on.
+pub async fn touch(pool: &AnyPool, session: &Session) -> Result<Option<i64>, CoreError> {
     let now = now();
-    if now - session.last_used_at >= 60 {
-        sqlx::query("UPDATE sessions SET last_used_at = $1 WHERE id = $2")
-            .bind(now)
-            .bind(&session.id)
-            .execute(pool)
-            .await?;
+    if now - session.last_used_at < 60 {
+        return Ok(None);
     }
-    Ok(())
+    sqlx::query("UPDATE sessions SET last_used_at = $1 WHERE id = $2")
+        .bind(now)
+        .bind(&session.id)
+        .execute(pool)
+        .await?;
+    Ok(Some(now))
 }
 
 /// Ends every live session of a user except `keep`; returns how many ended.
 pub async fn revoke_all_for_user(
-    pool: &AnyPool,
+    db: &Database,
     user_id: UserId,
     keep: Option<&str>,
     reason: &str,
@@ -194,14 +199,15 @@ pub async fn revoke_all_for_user(
     .bind(reason)
     .bind(user_id.0)
     .bind(keep.unwrap_or(""))
-    .execute(pool)
+    .execute(&db.pool)
     .await?;
+    db.changed();
     Ok(result.rows_affected())
 }
 
 /// Moves an API session's refresh token from `generation` to the next one. `false` when the
 /// session is no longer at `generation` (someone rotated first) or no longer alive.
-pub async fn rotate(pool: &AnyPool, id: &str, generation: i64, now: i64) -> Result<bool, CoreError> {
+pub async fn rotate(db: &Database, id: &str, generation: i64, now: i64) -> Result<bool, CoreError> {
     let result = sqlx::query(
         "UPDATE sessions SET refresh_generation = $1, rotated_at = $2, last_used_at = $2 \
          WHERE id = $3 AND refresh_generation = $4 AND revoked_at IS NULL AND expires_at > $2",
@@ -210,8 +216,9 @@ pub async fn rotate(pool: &AnyPool, id: &str, generation: i64, now: i64) -> Resu
     .bind(now)
     .bind(id)
     .bind(generation)
-    .execute(pool)
+    .execute(&db.pool)
     .await?;
+    db.changed();
     Ok(result.rows_affected() == 1)
 }
 
@@ -229,7 +236,7 @@ pub async fn count_alive(pool: &AnyPool) -> Result<i64, CoreError> {
 /// full `lifetime_secs` from its start (a session that waited for its second step had only
 /// [`SECOND_STEP_WINDOW_SECS`]).
 pub async fn upgrade_to_aal2(
-    pool: &AnyPool,
+    db: &Database,
     session: &Session,
     method: &str,
     device: i64,
@@ -251,28 +258,30 @@ pub async fn upgrade_to_aal2(
     .bind(false)
     .bind(lifetime_secs)
     .bind(&session.id)
-    .execute(pool)
+    .execute(&db.pool)
     .await?;
+    db.changed();
     Ok(())
 }
 
 /// The second factor was removed: the session is a password-only one again (aal1, no device),
 /// and its earlier tokens are retired.
-pub async fn reset_to_password_only(pool: &AnyPool, id: &str) -> Result<(), CoreError> {
+pub async fn reset_to_password_only(db: &Database, id: &str) -> Result<(), CoreError> {
     sqlx::query(
         "UPDATE sessions SET aal = 'aal1', amr = 'pwd', otp_device_id = NULL, second_factor_pending = $1, \
            refresh_generation = refresh_generation + 1, rotated_at = NULL WHERE id = $2",
     )
     .bind(false)
     .bind(id)
-    .execute(pool)
+    .execute(&db.pool)
     .await?;
+    db.changed();
     Ok(())
 }
 
 /// Second factor just turned on: the user's other sessions that did not prove it now owe it,
 /// within [`SECOND_STEP_WINDOW_SECS`].
-pub async fn require_second_factor_elsewhere(pool: &AnyPool, user_id: UserId, keep: &str) -> Result<(), CoreError> {
+pub async fn require_second_factor_elsewhere(db: &Database, user_id: UserId, keep: &str) -> Result<(), CoreError> {
     sqlx::query(
         "UPDATE sessions SET second_factor_pending = $1, \
            expires_at = CASE WHEN expires_at > $4 THEN $4 ELSE expires_at END \
@@ -282,7 +291,8 @@ pub async fn require_second_factor_elsewhere(pool: &AnyPool, user_id: UserId, ke
     .bind(user_id.0)
     .bind(keep)
     .bind(now() + SECOND_STEP_WINDOW_SECS)
-    .execute(pool)
+    .execute(&db.pool)
     .await?;
+    db.changed();
     Ok(())
 }

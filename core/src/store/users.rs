@@ -1,7 +1,7 @@
 use serde::Serialize;
 use sqlx::{AnyPool, FromRow};
 
-use crate::db::{now, unique_violation, Flag};
+use crate::db::{now, unique_violation, Database, Flag};
 use crate::domain::{Email, LoginIdentifier, ProfileChanges, UserId, Username};
 use crate::error::CoreError;
 
@@ -121,7 +121,7 @@ pub struct NewUser<'a> {
     pub is_superuser: bool,
 }
 
-pub async fn insert(pool: &AnyPool, new: NewUser<'_>) -> Result<User, CoreError> {
+pub async fn insert(db: &Database, new: NewUser<'_>) -> Result<User, CoreError> {
     let sql = format!(
         "INSERT INTO users (email, username, username_key, password_hash, is_verified, is_staff, is_superuser, date_joined) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {COLUMNS}"
@@ -135,8 +135,9 @@ pub async fn insert(pool: &AnyPool, new: NewUser<'_>) -> Result<User, CoreError>
         .bind(new.is_staff)
         .bind(new.is_superuser)
         .bind(now())
-        .fetch_one(pool)
+        .fetch_one(&db.pool)
         .await;
+    db.changed();
     match result {
         Ok(row) => Ok(row.into()),
         Err(e) => Err(match unique_violation(&e) {
@@ -178,24 +179,28 @@ pub async fn find_for_login(pool: &AnyPool, identifier: &LoginIdentifier) -> Res
     Ok(row.map(|r| (r.user.into(), r.password_hash)))
 }
 
-pub async fn set_password_hash(pool: &AnyPool, id: UserId, hash: &str) -> Result<(), CoreError> {
-    sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2").bind(hash).bind(id.0).execute(pool).await?;
+pub async fn set_password_hash(db: &Database, id: UserId, hash: &str) -> Result<(), CoreError> {
+    sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2").bind(hash).bind(id.0).execute(&db.pool).await?;
+    db.changed();
     Ok(())
 }
 
-pub async fn mark_verified(pool: &AnyPool, id: UserId) -> Result<(), CoreError> {
-    sqlx::query("UPDATE users SET is_verified = $1 WHERE id = $2").bind(true).bind(id.0).execute(pool).await?;
+pub async fn mark_verified(db: &Database, id: UserId) -> Result<(), CoreError> {
+    sqlx::query("UPDATE users SET is_verified = $1 WHERE id = $2").bind(true).bind(id.0).execute(&db.pool).await?;
+    db.changed();
     Ok(())
 }
 
-pub async fn touch_last_login(pool: &AnyPool, id: UserId) -> Result<(), CoreError> {
-    sqlx::query("UPDATE users SET last_login = $1 WHERE id = $2").bind(now()).bind(id.0).execute(pool).await?;
+pub async fn touch_last_login(db: &Database, id: UserId) -> Result<(), CoreError> {
+    sqlx::query("UPDATE users SET last_login = $1 WHERE id = $2").bind(now()).bind(id.0).execute(&db.pool).await?;
+    db.changed();
     Ok(())
 }
 
 /// Removes the account; sessions and links go with it (foreign keys cascade).
-pub async fn delete(pool: &AnyPool, id: UserId) -> Result<(), CoreError> {
-    sqlx::query("DELETE FROM users WHERE id = $1").bind(id.0).execute(pool).await?;
+pub async fn delete(db: &Database, id: UserId) -> Result<(), CoreError> {
+    sqlx::query("DELETE FROM users WHERE id = $1").bind(id.0).execute(&db.pool).await?;
+    db.changed();
     Ok(())
 }
 
@@ -266,8 +271,8 @@ impl UserUpdate<'_> {
 
 /// Applies `update` to one user; the updated user, or `None` if there is no such user. A
 /// change that would leave no active superuser is refused (see [`guard_last_superuser`]).
-pub async fn update(pool: &AnyPool, id: UserId, update: &UserUpdate<'_>) -> Result<Option<User>, CoreError> {
-    let mut tx = pool.begin().await?;
+pub async fn update(db: &Database, id: UserId, update: &UserUpdate<'_>) -> Result<Option<User>, CoreError> {
+    let mut tx = db.pool.begin().await?;
     if update.demotes_superuser() {
         guard_last_superuser(&mut tx, id).await?;
     }
@@ -292,16 +297,18 @@ pub async fn update(pool: &AnyPool, id: UserId, update: &UserUpdate<'_>) -> Resu
         }
     };
     tx.commit().await?;
+    db.changed();
     Ok(updated.map(User::from))
 }
 
 /// Deletes the user unless that would leave no active superuser; `false` if there was no
 /// such user. Sessions and links go with it (foreign keys cascade).
-pub async fn delete_guarded(pool: &AnyPool, id: UserId) -> Result<bool, CoreError> {
-    let mut tx = pool.begin().await?;
+pub async fn delete_guarded(db: &Database, id: UserId) -> Result<bool, CoreError> {
+    let mut tx = db.pool.begin().await?;
     guard_last_superuser(&mut tx, id).await?;
     let deleted = sqlx::query("DELETE FROM users WHERE id = $1").bind(id.0).execute(&mut *tx).await?;
     tx.commit().await?;
+    db.changed();
     Ok(deleted.rows_affected() == 1)
 }
 

@@ -15,18 +15,7 @@ async fn seed_app() -> TestApp {
 }
 
 async fn send(app: &TestApp, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> (u16, Value) {
-    let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-    let mut request = app.client.request(method, app.url(path));
-    if let Some(token) = token {
-        request = request.header("Authorization", format!("Bearer {token}"));
-    }
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status().as_u16();
-    let text = response.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    app.json_call(method, path, token.map(|t| format!("Bearer {t}")), body).await
 }
 
 /// `(uidb64, token)` from a link to the client's page: `<base>/<uidb64>/<token>/`.

@@ -17,6 +17,7 @@ mod mfa;
 mod observability;
 mod openapi;
 mod passwords;
+mod principal_cache;
 mod process;
 mod profile;
 mod registration;

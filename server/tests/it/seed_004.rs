@@ -7,17 +7,7 @@ use serde_json::{json, Value};
 use crate::support::{spawn_app, TestApp, PASSWORD};
 
 async fn call(app: &TestApp, method: &str, path: &str, access: Option<&str>, body: Option<Value>) -> (u16, Value) {
-    let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-    let mut request = app.client.request(method, app.url(path));
-    if let Some(access) = access {
-        request = request.header("Authorization", format!("Bearer {access}"));
-    }
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
+    app.json_call(method, path, access.map(|t| format!("Bearer {t}")), body).await
 }
 
 #[tokio::test]

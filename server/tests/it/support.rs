@@ -134,6 +134,29 @@ impl TestApp {
     }
 
     /// A request with a Bearer token and an optional JSON body.
+    /// A JSON request with `Authorization: <authorization>` if given: the status and the JSON
+    /// body (null when the body is not JSON).
+    pub async fn json_call(
+        &self,
+        method: &str,
+        path: &str,
+        authorization: Option<String>,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut request = self.client.request(method, self.url(path));
+        if let Some(authorization) = authorization {
+            request = request.header("Authorization", authorization);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
     pub async fn call(&self, method: &str, path: &str, token: &str, body: Option<Value>) -> Response {
         let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
         let mut request = self.client.request(method, self.url(path)).bearer_auth(token);
