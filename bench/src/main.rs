@@ -92,10 +92,14 @@ async fn main() -> Result<()> {
     let access = sessions[0]["access"].as_str().unwrap().to_string();
     let reads = run(PHASE, 32, account_reader(&client, &server.url("/api/v1/account/"), &access)).await?;
     report("GET /api/v1/account/", &reads);
+    let pings = run(PHASE, 32, account_reader(&client, &server.url("/api/v1/"), &access)).await?;
+    report("GET /api/v1/ (ping, authenticated)", &pings);
     let bare = Bare::start().await?;
     let bare_reads = run(PHASE, 32, account_reader(&client, &bare.url, &access)).await?;
     report("a bare axum handler, the same JSON", &bare_reads);
-    println!("  GET /api/v1/account/ runs at {:.0}% of the bare handler", 100.0 * reads.rate() / bare_reads.rate());
+    for (name, samples) in [("GET /api/v1/account/", &reads), ("GET /api/v1/ (ping)", &pings)] {
+        println!("  {name} runs at {:.0}% of the bare handler", 100.0 * samples.rate() / bare_reads.rate());
+    }
     drop(bare);
 
     // The same reads while a login storm keeps every hashing thread busy.
@@ -136,7 +140,7 @@ fn account_reader(
         Box::pin(async move {
             let response = client.get(url).bearer_auth(access).send().await?;
             if response.status() != 200 {
-                bail!("account: {}", response.status());
+                bail!("{}: {}", response.url().path().to_string(), response.status());
             }
             response.bytes().await?;
             Ok(())
