@@ -137,7 +137,7 @@ impl Gatehouse {
             users::set_password_hash(self.database(), user.id, &hash).await?;
         }
         // Logging in again retires any password reset link still in the mail.
-        email_tokens::retire_all(self.pool(), user.id, Purpose::ResetPassword).await?;
+        email_tokens::retire_all(self.database(), user.id, Purpose::ResetPassword).await?;
         crate::metrics::login("success");
         let device_cookie = self.0.devices.issue(user.id, &hash, now);
         self.open_session(user, kind, context, device_cookie).await

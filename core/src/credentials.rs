@@ -106,7 +106,7 @@ impl Gatehouse {
     async fn store_password(&self, user: &User, password: &NewPassword, keep: Option<&str>) -> Result<(), CoreError> {
         let hash = self.0.hasher.hash(password.expose()).await?;
         users::set_password_hash(self.database(), user.id, &hash).await?;
-        email_tokens::retire_all(self.pool(), user.id, Purpose::ResetPassword).await?;
+        email_tokens::retire_all(self.database(), user.id, Purpose::ResetPassword).await?;
         sessions::revoke_all_for_user(self.database(), user.id, keep, "password_changed").await?;
         Ok(())
     }

@@ -27,9 +27,9 @@ pub enum Backend {
 pub struct Database {
     pub pool: AnyPool,
     pub backend: Backend,
-    /// Counts the writes to sessions and users made through this handle (the stores count
-    /// each one after it is done). The principal cache keeps an entry only while this count
-    /// stands where it stood before the entry was read.
+    /// Counts the writes to sessions, users and emailed-link tokens made through this handle
+    /// (their stores count each one after it is done). The principal cache keeps an entry only
+    /// while this count stands where it stood before the entry was read.
     changes: Arc<AtomicU64>,
 }
 
@@ -73,12 +73,12 @@ impl Database {
         Ok(Self { pool, backend, changes: Arc::default() })
     }
 
-    /// How many writes to sessions and users this handle has made so far.
+    /// How many writes to sessions, users and emailed-link tokens this handle has made so far.
     pub fn changes(&self) -> u64 {
         self.changes.load(Ordering::SeqCst)
     }
 
-    /// Called by the session and user stores after every write (once it is committed).
+    /// Called by the session, user and email-token stores after every write (once committed).
     pub(crate) fn changed(&self) {
         self.changes.fetch_add(1, Ordering::SeqCst);
     }

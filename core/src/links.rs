@@ -92,7 +92,7 @@ impl Gatehouse {
     ) -> Result<IssuedLink, CoreError> {
         let token = random_token();
         let now = self.clock().now_secs();
-        email_tokens::replace(self.pool(), user.id, purpose, &token_hash(&token), email, ttl.as_secs() as i64, now)
+        email_tokens::replace(self.database(), user.id, purpose, &token_hash(&token), email, ttl.as_secs() as i64, now)
             .await?;
         Ok(IssuedLink { uid: user.id.to_uidb64(), token })
     }
@@ -114,7 +114,7 @@ impl Gatehouse {
 
     /// Uses the link up; fails if a concurrent request used it first.
     pub(crate) async fn consume_link(&self, stored: &StoredToken) -> Result<(), CoreError> {
-        if email_tokens::consume(self.pool(), stored.id).await? {
+        if email_tokens::consume(self.database(), stored.id).await? {
             Ok(())
         } else {
             Err(CoreError::InvalidLink)

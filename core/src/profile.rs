@@ -91,8 +91,8 @@ impl Gatehouse {
         let before = users::find(self.pool(), user_id).await?.ok_or(CoreError::InvalidLink)?;
         let user = users::update(self.database(), user_id, &update).await?.ok_or(CoreError::InvalidLink)?;
         // Links sent to the old address (verification, reset) are not the account's any more.
-        email_tokens::retire_all(self.pool(), user_id, Purpose::ResetPassword).await?;
-        email_tokens::retire_all(self.pool(), user_id, Purpose::VerifyEmail).await?;
+        email_tokens::retire_all(self.database(), user_id, Purpose::ResetPassword).await?;
+        email_tokens::retire_all(self.database(), user_id, Purpose::VerifyEmail).await?;
         let detail = format!("{} -> {}", before.email, user.email);
         audit::record(self.pool(), Some(user_id), EventKind::EmailChanged, context, &detail).await?;
         Ok(user)
@@ -100,8 +100,15 @@ impl Gatehouse {
 
     /// The address waiting for its confirmation link, if an email change is under way.
     pub async fn pending_email(&self, user: &User) -> Result<Option<String>, CoreError> {
-        let live =
-            email_tokens::live_tokens(self.pool(), user.id, Purpose::ChangeEmail, self.clock().now_secs()).await?;
-        Ok(live.into_iter().next().map(|t| t.email))
+        // Taken before the read, as for principals (see `crate::principal_cache`).
+        let changes = self.database().changes();
+        let now = self.clock().now_secs();
+        if let Some(cached) = self.0.principals.pending_email(user.id, changes, now) {
+            return Ok(cached);
+        }
+        let live = email_tokens::live_tokens(self.pool(), user.id, Purpose::ChangeEmail, now).await?;
+        let pending = live.into_iter().next().map(|t| (t.email, t.expires_at));
+        self.0.principals.put_pending_email(user.id, pending.clone(), changes);
+        Ok(pending.map(|(email, _)| email))
     }
 }

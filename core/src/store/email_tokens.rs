@@ -1,6 +1,6 @@
 use sqlx::{AnyPool, FromRow};
 
-use crate::db::now;
+use crate::db::{now, Database};
 use crate::domain::UserId;
 use crate::error::CoreError;
 
@@ -28,11 +28,12 @@ pub struct StoredToken {
     pub id: i64,
     pub token_hash: String,
     pub email: String,
+    pub expires_at: i64,
 }
 
 /// Stores a new token and retires the user's earlier ones for the same purpose.
 pub async fn replace(
-    pool: &AnyPool,
+    db: &Database,
     user_id: UserId,
     purpose: Purpose,
     token_hash: &str,
@@ -40,7 +41,7 @@ pub async fn replace(
     lifetime_secs: i64,
     now: i64,
 ) -> Result<(), CoreError> {
-    let mut tx = pool.begin().await?;
+    let mut tx = db.pool.begin().await?;
     sqlx::query("UPDATE email_tokens SET used_at = $1 WHERE user_id = $2 AND purpose = $3 AND used_at IS NULL")
         .bind(now)
         .bind(user_id.0)
@@ -57,6 +58,7 @@ pub async fn replace(
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
+    db.changed();
     Ok(())
 }
 
@@ -68,7 +70,7 @@ pub async fn live_tokens(
     now: i64,
 ) -> Result<Vec<StoredToken>, CoreError> {
     Ok(sqlx::query_as::<_, StoredToken>(
-        "SELECT id, token_hash, email FROM email_tokens WHERE user_id = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3",
+        "SELECT id, token_hash, email, expires_at FROM email_tokens WHERE user_id = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3",
     )
     .bind(user_id.0)
     .bind(purpose.as_str())
@@ -78,23 +80,25 @@ pub async fn live_tokens(
 }
 
 /// Marks a token used; `false` if someone else used it first (a concurrent click).
-pub async fn consume(pool: &AnyPool, id: i64) -> Result<bool, CoreError> {
+pub async fn consume(db: &Database, id: i64) -> Result<bool, CoreError> {
     let result = sqlx::query("UPDATE email_tokens SET used_at = $1 WHERE id = $2 AND used_at IS NULL")
         .bind(now())
         .bind(id)
-        .execute(pool)
+        .execute(&db.pool)
         .await?;
+    db.changed();
     Ok(result.rows_affected() == 1)
 }
 
 /// Retires every live token of the user for `purpose` (e.g. reset links once the password
 /// changed or the user logged in).
-pub async fn retire_all(pool: &AnyPool, user_id: UserId, purpose: Purpose) -> Result<(), CoreError> {
+pub async fn retire_all(db: &Database, user_id: UserId, purpose: Purpose) -> Result<(), CoreError> {
     sqlx::query("UPDATE email_tokens SET used_at = $1 WHERE user_id = $2 AND purpose = $3 AND used_at IS NULL")
         .bind(now())
         .bind(user_id.0)
         .bind(purpose.as_str())
-        .execute(pool)
+        .execute(&db.pool)
         .await?;
+    db.changed();
     Ok(())
 }

@@ -5,7 +5,7 @@
 
 use serde_json::{json, Value};
 
-use crate::support::{spawn_app_with, TestApp, PASSWORD};
+use crate::support::{link_params, spawn_app_with, TestApp, PASSWORD};
 
 async fn account_status(app: &TestApp, access: &str) -> u16 {
     app.get_with_token("/api/v1/account/", "Bearer", access).await.status().as_u16()
@@ -35,6 +35,8 @@ async fn changes_made_here_apply_at_once_however_long_entries_live() {
     let (_, superuser) = app.privileged_user("root@example.com", true, true).await;
     let token = app.verified_user("cached@example.com", None).await;
     let other = access_token(&app, "cached@example.com").await;
+    let account: Value = app.get_with_token("/api/v1/account/", "Bearer", &token).await.json().await.unwrap();
+    assert!(account["pending_email"].is_null(), "cached: no email change under way");
     assert_eq!(account_status(&app, &token).await, 200, "cached now");
 
     // Profile changes show on the next read.
@@ -42,6 +44,17 @@ async fn changes_made_here_apply_at_once_however_long_entries_live() {
     assert_eq!(patched.status(), 200);
     let account: Value = app.get_with_token("/api/v1/account/", "Bearer", &other).await.json().await.unwrap();
     assert_eq!(account["country"], "Peru");
+
+    // An email change shows as pending at once, and is gone once confirmed.
+    let moved = json!({ "email": "moved@example.com", "current_password": PASSWORD });
+    assert_eq!(app.call("PATCH", "/api/v1/account/", &token, Some(moved)).await.status(), 202);
+    let account: Value = app.get_with_token("/api/v1/account/", "Bearer", &token).await.json().await.unwrap();
+    assert_eq!(account["pending_email"], "moved@example.com");
+    let (uid, link_token) = link_params(&app.outbox().wait_for_link("moved@example.com").await);
+    let confirmed = app.post_json("/api/v1/account/email/confirm/", &json!({ "uid": uid, "token": link_token })).await;
+    assert_eq!(confirmed.status(), 200);
+    let account: Value = app.get_with_token("/api/v1/account/", "Bearer", &token).await.json().await.unwrap();
+    assert_eq!((account["email"].as_str(), account["pending_email"].is_null()), (Some("moved@example.com"), true));
 
     // Logging out one session ends it, not the other.
     assert_eq!(app.call("POST", "/api/v1/auth/logout/", &other, None).await.status(), 200);
