@@ -26,6 +26,8 @@ pub mod passwords;
 pub mod principal_cache;
 pub mod profile;
 pub mod store;
+#[cfg(test)]
+mod test_fixtures;
 pub mod throttle;
 pub mod time_format;
 pub mod tokens;

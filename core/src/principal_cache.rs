@@ -88,45 +88,9 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::sessions::{Session, SessionKind};
-    use crate::store::users::User;
 
     fn principal(expires_at: i64) -> Principal {
-        let user = User {
-            id: UserId(7),
-            email: "a@example.com".into(),
-            username: None,
-            first_name: String::new(),
-            last_name: String::new(),
-            country: String::new(),
-            profession: String::new(),
-            bio: String::new(),
-            thoughts: String::new(),
-            profile_img: String::new(),
-            is_active: true,
-            is_verified: true,
-            is_staff: false,
-            is_superuser: false,
-            date_joined: 0,
-            last_login: None,
-        };
-        let session = Session {
-            id: "s1".into(),
-            user_id: UserId(7),
-            kind: SessionKind::Api,
-            aal: "aal1".into(),
-            amr: vec!["pwd".into()],
-            otp_device_id: None,
-            second_factor_pending: false,
-            ip: String::new(),
-            user_agent: String::new(),
-            created_at: 0,
-            last_used_at: 0,
-            expires_at,
-            refresh_generation: 0,
-            rotated_at: None,
-        };
-        Principal { user, session }
+        Principal { user: crate::test_fixtures::user(), session: crate::test_fixtures::session(expires_at) }
     }
 
     #[test]

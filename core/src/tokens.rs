@@ -137,47 +137,10 @@ pub fn constant_time_eq(a: &str, b: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::UserId;
-    use crate::store::sessions::SessionKind;
-
-    fn user() -> User {
-        User {
-            id: UserId(7),
-            email: "a@example.com".into(),
-            username: None,
-            first_name: String::new(),
-            last_name: String::new(),
-            country: String::new(),
-            profession: String::new(),
-            bio: String::new(),
-            thoughts: String::new(),
-            profile_img: String::new(),
-            is_active: true,
-            is_verified: true,
-            is_staff: false,
-            is_superuser: false,
-            date_joined: 0,
-            last_login: None,
-        }
-    }
+    use crate::test_fixtures::user;
 
     fn session() -> Session {
-        Session {
-            id: "s1".into(),
-            user_id: UserId(7),
-            kind: SessionKind::Api,
-            aal: "aal1".into(),
-            amr: vec!["pwd".into()],
-            otp_device_id: None,
-            second_factor_pending: false,
-            ip: String::new(),
-            user_agent: String::new(),
-            created_at: 0,
-            last_used_at: 0,
-            expires_at: 0,
-            refresh_generation: 0,
-            rotated_at: None,
-        }
+        crate::test_fixtures::session(0)
     }
 
     fn keys(secret: &str) -> JwtKeys {
