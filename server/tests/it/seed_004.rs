@@ -10,6 +10,12 @@ async fn call(app: &TestApp, method: &str, path: &str, access: Option<&str>, bod
     app.json_call(method, path, access.map(|t| format!("Bearer {t}")), body).await
 }
 
+/// The document's token request: the superuser's username and password.
+async fn login_with_username(app: &TestApp) -> (u16, Value) {
+    let body = json!({ "username": "existing_name", "password": PASSWORD });
+    call(app, "POST", "/api/v1/auth/token/", None, Some(body)).await
+}
+
 #[tokio::test]
 async fn seed_004_replayed_in_its_order() {
     let app = spawn_app().await;
@@ -24,14 +30,7 @@ async fn seed_004_replayed_in_its_order() {
     // 1.1 Swagger UI.
     assert_eq!(app.client.get(app.url("/api/v1/swagger/ui/")).send().await.unwrap().status(), 200);
     // 1.1 token pair from username + password.
-    let (status, pair) = call(
-        &app,
-        "POST",
-        "/api/v1/auth/token/",
-        None,
-        Some(json!({ "username": "existing_name", "password": PASSWORD })),
-    )
-    .await;
+    let (status, pair) = login_with_username(&app).await;
     assert_eq!(status, 200);
     let refresh = pair["refresh"].as_str().unwrap().to_string();
     // 1.2 refresh → a new access token.
@@ -69,14 +68,7 @@ async fn seed_004_replayed_in_its_order() {
         call(&app, "DELETE", &format!("/api/v1/account/management/{id}/delete/"), Some(&access), None).await;
     assert_eq!(status, 204);
     // 1.3 logout with the refresh token (200), 1.4 logout all devices (GET, 205).
-    let (status, second) = call(
-        &app,
-        "POST",
-        "/api/v1/auth/token/",
-        None,
-        Some(json!({ "username": "existing_name", "password": PASSWORD })),
-    )
-    .await;
+    let (status, second) = login_with_username(&app).await;
     assert_eq!(status, 200);
     let (status, _) =
         call(&app, "POST", "/api/v1/auth/logout/", Some(&access), Some(json!({ "refresh": second["refresh"] }))).await;

@@ -193,9 +193,9 @@ impl TestApp {
         (browser, location)
     }
 
-    /// A web page (see [`get_page`]).
+    /// A web page.
     pub async fn get_page(&self, path: &str) -> Response {
-        get_page(&self.client, &self.url(path)).await
+        self.client.get(self.url(path)).send().await.unwrap()
     }
 
     pub fn outbox(&self) -> Outbox {
@@ -234,26 +234,21 @@ impl Browser {
         (response.status().as_u16(), location)
     }
 
-    /// A page's HTML (see [`get_page`]).
-    pub async fn page(&self, path: &str) -> String {
-        get_page(&self.client, &self.url(path)).await.text().await.unwrap()
+    /// A page's whole response.
+    pub async fn response(&self, path: &str) -> Response {
+        self.client.get(self.url(path)).send().await.unwrap()
     }
 
-    /// A page's whole response (see [`get_page`]).
-    pub async fn response(&self, path: &str) -> Response {
-        get_page(&self.client, &self.url(path)).await
+    /// A page's HTML.
+    pub async fn page(&self, path: &str) -> String {
+        self.response(path).await.text().await.unwrap()
     }
 
     /// Where a page sends this browser: the Location of its redirect, if it redirects.
     pub async fn redirect_of(&self, path: &str) -> Option<String> {
-        let response = get_page(&self.client, &self.url(path)).await;
+        let response = self.response(path).await;
         response.headers().get("location").map(|v| v.to_str().unwrap().to_string())
     }
-}
-
-/// GET of a web page.
-pub async fn get_page(client: &Client, url: &str) -> Response {
-    client.get(url).send().await.unwrap()
 }
 
 /// The `.eml` files the server wrote.

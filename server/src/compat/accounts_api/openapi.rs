@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 
+use axum::body::Bytes;
 use axum::extract::RawQuery;
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
@@ -101,19 +102,13 @@ pub struct PayloadTooLarge(#[to_schema] Detail);
 #[allow(dead_code)]
 pub struct Throttled(#[to_schema] Detail);
 
-/// The document, as OpenAPI 3.0.3 (JSON value).
-pub fn document() -> Value {
-    let generated =
-        OpenApiRouter::<AppState>::with_openapi(ApiDoc::openapi()).nest(PREFIX, super::routes()).into_openapi();
-    openapi_3_0(serde_json::to_value(generated).expect("an OpenAPI document serializes"))
-}
-
-/// The routes, the document and Swagger UI.
+/// The routes, the document made from them (rendered once, as JSON and as YAML) and Swagger UI.
 pub fn router() -> Router<AppState> {
-    let (routes, _) = OpenApiRouter::new().nest(PREFIX, super::routes()).split_for_parts();
-    let json = serde_json::to_string_pretty(&document()).expect("a JSON value serializes");
-    let yaml = serde_norway::to_string(&serde_json::from_str::<Value>(&json).expect("it was JSON"))
-        .expect("a JSON value is YAML");
+    let (routes, generated) =
+        OpenApiRouter::with_openapi(ApiDoc::openapi()).nest(PREFIX, super::routes()).split_for_parts();
+    let document = openapi_3_0(serde_json::to_value(generated).expect("an OpenAPI document serializes"));
+    let json = Bytes::from(serde_json::to_vec_pretty(&document).expect("a JSON value serializes"));
+    let yaml = Bytes::from(serde_norway::to_string(&document).expect("a JSON value is YAML"));
     // No validator badge: it would send the document to validator.swagger.io.
     let config = utoipa_swagger_ui::Config::from(format!("{DOCUMENT_PATH}/?format=json"))
         .validator_url("none")
@@ -128,7 +123,7 @@ pub fn router() -> Router<AppState> {
 
 /// drf-spectacular's content negotiation: `?format=json|yaml` first, then `Accept`, YAML by
 /// default.
-fn serve(json: &str, yaml: &str, RawQuery(query): RawQuery, headers: &HeaderMap) -> Response {
+fn serve(json: &Bytes, yaml: &Bytes, RawQuery(query): RawQuery, headers: &HeaderMap) -> Response {
     let format = query.as_deref().and_then(|q| {
         url::form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "format").map(|(_, v)| v.into_owned())
     });
@@ -139,9 +134,9 @@ fn serve(json: &str, yaml: &str, RawQuery(query): RawQuery, headers: &HeaderMap)
         None => accept.contains("json") && !accept.contains("yaml") && !accept.contains("vnd.oai.openapi;"),
     };
     let (body, content_type) = if wants_json {
-        (json.to_owned(), "application/vnd.oai.openapi+json; charset=utf-8")
+        (json.clone(), "application/vnd.oai.openapi+json; charset=utf-8")
     } else {
-        (yaml.to_owned(), "application/vnd.oai.openapi; charset=utf-8")
+        (yaml.clone(), "application/vnd.oai.openapi; charset=utf-8")
     };
     ([(header::CONTENT_TYPE, HeaderValue::from_static(content_type))], body).into_response()
 }
