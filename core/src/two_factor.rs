@@ -195,7 +195,11 @@ impl Gatehouse {
             if !totp_devices::confirm(self.pool(), principal.user.id, device.id, now).await? {
                 return Err(CoreError::field("code", "This enrolment was replaced by a newer one; use that one."));
             }
-            if confirmed.is_none() {
+            if confirmed.is_some() {
+                // The new device replaced the confirmed one (an aal2 session set it up).
+                audit::record(self.pool(), Some(principal.user.id), EventKind::MfaRemoved, context, "totp (replaced)")
+                    .await?;
+            } else {
                 // Turning the second factor on: codes left from an earlier device go, and the
                 // user's other sessions must prove the second factor too.
                 recovery_codes::delete_for_user(self.pool(), principal.user.id).await?;

@@ -308,3 +308,59 @@ async fn a_password_alone_holds_a_session_open_only_for_the_second_step_window()
     assert_eq!(owing.len(), 1, "the first login now owes the second factor: {lifetimes:?}");
     assert!(owing[0].0 < full, "and no longer has its full lifetime: {lifetimes:?}");
 }
+
+#[tokio::test]
+async fn every_two_factor_step_is_in_the_history_with_address_and_user_agent() {
+    let app = spawn_app().await;
+    let agent = reqwest::Client::builder().user_agent("history-check/1.0").build().unwrap();
+    let send = |path: &'static str, token: String, body: Value| {
+        let (app, agent) = (&app, &agent);
+        async move { agent.post(app.url(path)).bearer_auth(token).json(&body).send().await.unwrap() }
+    };
+    let token = app.verified_user("history2fa@example.com", None).await;
+    let enrolment: Value = send("/api/v1/mfa/totp/", token.clone(), json!({})).await.json().await.unwrap();
+    let first = Totp::from_url(enrolment["otpauth_url"].as_str().unwrap()).unwrap();
+    assert_eq!(send("/api/v1/mfa/totp/verify/", token.clone(), json!({ "code": "000000" })).await.status(), 400);
+    let confirmed = send("/api/v1/mfa/totp/verify/", token, json!({ "code": code(&first, &app, 0) })).await;
+    let aal2: Value = confirmed.json().await.unwrap();
+    let aal2 = aal2["access"].as_str().unwrap().to_string();
+    let codes: Value = send("/api/v1/mfa/recovery-codes/", aal2.clone(), json!({})).await.json().await.unwrap();
+    let partial = login(&app, "history2fa@example.com").await["access"].as_str().unwrap().to_string();
+    let rescued = send("/api/v1/mfa/recovery/", partial, json!({ "code": codes["codes"][0] })).await;
+    assert_eq!(rescued.status(), 200);
+    // A new authenticator set up from the aal2 session replaces the first one.
+    let enrolment: Value = send("/api/v1/mfa/totp/", aal2.clone(), json!({})).await.json().await.unwrap();
+    let second = Totp::from_url(enrolment["otpauth_url"].as_str().unwrap()).unwrap();
+    app.clock.advance(Duration::from_secs(30));
+    let replaced = send("/api/v1/mfa/totp/verify/", aal2.clone(), json!({ "code": code(&second, &app, 0) })).await;
+    let aal2: Value = replaced.json().await.unwrap();
+    let aal2 = aal2["access"].as_str().unwrap().to_string();
+    let removed = agent.delete(app.url("/api/v1/mfa/totp/")).bearer_auth(&aal2).send().await.unwrap();
+    assert_eq!(removed.status(), 204);
+
+    let history: Value = app.call("GET", "/api/v1/account/history/?page_size=100", &aal2, None).await.json().await.unwrap();
+    let mut steps: Vec<&Value> = history["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["user_agent"] == "history-check/1.0")
+        .collect();
+    steps.reverse();
+    let kinds: Vec<(&str, &str)> =
+        steps.iter().map(|e| (e["kind"].as_str().unwrap(), e["detail"].as_str().unwrap())).collect();
+    assert_eq!(
+        kinds,
+        [
+            ("mfa_enrolled", "totp"),
+            ("mfa_failed", "totp"),
+            ("mfa_confirmed", "totp"),
+            ("recovery_codes_generated", "10 codes"),
+            ("recovery_code_used", ""),
+            ("mfa_enrolled", "totp"),
+            ("mfa_removed", "totp (replaced)"),
+            ("mfa_confirmed", "totp"),
+            ("mfa_removed", "totp"),
+        ]
+    );
+    assert!(steps.iter().all(|e| e["ip"] == "127.0.0.1" && e["created_at"].is_string()), "{steps:?}");
+}
