@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use crate::context::RequestContext;
-use crate::domain::{LoginIdentifier, PasswordAttempt};
+use crate::domain::{LoginIdentifier, PasswordAttempt, UserId};
 use crate::error::{CoreError, FieldErrorsBuilder};
 use crate::passwords::Verification;
 use crate::store::audit::{self, EventKind};
@@ -197,8 +197,14 @@ impl Gatehouse {
     /// A new access token for the caller's session (a client that only keeps an access token
     /// and renews it before it expires, as django_rest_jwt_auth clients do). The session's
     /// own lifetime still bounds it; ending the session ends every token.
-    pub fn renew_access_token(&self, principal: &Principal) -> Result<TokenPair, CoreError> {
-        self.token_pair(&principal.user, &principal.session)
+    pub fn renew_access_token(&self, principal: &Principal) -> Result<String, CoreError> {
+        let ttl = self.settings().access_token_ttl.as_secs() as i64;
+        let (access, _) = self
+            .0
+            .jwt
+            .issue(&principal.user, &principal.session, ttl)
+            .map_err(|e| CoreError::internal("signing a token", e))?;
+        Ok(access)
     }
 
     /// A new access token, with the session's current refresh token.
@@ -246,10 +252,7 @@ impl Gatehouse {
             None => {
                 let session =
                     sessions::find_active(self.pool(), session_id).await?.ok_or(CoreError::Unauthenticated)?;
-                let user = users::find(self.pool(), session.user_id).await?.ok_or(CoreError::Unauthenticated)?;
-                if !user.is_active {
-                    return Err(CoreError::Unauthenticated);
-                }
+                let user = self.active_user_as_of(session.user_id, changes).await?;
                 let principal = Principal { user, session };
                 self.0.principals.put(&principal, changes);
                 principal
@@ -260,6 +263,28 @@ impl Gatehouse {
             self.0.principals.put(&principal, changes);
         }
         Ok(principal)
+    }
+
+    /// The user if still active, from the principal cache while no user was written since.
+    async fn active_user(&self, id: UserId) -> Result<User, CoreError> {
+        self.active_user_as_of(id, self.database().changes()).await
+    }
+
+    /// The same with the write count taken by the caller before its own reads.
+    async fn active_user_as_of(&self, id: UserId, changes: u64) -> Result<User, CoreError> {
+        let user = match self.0.principals.user(id, changes) {
+            Some(user) => user,
+            None => {
+                let user = users::find(self.pool(), id).await?.ok_or(CoreError::Unauthenticated)?;
+                self.0.principals.put_user(&user, changes);
+                user
+            }
+        };
+        if user.is_active {
+            Ok(user)
+        } else {
+            Err(CoreError::Unauthenticated)
+        }
     }
 
     /// Ends the caller's own session (and so every access token issued for it).
@@ -345,32 +370,30 @@ impl Gatehouse {
         result.map(|(pair, _)| pair)
     }
 
-    /// The new pair, and whether it came from a rotation or the grace rule.
+    /// The new pair, and whether it came from a rotation or the grace rule. The common case is
+    /// one statement: the compare-and-set that rotates a live API session at the presented
+    /// generation and returns it (the user comes from the principal cache).
     async fn rotate_refresh_token(
         &self,
         refresh_token: &str,
         context: &RequestContext,
     ) -> Result<(TokenPair, &'static str), CoreError> {
         let (session_id, generation) = self.0.refresh.parse(refresh_token).ok_or(CoreError::Unauthenticated)?;
-        let session = self.live_api_session(&session_id).await?;
-        let (session, outcome) = if generation == session.refresh_generation {
-            if sessions::rotate(self.database(), &session.id, generation, self.clock().now_secs()).await? {
-                (self.live_api_session(&session_id).await?, "rotated")
-            } else {
-                // Another refresh of the same token won the race: this is the "just rotated" case.
-                let current = self.live_api_session(&session_id).await?;
-                self.within_grace(&current, generation, context).await?;
-                (current, "grace")
-            }
-        } else {
-            self.within_grace(&session, generation, context).await?;
-            (session, "grace")
-        };
-        let user = users::find(self.pool(), session.user_id)
-            .await?
-            .filter(|u| u.is_active)
-            .ok_or(CoreError::Unauthenticated)?;
-        Ok((self.token_pair(&user, &session)?, outcome))
+        let now = self.clock().now_secs();
+        if let Some(session) = sessions::rotate(self.database(), &session_id, generation, now).await? {
+            let user = self.active_user(session.user_id).await?;
+            return Ok((self.token_pair(&user, &session)?, "rotated"));
+        }
+        // Not the current generation, or the session is gone: the grace rule decides.
+        let current = self.live_api_session(&session_id).await?;
+        if current.refresh_generation == generation {
+            // Still current, so the compare-and-set failed on the session's lifetime (it ended
+            // between the two statements): not a reuse.
+            return Err(CoreError::Unauthenticated);
+        }
+        self.within_grace(&current, generation, context).await?;
+        let user = self.active_user(current.user_id).await?;
+        Ok((self.token_pair(&user, &current)?, "grace"))
     }
 
     async fn live_api_session(&self, session_id: &str) -> Result<Session, CoreError> {

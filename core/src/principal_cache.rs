@@ -1,5 +1,6 @@
-//! Live principals by session id, and each user's pending email change, so that an
-//! authenticated request (`GET /api/v1/account/` included) does not go to the database.
+//! Live principals by session id, users by id, and each user's pending email change, so that
+//! an authenticated request (`GET /api/v1/account/` included) does not go to the database and
+//! a refresh reads nothing but the row it rotates.
 //!
 //! Exact within one process: an entry is used only while the database handle's write count
 //! (`Database::changes`, which the session, user and email-token stores move after every write
@@ -9,19 +10,26 @@
 //! flag or password change by an admin, a deactivation or a deletion makes every entry stale
 //! at once, in the process that made it. Other processes on the same database see the change
 //! when their entries expire: within `GATEHOUSE_PRINCIPAL_CACHE_TTL` (1 s by default; 0 turns
-//! the cache off).
+//! the cache off). On PostgreSQL every process also listens for the other processes' writes
+//! (`crate::db::listen_for_changes`) and moves its write count when one arrives.
+//!
+//! Two session fields move without counting as a change, because no decision is taken on
+//! the cached copy of them: the last-used time and the refresh generation (a refresh is a
+//! compare-and-set on the row itself).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::auth::Principal;
 use crate::domain::UserId;
+use crate::store::users::User;
 
 /// How many sessions the cache holds at most (the least used go first).
 const CAPACITY: u64 = 100_000;
 
 pub struct PrincipalCache {
     entries: Option<moka::sync::Cache<String, Arc<Entry<Principal>>>>,
+    users: Option<moka::sync::Cache<i64, Arc<Entry<User>>>>,
     /// By user id: the new address waiting for its confirmation link, and until when.
     pending_emails: Option<moka::sync::Cache<i64, Arc<Entry<PendingEmail>>>>,
 }
@@ -37,7 +45,7 @@ struct Entry<T> {
 
 impl PrincipalCache {
     pub fn new(ttl: Duration) -> Self {
-        Self { entries: cache(ttl), pending_emails: cache(ttl) }
+        Self { entries: cache(ttl), users: cache(ttl), pending_emails: cache(ttl) }
     }
 
     /// The principal of `session_id` if it was read while the write count was `changes` (no
@@ -53,6 +61,19 @@ impl PrincipalCache {
         if let Some(entries) = &self.entries {
             let entry = Entry { value: principal.clone(), changes };
             entries.insert(principal.session.id.clone(), Arc::new(entry));
+        }
+    }
+
+    /// The user `id` if read while the write count was `changes`.
+    pub fn user(&self, id: UserId, changes: u64) -> Option<User> {
+        let entry = self.users.as_ref()?.get(&id.0)?;
+        (entry.changes == changes).then(|| entry.value.clone())
+    }
+
+    /// Keeps `user`, read when the write count was `changes` (taken before the read).
+    pub fn put_user(&self, user: &User, changes: u64) {
+        if let Some(users) = &self.users {
+            users.insert(user.id.0, Arc::new(Entry { value: user.clone(), changes }));
         }
     }
 
@@ -101,6 +122,16 @@ mod tests {
         assert!(cache.get("s1", 6, 999).is_none(), "a session or user was written since");
         assert!(cache.get("s1", 5, 1000).is_none(), "expired");
         assert!(cache.get("s2", 5, 999).is_none());
+    }
+
+    #[test]
+    fn a_user_serves_only_until_the_next_write() {
+        let cache = PrincipalCache::new(Duration::from_secs(60));
+        let user = crate::test_fixtures::user();
+        cache.put_user(&user, 5);
+        assert_eq!(cache.user(user.id, 5).map(|u| u.email), Some(user.email.clone()));
+        assert!(cache.user(user.id, 6).is_none(), "a session or user was written since");
+        assert!(cache.user(UserId(user.id.0 + 1), 5).is_none());
     }
 
     #[test]

@@ -137,7 +137,7 @@ pub async fn insert(db: &Database, new: NewSession<'_>) -> Result<Session, CoreE
         .bind(new.second_factor_pending)
         .fetch_one(&db.pool)
         .await?;
-    db.changed();
+    // Not a change for the principal cache: nothing cached can name a session that did not exist.
     Ok(row.into())
 }
 
@@ -205,21 +205,26 @@ pub async fn revoke_all_for_user(
     Ok(result.rows_affected())
 }
 
-/// Moves an API session's refresh token from `generation` to the next one. `false` when the
-/// session is no longer at `generation` (someone rotated first) or no longer alive.
-pub async fn rotate(db: &Database, id: &str, generation: i64, now: i64) -> Result<bool, CoreError> {
-    let result = sqlx::query(
+/// Moves a live API session's refresh token from `generation` to the next one, in one
+/// compare-and-set: the session as it is now, or `None` when it is no longer at `generation`
+/// (someone rotated first), no longer alive, or not an API session.
+///
+/// Not a change for the principal cache (`Database::changed`): the refresh generation and
+/// the rotation time are read from the database wherever a decision depends on them.
+pub async fn rotate(db: &Database, id: &str, generation: i64, now: i64) -> Result<Option<Session>, CoreError> {
+    let sql = format!(
         "UPDATE sessions SET refresh_generation = $1, rotated_at = $2, last_used_at = $2 \
-         WHERE id = $3 AND refresh_generation = $4 AND revoked_at IS NULL AND expires_at > $2",
-    )
-    .bind(generation + 1)
-    .bind(now)
-    .bind(id)
-    .bind(generation)
-    .execute(&db.pool)
-    .await?;
-    db.changed();
-    Ok(result.rows_affected() == 1)
+         WHERE id = $3 AND refresh_generation = $4 AND kind = 'api' AND revoked_at IS NULL AND expires_at > $2 \
+         RETURNING {COLUMNS}"
+    );
+    let row = sqlx::query_as::<_, SessionRow>(&sql)
+        .bind(generation + 1)
+        .bind(now)
+        .bind(id)
+        .bind(generation)
+        .fetch_optional(&db.pool)
+        .await?;
+    Ok(row.map(Session::from))
 }
 
 /// Sessions, browser and API, that are neither revoked nor expired.

@@ -155,7 +155,7 @@ async fn signin(
 
 /// A new token for the same session (the package's clients renew before `exp`).
 async fn refresh(State(state): State<AppState>, BearerUser(principal): BearerUser) -> Result<Response, Error> {
-    Ok(ok(json!({ "token": state.core.renew_access_token(&principal)?.access })))
+    Ok(ok(json!({ "token": state.core.renew_access_token(&principal)? })))
 }
 
 #[derive(Deserialize)]
