@@ -23,15 +23,28 @@ pub enum Backend {
     Postgres,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Database {
     pub pool: AnyPool,
     pub backend: Backend,
     /// Counts the writes to sessions, users and emailed-link tokens made through this handle
-    /// (their stores count each one after it is done). The principal cache keeps an entry only
-    /// while this count stands where it stood before the entry was read.
+    /// (their stores count each one after it is done) and, on PostgreSQL, those other
+    /// processes made (see [`Database::follow_other_processes`]). The principal cache keeps
+    /// an entry only while this count stands where it stood before the entry was read.
     changes: Arc<AtomicU64>,
+    /// Where to listen for other processes' writes (PostgreSQL); it may hold a password.
+    listen_url: Option<Arc<str>>,
 }
+
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Database").field("backend", &self.backend).finish_non_exhaustive()
+    }
+}
+
+/// The channel the PostgreSQL triggers notify on every write that can make a cached principal
+/// stale (migration `20261126000001_notify_changes.sql`).
+const CHANGES_CHANNEL: &str = "gatehouse_changes";
 
 #[derive(Debug, thiserror::Error)]
 pub enum DatabaseError {
@@ -70,7 +83,28 @@ impl Database {
             .connect_with(options)
             .await
             .map_err(DatabaseError::Connect)?;
-        Ok(Self { pool, backend, changes: Arc::default() })
+        let listen_url = (backend == Backend::Postgres).then(|| Arc::from(settings.database_url()));
+        Ok(Self { pool, backend, changes: Arc::default(), listen_url })
+    }
+
+    /// On PostgreSQL, follows the writes of every other process on the same database: each
+    /// notification from the triggers moves this process's write count, so the principal
+    /// cache drops what they made stale within the notification's delivery time. While the
+    /// listening connection is down the cache's TTL is the bound; on reconnecting the count
+    /// moves too, since notifications sent meanwhile are lost. Nothing to do on SQLite (one
+    /// process per database file).
+    pub fn follow_other_processes(&self) {
+        let Some(url) = self.listen_url.clone() else { return };
+        let changes = self.changes.clone();
+        tokio::spawn(async move {
+            loop {
+                if let Err(error) = listen(&url, &changes).await {
+                    tracing::warn!(%error, "lost the PostgreSQL change notifications; retrying");
+                }
+                changes.fetch_add(1, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        });
     }
 
     /// How many writes to sessions, users and emailed-link tokens this handle has made so far.
@@ -98,6 +132,21 @@ impl Database {
 }
 
 /// Turns a unique-constraint violation into `Some(constraint text)`; anything else passes through.
+/// Listens on [`CHANGES_CHANNEL`] and counts each notification as a change, until the
+/// connection fails for good.
+async fn listen(url: &str, changes: &AtomicU64) -> Result<(), sqlx::Error> {
+    let mut listener = sqlx::postgres::PgListener::connect(url).await?;
+    listener.listen(CHANGES_CHANNEL).await?;
+    // Listening from here on: whatever was missed before is behind this count.
+    changes.fetch_add(1, Ordering::SeqCst);
+    loop {
+        // `None`: the connection dropped and notifications may have been lost meanwhile
+        // (`try_recv` reconnects and listens again on the next call). Either way, a change.
+        listener.try_recv().await?;
+        changes.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
 pub fn unique_violation(error: &sqlx::Error) -> Option<String> {
     match error {
         sqlx::Error::Database(db) if db.is_unique_violation() => {

@@ -83,6 +83,7 @@ impl Application {
         let Self { listener, metrics_listener, state, tls, shutdown } = self;
         shutdown.on_signals();
         spawn_hourly_cleanup(&state.core);
+        state.core.database().follow_other_processes();
         let timeout = state.core.settings().shutdown_timeout;
         let readiness = state.readiness.clone();
         let stopping = {

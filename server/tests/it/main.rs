@@ -26,6 +26,7 @@ mod sessions;
 mod smtp;
 mod throttling;
 mod tls;
+mod two_processes;
 mod web;
 mod web_account;
 mod web_two_factor;

@@ -12,9 +12,9 @@ use tokio::process::Child;
 use crate::cli::{free_port, gatehouse};
 use crate::support::{first_link, link_params, parse_message};
 
-struct Server {
+pub(crate) struct Server {
     child: Child,
-    base: String,
+    pub(crate) base: String,
 }
 
 async fn start(mut command: tokio::process::Command) -> Server {
@@ -22,6 +22,12 @@ async fn start(mut command: tokio::process::Command) -> Server {
     if let Some(url) = crate::support::fresh_postgres_database().await {
         command.env("GATEHOUSE_DATABASE_URL", url);
     }
+    serve(command).await
+}
+
+/// Starts `gatehouse serve` on a free port with the database `command` names, and waits
+/// until it answers.
+pub(crate) async fn serve(mut command: tokio::process::Command) -> Server {
     let port = free_port();
     let mut child = command
         .env("GATEHOUSE_BIND", format!("127.0.0.1:{port}"))
@@ -47,13 +53,13 @@ async fn start(mut command: tokio::process::Command) -> Server {
 }
 
 impl Server {
-    async fn post(&self, path: &str, body: Value) -> reqwest::Response {
+    pub(crate) async fn post(&self, path: &str, body: Value) -> reqwest::Response {
         let client = reqwest::Client::new();
         client.post(format!("{}{path}", self.base)).json(&body).send().await.unwrap()
     }
 
     /// Stops the process with SIGTERM and returns everything it logged.
-    async fn stop(mut self) -> String {
+    pub(crate) async fn stop(mut self) -> String {
         let pid = self.child.id().expect("running").to_string();
         let killed = std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap();
         assert!(killed.success());
