@@ -1,6 +1,11 @@
-//! `cargo run --release -p gatehouse-bench` (or `scripts/bench.sh`): starts the release
-//! `gatehouse` binary on a free port with a fresh SQLite data dir (or the database in
-//! `GATEHOUSE_DATABASE_URL`), and reports for 127.0.0.1:
+//! `cargo run --release -p gatehouse-bench -- [--processes N] [BIN]` (or `scripts/bench.sh`):
+//! starts the release `gatehouse` binary on a free port with a fresh SQLite data dir (or the
+//! database in `GATEHOUSE_DATABASE_URL`), and reports for 127.0.0.1:
+//!
+//! With `--processes N` (PostgreSQL only) it starts N processes on the one database with one
+//! secret key and spreads the load round-robin over them (worker `w` talks to process
+//! `w mod N`), and measures how long a logout-all on one process takes to end the session's
+//! access token on another.
 //!
 //! - logins/s, refreshes/s and authenticated `GET /api/v1/account/` req/s, each with p50/p99;
 //! - the same reads from a bare axum handler (`src/bin/bare.rs`: the same JSON, no middleware,
@@ -26,17 +31,17 @@ const PHASE: Duration = Duration::from_secs(5);
 
 #[tokio::main]
 async fn main() -> Result<()> {
-    let bin = std::env::args().nth(1).unwrap_or_else(|| "target/release/gatehouse".into());
+    let (processes, bin) = arguments()?;
     let cores = num_cpus::get();
     let hash_secs = argon2_hash_time();
     let bound = cores as f64 / hash_secs;
 
-    let server = Server::start(&bin).await?;
+    let server = Cluster::start(&bin, processes).await?;
     let client = Client::builder().pool_max_idle_per_host(256).build()?;
     let emails: Vec<String> = (0..USERS).map(|n| format!("bench{n}@example.com")).collect();
     for email in &emails {
         let response = client
-            .post(server.url("/api/v1/auth/register/"))
+            .post(server.url(0, "/api/v1/auth/register/"))
             .json(&json!({ "email": email, "password": PASSWORD }))
             .send()
             .await?;
@@ -45,13 +50,25 @@ async fn main() -> Result<()> {
         }
     }
 
-    println!("Gatehouse benchmark on 127.0.0.1 ({cores} cores, {}s per phase)\n", PHASE.as_secs());
+    println!(
+        "Gatehouse benchmark on 127.0.0.1 ({cores} cores, {}s per phase, {} on {})\n",
+        PHASE.as_secs(),
+        match processes {
+            1 => "one process".to_string(),
+            n => format!("{n} processes round-robin"),
+        },
+        if std::env::var("GATEHOUSE_DATABASE_URL").is_ok_and(|u| u.starts_with("postgres")) {
+            "PostgreSQL"
+        } else {
+            "SQLite"
+        }
+    );
     println!("argon2id m=19456 KiB t=2 p=1: one hash {:.1} ms → bound {bound:.1} logins/s", hash_secs * 1000.0);
 
     let logins = run(PHASE, cores * 4, {
-        let (client, server, emails) = (client.clone(), server.url(""), emails.clone());
+        let (client, server, emails) = (client.clone(), server.clone(), emails.clone());
         move |worker, _| {
-            let (client, base, email) = (client.clone(), server.clone(), emails[worker % emails.len()].clone());
+            let (client, base, email) = (client.clone(), server.url(worker, ""), emails[worker % emails.len()].clone());
             async move { login(&client, &base, &email).await.map(|_| ()) }
         }
     })
@@ -62,15 +79,15 @@ async fn main() -> Result<()> {
     // Each refresh worker rotates its own session's token.
     let mut sessions = Vec::new();
     for n in 0..32 {
-        sessions.push(login(&client, &server.url(""), &emails[n % emails.len()]).await?);
+        sessions.push(login(&client, &server.url(n, ""), &emails[n % emails.len()]).await?);
     }
     let tokens: Arc<Vec<tokio::sync::Mutex<String>>> = Arc::new(
         sessions.iter().map(|s| tokio::sync::Mutex::new(s["refresh"].as_str().unwrap().to_string())).collect(),
     );
     let refreshes = run(PHASE, tokens.len(), {
-        let (client, base, tokens) = (client.clone(), server.url(""), tokens.clone());
+        let (client, server, tokens) = (client.clone(), server.clone(), tokens.clone());
         move |worker, _| {
-            let (client, base, tokens) = (client.clone(), base.clone(), tokens.clone());
+            let (client, base, tokens) = (client.clone(), server.url(worker, ""), tokens.clone());
             async move {
                 let mut token = tokens[worker].lock().await;
                 let response = client
@@ -90,12 +107,12 @@ async fn main() -> Result<()> {
     report("refreshes", &refreshes);
 
     let access = sessions[0]["access"].as_str().unwrap().to_string();
-    let reads = run(PHASE, 32, account_reader(&client, &server.url("/api/v1/account/"), &access)).await?;
+    let reads = run(PHASE, 32, account_reader(&client, &server, "/api/v1/account/", &access)).await?;
     report("GET /api/v1/account/", &reads);
-    let pings = run(PHASE, 32, account_reader(&client, &server.url("/api/v1/"), &access)).await?;
+    let pings = run(PHASE, 32, account_reader(&client, &server, "/api/v1/", &access)).await?;
     report("GET /api/v1/ (ping, authenticated)", &pings);
     let bare = Bare::start().await?;
-    let bare_reads = run(PHASE, 32, account_reader(&client, &bare.url, &access)).await?;
+    let bare_reads = run(PHASE, 32, account_reader(&client, &bare.cluster(), "/", &access)).await?;
     report("a bare axum handler, the same JSON", &bare_reads);
     for (name, samples) in [("GET /api/v1/account/", &reads), ("GET /api/v1/ (ping)", &pings)] {
         println!("  {name} runs at {:.0}% of the bare handler", 100.0 * samples.rate() / bare_reads.rate());
@@ -104,14 +121,14 @@ async fn main() -> Result<()> {
 
     // The same reads while a login storm keeps every hashing thread busy.
     let storm = tokio::spawn(run(PHASE + Duration::from_secs(1), cores * 8, {
-        let (client, base, emails) = (client.clone(), server.url(""), emails.clone());
+        let (client, server, emails) = (client.clone(), server.clone(), emails.clone());
         move |worker, _| {
-            let (client, base, email) = (client.clone(), base.clone(), emails[worker % emails.len()].clone());
+            let (client, base, email) = (client.clone(), server.url(worker, ""), emails[worker % emails.len()].clone());
             async move { login(&client, &base, &email).await.map(|_| ()) }
         }
     }));
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let reads_in_storm = run(PHASE, 32, account_reader(&client, &server.url("/api/v1/account/"), &access)).await?;
+    let reads_in_storm = run(PHASE, 32, account_reader(&client, &server, "/api/v1/account/", &access)).await?;
     let storm = storm.await??;
     report("GET /api/v1/account/ during a login storm", &reads_in_storm);
     report("  (the storm's logins)", &storm);
@@ -120,23 +137,85 @@ async fn main() -> Result<()> {
         reads.percentile(0.99),
         reads_in_storm.percentile(0.99)
     );
+    if processes > 1 {
+        cross_process_revocation(&client, &server, &emails[0]).await?;
+    }
     server.stop().await;
     Ok(())
 }
 
-/// GETs of `url` with the access token (which the bare handler ignores).
+/// `[--processes N] [BIN]`
+fn arguments() -> Result<(usize, String)> {
+    let mut processes = 1;
+    let mut bin = "target/release/gatehouse".to_string();
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--processes" => processes = args.next().context("--processes N")?.parse().context("--processes N")?,
+            _ => bin = arg,
+        }
+    }
+    let postgres = std::env::var("GATEHOUSE_DATABASE_URL").is_ok_and(|u| u.starts_with("postgres"));
+    if processes == 0 || (processes > 1 && !postgres) {
+        bail!("--processes {processes}: several processes share one PostgreSQL database (GATEHOUSE_DATABASE_URL)");
+    }
+    Ok((processes, bin))
+}
+
+/// How long a logout-all on process 0 takes to end a session's access token that process 1
+/// has cached (the change notification's trip), over 50 tries.
+async fn cross_process_revocation(client: &Client, server: &Cluster, email: &str) -> Result<()> {
+    let mut took_ms = Vec::new();
+    for _ in 0..50 {
+        let here = login(client, &server.url(0, ""), email).await?;
+        let there = login(client, &server.url(1, ""), email).await?;
+        let there_access = there["access"].as_str().unwrap_or_default();
+        let account = server.url(1, "/api/v1/account/");
+        let status = client.get(&account).bearer_auth(there_access).send().await?.status();
+        if status != 200 {
+            bail!("the other process refused a fresh token: {status}");
+        }
+        let logout_all = client
+            .post(server.url(0, "/api/v1/auth/logout_all/"))
+            .bearer_auth(here["access"].as_str().unwrap_or_default())
+            .send()
+            .await?;
+        let began = Instant::now();
+        if !logout_all.status().is_success() {
+            bail!("logout-all: {}", logout_all.status());
+        }
+        while client.get(&account).bearer_auth(there_access).send().await?.status() == 200 {
+            if began.elapsed() > Duration::from_secs(60) {
+                bail!("the other process still accepts the token after 60 s");
+            }
+        }
+        took_ms.push(began.elapsed().as_secs_f64() * 1000.0);
+    }
+    let samples = Samples { latencies_ms: took_ms, elapsed: Duration::ZERO };
+    println!(
+        "\nlogout-all on one process → its token refused by the other: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        samples.percentile(0.5),
+        samples.percentile(0.99),
+        samples.percentile(1.0)
+    );
+    Ok(())
+}
+
+/// GETs of `path` with the access token (which the bare handler ignores), round-robin over
+/// the cluster's processes.
 fn account_reader(
     client: &Client,
-    url: &str,
+    server: &Cluster,
+    path: &str,
     access: &str,
 ) -> impl Fn(usize, usize) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<()>> + Send>>
        + Clone
        + Send
        + Sync
        + 'static {
-    let (client, url, access) = (client.clone(), url.to_string(), access.to_string());
-    move |_, _| {
-        let (client, url, access) = (client.clone(), url.clone(), access.clone());
+    let (client, server, path, access) = (client.clone(), server.clone(), path.to_string(), access.to_string());
+    move |worker, _| {
+        let (client, url, access) = (client.clone(), server.url(worker, &path), access.clone());
         Box::pin(async move {
             let response = client.get(url).bearer_auth(access).send().await?;
             if response.status() != 200 {
@@ -261,42 +340,68 @@ impl Bare {
     }
 }
 
-struct Server {
-    child: tokio::process::Child,
-    base: String,
-    _data_dir: tempfile::TempDir,
+impl Bare {
+    /// The bare handler addressed like Gatehouse processes (one of them).
+    fn cluster(&self) -> Cluster {
+        Cluster { bases: Arc::new(vec![self.url.trim_end_matches('/').to_string()]), children: Arc::default() }
+    }
 }
 
-impl Server {
-    async fn start(bin: &str) -> Result<Self> {
-        let data_dir = tempfile::tempdir()?;
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-        let mut cmd = tokio::process::Command::new(bin);
-        cmd.arg("serve")
-            .env("GATEHOUSE_BIND", format!("127.0.0.1:{port}"))
-            .env("GATEHOUSE_DATA_DIR", data_dir.path())
-            .env("GATEHOUSE_REQUIRE_EMAIL_VERIFICATION", "false")
-            .env("GATEHOUSE_LOG", "error")
-            .stdout(Stdio::null())
-            .kill_on_drop(true);
-        let child =
-            cmd.spawn().with_context(|| format!("starting {bin} (build it with `cargo xtask build --release`)"))?;
-        let server = Self { child, base: format!("http://127.0.0.1:{port}"), _data_dir: data_dir };
+/// One or more Gatehouse processes on one database, addressed round-robin by worker number.
+#[derive(Clone)]
+struct Cluster {
+    bases: Arc<Vec<String>>,
+    children: Arc<tokio::sync::Mutex<Vec<(tokio::process::Child, tempfile::TempDir)>>>,
+}
+
+impl Cluster {
+    async fn start(bin: &str, processes: usize) -> Result<Self> {
+        let mut bases = Vec::new();
+        let mut children = Vec::new();
         let client = Client::new();
-        for _ in 0..100 {
-            if client.get(server.url("/healthz")).send().await.is_ok_and(|r| r.status() == 200) {
-                return Ok(server);
+        for _ in 0..processes {
+            let data_dir = tempfile::tempdir()?;
+            let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+            let mut cmd = tokio::process::Command::new(bin);
+            cmd.arg("serve")
+                .env("GATEHOUSE_BIND", format!("127.0.0.1:{port}"))
+                .env("GATEHOUSE_DATA_DIR", data_dir.path())
+                .env("GATEHOUSE_REQUIRE_EMAIL_VERIFICATION", "false")
+                .env("GATEHOUSE_LOG", "error")
+                .stdout(Stdio::null())
+                .kill_on_drop(true);
+            if processes > 1 {
+                // Tokens made by one process are checked by the others.
+                cmd.env("GATEHOUSE_SECRET_KEY", "the benchmark's secret key, shared by its processes");
             }
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            let child =
+                cmd.spawn().with_context(|| format!("starting {bin} (build it with `cargo xtask build --release`)"))?;
+            let base = format!("http://127.0.0.1:{port}");
+            children.push((child, data_dir));
+            let mut up = false;
+            for _ in 0..100 {
+                if client.get(format!("{base}/healthz")).send().await.is_ok_and(|r| r.status() == 200) {
+                    up = true;
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            if !up {
+                bail!("the server did not come up");
+            }
+            bases.push(base);
         }
-        bail!("the server did not come up")
+        Ok(Self { bases: Arc::new(bases), children: Arc::new(tokio::sync::Mutex::new(children)) })
     }
 
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
+    /// `path` on the process that worker `worker` talks to.
+    fn url(&self, worker: usize, path: &str) -> String {
+        format!("{}{path}", self.bases[worker % self.bases.len()])
     }
 
-    async fn stop(mut self) {
-        let _ = self.child.kill().await;
+    async fn stop(self) {
+        for (child, _) in self.children.lock().await.iter_mut() {
+            let _ = child.kill().await;
+        }
     }
 }
