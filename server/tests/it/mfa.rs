@@ -338,13 +338,10 @@ async fn every_two_factor_step_is_in_the_history_with_address_and_user_agent() {
     let removed = agent.delete(app.url("/api/v1/mfa/totp/")).bearer_auth(&aal2).send().await.unwrap();
     assert_eq!(removed.status(), 204);
 
-    let history: Value = app.call("GET", "/api/v1/account/history/?page_size=100", &aal2, None).await.json().await.unwrap();
-    let mut steps: Vec<&Value> = history["results"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["user_agent"] == "history-check/1.0")
-        .collect();
+    let history: Value =
+        app.call("GET", "/api/v1/account/history/?page_size=100", &aal2, None).await.json().await.unwrap();
+    let mut steps: Vec<&Value> =
+        history["results"].as_array().unwrap().iter().filter(|e| e["user_agent"] == "history-check/1.0").collect();
     steps.reverse();
     let kinds: Vec<(&str, &str)> =
         steps.iter().map(|e| (e["kind"].as_str().unwrap(), e["detail"].as_str().unwrap())).collect();
