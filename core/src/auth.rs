@@ -198,26 +198,23 @@ impl Gatehouse {
     /// and renews it before it expires, as django_rest_jwt_auth clients do). The session's
     /// own lifetime still bounds it; ending the session ends every token.
     pub fn renew_access_token(&self, principal: &Principal) -> Result<String, CoreError> {
+        self.access_token(&principal.user, &principal.session)
+    }
+
+    fn access_token(&self, user: &User, session: &Session) -> Result<String, CoreError> {
         let ttl = self.settings().access_token_ttl.as_secs() as i64;
-        let (access, _) = self
-            .0
-            .jwt
-            .issue(&principal.user, &principal.session, ttl)
-            .map_err(|e| CoreError::internal("signing a token", e))?;
+        let (access, _) =
+            self.0.jwt.issue(user, session, ttl).map_err(|e| CoreError::internal("signing a token", e))?;
         Ok(access)
     }
 
     /// A new access token, with the session's current refresh token.
     pub(crate) fn token_pair(&self, user: &User, session: &Session) -> Result<TokenPair, CoreError> {
-        let refresh = self.0.refresh.issue(&session.id, session.refresh_generation);
-        let ttl = self.settings().access_token_ttl.as_secs() as i64;
-        let (access, _) =
-            self.0.jwt.issue(user, session, ttl).map_err(|e| CoreError::internal("signing a token", e))?;
         Ok(TokenPair {
-            access,
-            refresh,
+            access: self.access_token(user, session)?,
+            refresh: self.0.refresh.issue(&session.id, session.refresh_generation),
             token_type: "Bearer",
-            expires_in: ttl,
+            expires_in: self.settings().access_token_ttl.as_secs() as i64,
             aal: session.aal.clone(),
             mfa_required: session.second_factor_pending,
         })
