@@ -368,8 +368,9 @@ impl Gatehouse {
     }
 
     /// The new pair, and whether it came from a rotation or the grace rule. The common case is
-    /// one statement: the compare-and-set that rotates a live API session at the presented
-    /// generation and returns it (the user comes from the principal cache).
+    /// one compare-and-set that rotates a live API session at the presented generation and
+    /// returns it, written together with the other rotations queued at that moment (see
+    /// [`crate::rotations`]); the user comes from the principal cache.
     async fn rotate_refresh_token(
         &self,
         refresh_token: &str,
@@ -377,7 +378,7 @@ impl Gatehouse {
     ) -> Result<(TokenPair, &'static str), CoreError> {
         let (session_id, generation) = self.0.refresh.parse(refresh_token).ok_or(CoreError::Unauthenticated)?;
         let now = self.clock().now_secs();
-        if let Some(session) = sessions::rotate(self.database(), &session_id, generation, now).await? {
+        if let Some(session) = self.0.rotations.rotate(&session_id, generation, now).await? {
             let user = self.active_user(session.user_id).await?;
             return Ok((self.token_pair(&user, &session)?, "rotated"));
         }

@@ -25,6 +25,7 @@ pub mod password_strength;
 pub mod passwords;
 pub mod principal_cache;
 pub mod profile;
+mod rotations;
 pub mod store;
 #[cfg(test)]
 mod test_fixtures;
@@ -70,6 +71,8 @@ struct Inner {
     sessions_counted_at: std::sync::atomic::AtomicI64,
     /// Live principals by session id (see [`principal_cache`]).
     principals: principal_cache::PrincipalCache,
+    /// Refresh-token rotations, written in groups (see [`rotations`]).
+    rotations: rotations::Rotations,
     mailer: Mailer,
     policy: PasswordPolicy,
 }
@@ -119,6 +122,7 @@ impl Gatehouse {
             principals: principal_cache::PrincipalCache::new(settings.principal_cache_ttl),
             policy: PasswordPolicy { min_length: settings.password_min_length },
             hasher,
+            rotations: rotations::Rotations::new(db.clone()),
             db,
             settings,
         })))

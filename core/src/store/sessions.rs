@@ -211,20 +211,28 @@ pub async fn revoke_all_for_user(
 ///
 /// Not a change for the principal cache (`Database::changed`): the refresh generation and
 /// the rotation time are read from the database wherever a decision depends on them.
-pub async fn rotate(db: &Database, id: &str, generation: i64, now: i64) -> Result<Option<Session>, CoreError> {
+/// Rotates several API sessions' refresh tokens in one statement: each `(id, generation)` is a
+/// compare-and-set that moves a live session at exactly that generation to the next one. The
+/// sessions that moved come back; a pair that did not match is simply absent. The ids must be
+/// distinct (a row is updated at most once per statement).
+pub async fn rotate_many(db: &Database, presented: &[(&str, i64)], now: i64) -> Result<Vec<Session>, CoreError> {
+    if presented.is_empty() {
+        return Ok(Vec::new());
+    }
+    let pairs: Vec<String> = (0..presented.len()).map(|n| format!("(${}, ${})", 2 * n + 2, 2 * n + 3)).collect();
     let sql = format!(
-        "UPDATE sessions SET refresh_generation = $1, rotated_at = $2, last_used_at = $2 \
-         WHERE id = $3 AND refresh_generation = $4 AND kind = 'api' AND revoked_at IS NULL AND expires_at > $2 \
-         RETURNING {COLUMNS}"
+        "UPDATE sessions SET refresh_generation = refresh_generation + 1, rotated_at = $1, last_used_at = $1 \
+         WHERE (id, refresh_generation) IN (VALUES {}) \
+         AND kind = 'api' AND revoked_at IS NULL AND expires_at > $1 \
+         RETURNING {COLUMNS}",
+        pairs.join(", ")
     );
-    let row = sqlx::query_as::<_, SessionRow>(&sql)
-        .bind(generation + 1)
-        .bind(now)
-        .bind(id)
-        .bind(generation)
-        .fetch_optional(&db.pool)
-        .await?;
-    Ok(row.map(Session::from))
+    let mut query = sqlx::query_as::<_, SessionRow>(&sql).bind(now);
+    for (id, generation) in presented {
+        query = query.bind(*id).bind(*generation);
+    }
+    let rows = query.fetch_all(&db.pool).await?;
+    Ok(rows.into_iter().map(Session::from).collect())
 }
 
 /// Sessions, browser and API, that are neither revoked nor expired.
