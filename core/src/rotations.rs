@@ -47,7 +47,12 @@ impl Rotations {
 
     /// Moves the live API session `session_id` from refresh generation `generation` to the
     /// next one; `None` if it is not at that generation, not live, or not an API session.
-    pub(crate) async fn rotate(&self, session_id: &str, generation: i64, now: i64) -> Result<Option<Session>, CoreError> {
+    pub(crate) async fn rotate(
+        &self,
+        session_id: &str,
+        generation: i64,
+        now: i64,
+    ) -> Result<Option<Session>, CoreError> {
         let (reply, answer) = oneshot::channel();
         let rotation = Rotation { session_id: session_id.to_string(), generation, now, reply };
         self.queue
@@ -159,8 +164,7 @@ mod tests {
 
     #[test]
     fn a_group_is_bounded_and_skips_callers_that_went_away() {
-        let (rotations, mut answers): (Vec<_>, Vec<_>) =
-            (0..MAX_GROUP + 10).map(|n| rotation(&n.to_string())).unzip();
+        let (rotations, mut answers): (Vec<_>, Vec<_>) = (0..MAX_GROUP + 10).map(|n| rotation(&n.to_string())).unzip();
         answers.truncate(MAX_GROUP + 5); // the last five callers are gone
         let mut waiting: VecDeque<_> = rotations.into();
         assert_eq!(next_group(&mut waiting).len(), MAX_GROUP);
