@@ -7,6 +7,12 @@ use gatehouse_core::{Gatehouse, Settings};
 use gatehouse_server::cli::{Cli, Command, CreateSuperuserArgs, ImportDjangoArgs, ServeArgs, Verified};
 use gatehouse_server::startup::Application;
 
+/// mimalloc rather than the system allocator: a request allocates and frees many small
+/// objects across threads, and glibc's malloc was a tenth of a refresh's CPU (README,
+/// "Benchmark").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();

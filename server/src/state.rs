@@ -9,8 +9,12 @@ use gatehouse_core::Gatehouse;
 use leptos::config::LeptosOptions;
 use metrics_exporter_prometheus::PrometheusHandle;
 
+/// Cloned for every extractor and middleware of every request, so it is one shared pointer
+/// (the Leptos options alone are a dozen strings).
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+pub struct Shared {
     pub core: Gatehouse,
     pub leptos_options: LeptosOptions,
     /// The Prometheus registry, when metrics are on.
@@ -28,7 +32,15 @@ impl AppState {
             .site_root("target/site")
             .site_addr(core.settings().bind)
             .build();
-        Self { core, leptos_options, metrics, readiness: Readiness::default() }
+        Self(Arc::new(Shared { core, leptos_options, metrics, readiness: Readiness::default() }))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
     }
 }
 

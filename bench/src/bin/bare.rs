@@ -1,11 +1,15 @@
 //! The benchmark's yardstick: a bare axum handler answering `GET /` with a small JSON body of
 //! the size and shape of `GET /api/v1/account/`: no middleware, no database, no token. Whatever
-//! Gatehouse adds per request shows as the distance to this. `bare <port>` serves on
+//! Gatehouse adds per request shows as the distance to this (same runtime, same allocator). `bare <port>` serves on
 //! 127.0.0.1:<port> until killed.
 
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
+
+/// The same allocator as Gatehouse, so the distance measured is the work, not the allocator.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
