@@ -2,27 +2,35 @@
 //!
 //! Each rotation is a compare-and-set on one session row. Run one statement per rotation and
 //! the database's per-statement cost (on SQLite a hand-off to the driver's worker thread and a
-//! WAL commit; on PostgreSQL a round trip) dominates a refresh. So rotations queue for one
-//! task that commits whatever has queued in a single statement ([`sessions::rotate_many`]):
-//! while one group is being written the next one gathers. Nothing waits for a timer, so a
-//! lone refresh is written at once.
+//! WAL commit; on PostgreSQL a round trip, planning and a commit) dominates a refresh. So
+//! rotations queue for one task that commits whatever has queued in a single statement
+//! ([`sessions::rotate_many`]): while a group is being written the next one gathers. Nothing
+//! waits for a timer, so a lone refresh is written at once.
 //!
-//! The result is the same as running the queued rotations one by one in arrival order: a
-//! group never holds two rotations of one session (a later one waits for the next group,
-//! where its compare-and-set sees the first one's result), and each caller learns only
+//! SQLite has one writer, so one group is written at a time. PostgreSQL takes a few at once
+//! ([`IN_FLIGHT_ON_POSTGRES`]): with one, its backend and this process would take turns
+//! while the other core idled.
+//!
+//! The result is the same as running the rotations one by one: a group never holds two
+//! rotations of one session (a later one waits for the next group, where its compare-and-set
+//! sees the first one's result); two groups in flight at once are ordered by the row lock, and
+//! the second compare-and-set re-reads the row the first one wrote. Each caller learns only
 //! whether its own compare-and-set matched.
 
 use std::collections::VecDeque;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, Semaphore};
 
-use crate::db::Database;
+use crate::db::{Backend, Database};
 use crate::error::CoreError;
 use crate::store::sessions::{self, Session};
 
 /// At most this many rotations per statement (well below both databases' parameter limits).
 const MAX_GROUP: usize = 64;
+
+/// Groups written at once on PostgreSQL (each holds a pooled connection while it runs).
+const IN_FLIGHT_ON_POSTGRES: usize = 2;
 
 type Reply = Result<Option<Session>, String>;
 
@@ -71,6 +79,10 @@ impl Rotations {
 }
 
 async fn commit_groups(db: Database, mut receiver: mpsc::UnboundedReceiver<Rotation>) {
+    let in_flight = Arc::new(Semaphore::new(match db.backend {
+        Backend::Sqlite => 1,
+        Backend::Postgres => IN_FLIGHT_ON_POSTGRES,
+    }));
     let mut waiting = VecDeque::new();
     loop {
         if waiting.is_empty() {
@@ -79,11 +91,18 @@ async fn commit_groups(db: Database, mut receiver: mpsc::UnboundedReceiver<Rotat
                 None => return,
             }
         }
+        // Rotations keep queueing while every slot is busy: the next group is what arrived
+        // meanwhile.
+        let Ok(slot) = in_flight.clone().acquire_owned().await else { return };
         while let Ok(rotation) = receiver.try_recv() {
             waiting.push_back(rotation);
         }
         let group = next_group(&mut waiting);
-        commit(&db, group).await;
+        let db = db.clone();
+        tokio::spawn(async move {
+            commit(&db, group).await;
+            drop(slot);
+        });
     }
 }
 

@@ -219,12 +219,16 @@ pub async fn rotate_many(db: &Database, presented: &[(&str, i64)], now: i64) -> 
     if presented.is_empty() {
         return Ok(Vec::new());
     }
+    let ids: Vec<String> = (0..presented.len()).map(|n| format!("${}", 2 * n + 2)).collect();
     let pairs: Vec<String> = (0..presented.len()).map(|n| format!("(${}, ${})", 2 * n + 2, 2 * n + 3)).collect();
+    // `id IN (…)` as well as the pairs: with the ids alone in an IN list both databases look
+    // the rows up by primary key, where the pairs alone let PostgreSQL scan the table.
     let sql = format!(
         "UPDATE sessions SET refresh_generation = refresh_generation + 1, rotated_at = $1, last_used_at = $1 \
-         WHERE (id, refresh_generation) IN (VALUES {}) \
+         WHERE id IN ({}) AND (id, refresh_generation) IN (VALUES {}) \
          AND kind = 'api' AND revoked_at IS NULL AND expires_at > $1 \
          RETURNING {COLUMNS}",
+        ids.join(", "),
         pairs.join(", ")
     );
     let mut query = sqlx::query_as::<_, SessionRow>(&sql).bind(now);

@@ -98,6 +98,45 @@ async fn racing_refreshes_of_one_token_leave_one_live_session() {
     assert_eq!(sessions.iter().filter(|s| s["id"] == claims(&pair.access)["sid"]).count(), 1);
 }
 
+/// Rotations are written in groups (core/src/rotations.rs): many sessions refreshing at once,
+/// some of them twice over, each rotate exactly their own session, once per generation.
+#[tokio::test]
+async fn many_sessions_refreshing_at_once_each_rotate_their_own() {
+    let app = spawn_app().await;
+    app.verified_user("many@example.com", None).await;
+    let mut pairs = Vec::new();
+    for _ in 0..12 {
+        pairs.push(login_pair(&app, "many@example.com").await);
+    }
+    // Every token is presented twice at once: one rotates, the other gets the same new pair.
+    let racers: Vec<_> = pairs
+        .iter()
+        .flat_map(|pair| [pair.refresh.clone(), pair.refresh.clone()])
+        .map(|token| {
+            let client = app.client.clone();
+            let url = app.url("/api/v1/auth/token/refresh/");
+            tokio::spawn(async move { client.post(url).json(&json!({ "refresh": token })).send().await.unwrap() })
+        })
+        .collect();
+    let mut rotated = Vec::new();
+    for racer in racers {
+        rotated.push(pair_of(racer.await.unwrap()).await);
+    }
+    for (n, pair) in pairs.iter().enumerate() {
+        let (first, second) = (&rotated[2 * n], &rotated[2 * n + 1]);
+        assert_eq!(first.refresh, second.refresh, "one rotation per session and generation");
+        assert_ne!(first.refresh, pair.refresh);
+        assert_eq!(claims(&first.access)["sid"], claims(&pair.access)["sid"], "the session's own token");
+        assert_eq!(account_status(&app, &first.access).await, 200);
+    }
+    let distinct: std::collections::HashSet<_> = rotated.iter().map(|p| p.refresh.clone()).collect();
+    assert_eq!(distinct.len(), pairs.len());
+    // And each goes on rotating.
+    for pair in rotated.iter().step_by(2) {
+        assert_ne!(pair_of(refresh(&app, &pair.refresh).await).await.refresh, pair.refresh);
+    }
+}
+
 #[tokio::test]
 async fn logout_ends_that_session_and_its_access_tokens() {
     let app = spawn_app().await;

@@ -204,3 +204,41 @@ async fn failed_logins_on_either_process_draw_on_one_budget() {
     }
     panic!("ten rounds without two logins answered within a second of the last failure");
 }
+
+/// The sessions trigger tells the other processes about every update except a refresh or a
+/// last-used touch by listing the columns that matter (migration
+/// `20261205000001_sessions_trigger_by_column.sql`): a column added to the table later must be
+/// added to that list, or changes to it would stay in other processes' caches.
+#[tokio::test]
+async fn the_sessions_trigger_names_every_column_but_the_refresh_ones() {
+    let app = crate::support::spawn_app().await;
+    let db = app.core.database();
+    if db.backend != gatehouse_core::db::Backend::Postgres {
+        eprintln!("the trigger is PostgreSQL's: skipped on this SQLite run");
+        return;
+    }
+    let columns: Vec<String> = sqlx::query_scalar(
+        "SELECT column_name::text FROM information_schema.columns \
+         WHERE table_schema = current_schema() AND table_name = 'sessions' ORDER BY column_name",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    let trigger: String = sqlx::query_scalar(
+        "SELECT pg_get_triggerdef(oid) FROM pg_trigger WHERE tgname = 'sessions_changed' AND NOT tgisinternal",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    let silent = ["last_used_at", "refresh_generation", "rotated_at"];
+    assert!(columns.len() > silent.len(), "{columns:?}");
+    for column in &columns {
+        let (old, new) = (format!("old.{column}"), format!("new.{column}"));
+        let named = trigger.contains(&old) && trigger.contains(&new);
+        if silent.contains(&column.as_str()) {
+            assert!(!named, "a refresh must not notify, but the trigger compares {column}: {trigger}");
+        } else {
+            assert!(named, "the trigger does not compare sessions.{column}: {trigger}");
+        }
+    }
+}
