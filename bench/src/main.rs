@@ -444,6 +444,10 @@ impl Cluster {
             if processes > 1 {
                 // Tokens made by one process are checked by the others.
                 cmd.env("GATEHOUSE_SECRET_KEY", "the benchmark's secret key, shared by its processes");
+                // Processes on one machine share its cores: each hashes on its part of them, as
+                // an operator would configure them (README, "Several processes").
+                let hashing = (num_cpus::get() / processes).max(1);
+                cmd.env("GATEHOUSE_HASH_CONCURRENCY", hashing.to_string());
             }
             let child =
                 cmd.spawn().with_context(|| format!("starting {bin} (build it with `cargo xtask build --release`)"))?;
