@@ -68,7 +68,7 @@ impl Gatehouse {
     ) -> Result<User, CoreError> {
         let user =
             self.create_user(&registration, Privileges::default(), !self.settings().require_email_verification).await?;
-        audit::record(self.pool(), Some(user.id), EventKind::Registered, context, "").await?;
+        audit::record(self.database(), Some(user.id), EventKind::Registered, context, "").await?;
         if !user.is_verified {
             self.send_verification(&user, context, &page).await?;
         }
@@ -103,7 +103,7 @@ impl Gatehouse {
         let link = self.issue_link(user, Purpose::VerifyEmail, ttl).await?;
         let url = page.url(&self.settings().public_url(), "/verify-email", &link);
         self.send_link_mail(user, "verify_email", "Confirm your email address", &url, ttl)?;
-        audit::record(self.pool(), Some(user.id), EventKind::VerificationSent, context, "").await?;
+        audit::record(self.database(), Some(user.id), EventKind::VerificationSent, context, "").await?;
         Ok(())
     }
 
@@ -156,7 +156,7 @@ impl Gatehouse {
             return Err(CoreError::InvalidLink);
         }
         users::mark_verified(self.database(), user_id).await?;
-        audit::record(self.pool(), Some(user_id), EventKind::EmailVerified, context, &user.email).await?;
+        audit::record(self.database(), Some(user_id), EventKind::EmailVerified, context, &user.email).await?;
         Ok(User { is_verified: true, ..user })
     }
 
@@ -213,8 +213,14 @@ impl Gatehouse {
     ) -> Result<(), CoreError> {
         self.check_current_password(&principal.user, current_password).await?;
         users::delete(self.database(), principal.user.id).await?;
-        audit::record(self.pool(), Some(principal.user.id), EventKind::AccountDeleted, context, &principal.user.email)
-            .await?;
+        audit::record(
+            self.database(),
+            Some(principal.user.id),
+            EventKind::AccountDeleted,
+            context,
+            &principal.user.email,
+        )
+        .await?;
         Ok(())
     }
 

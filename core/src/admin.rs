@@ -214,7 +214,7 @@ impl Gatehouse {
         context: &RequestContext,
         detail: &str,
     ) -> Result<(), CoreError> {
-        audit::record_admin(self.pool(), actor.principal().user.id, target, kind, context, detail).await
+        audit::record_admin(self.database(), actor.principal().user.id, target, kind, context, detail).await
     }
 }
 

@@ -123,7 +123,7 @@ impl Gatehouse {
             (found, _) => {
                 crate::metrics::login("invalid_credentials");
                 self.record_login_failure(&keys).await?;
-                audit::record(self.pool(), found.map(|(u, _)| u.id), EventKind::LoginFailed, context, "").await?;
+                audit::record(self.database(), found.map(|(u, _)| u.id), EventKind::LoginFailed, context, "").await?;
                 return Err(CoreError::InvalidCredentials);
             }
         };
@@ -186,7 +186,7 @@ impl Gatehouse {
             SessionKind::Api => "api",
             SessionKind::Browser => "browser",
         };
-        audit::record(self.pool(), Some(user.id), EventKind::LoginSucceeded, context, kind_name).await?;
+        audit::record(self.database(), Some(user.id), EventKind::LoginSucceeded, context, kind_name).await?;
         let tokens = match kind {
             SessionKind::Api => Some(self.token_pair(&user, &session)?),
             SessionKind::Browser => None,
@@ -255,7 +255,7 @@ impl Gatehouse {
                 principal
             }
         };
-        if let Some(touched_at) = sessions::touch(self.pool(), &principal.session).await? {
+        if let Some(touched_at) = sessions::touch(self.database(), &principal.session).await? {
             principal.session.last_used_at = touched_at;
             self.0.principals.put(&principal, changes);
         }
@@ -336,7 +336,7 @@ impl Gatehouse {
             ("revoked", EventKind::SessionRevoked)
         };
         if sessions::revoke(self.database(), session_id, reason).await? {
-            audit::record(self.pool(), Some(principal.user.id), kind, context, session_id).await?;
+            audit::record(self.database(), Some(principal.user.id), kind, context, session_id).await?;
         }
         Ok(())
     }
@@ -345,7 +345,7 @@ impl Gatehouse {
     pub async fn logout_all(&self, principal: &Principal, context: &RequestContext) -> Result<u64, CoreError> {
         let ended = sessions::revoke_all_for_user(self.database(), principal.user.id, None, "logout_all").await?;
         let detail = format!("{ended} sessions");
-        audit::record(self.pool(), Some(principal.user.id), EventKind::LogoutAll, context, &detail).await?;
+        audit::record(self.database(), Some(principal.user.id), EventKind::LogoutAll, context, &detail).await?;
         Ok(ended)
     }
 
@@ -412,8 +412,14 @@ impl Gatehouse {
         if sessions::revoke(self.database(), &session.id, "refresh_reuse").await? {
             tracing::warn!(session = %session.id, "refresh token reuse detected; session revoked");
             crate::metrics::refresh_reuse_detected();
-            audit::record(self.pool(), Some(session.user_id), EventKind::RefreshReuseDetected, context, &session.id)
-                .await?;
+            audit::record(
+                self.database(),
+                Some(session.user_id),
+                EventKind::RefreshReuseDetected,
+                context,
+                &session.id,
+            )
+            .await?;
         }
         Err(CoreError::Unauthenticated)
     }

@@ -50,7 +50,7 @@ impl Gatehouse {
     ) -> Result<(), CoreError> {
         self.check_current_password(&principal.user, current).await?;
         self.store_password(&principal.user, new_password, Some(&principal.session.id)).await?;
-        audit::record(self.pool(), Some(principal.user.id), EventKind::PasswordChanged, context, "").await?;
+        audit::record(self.database(), Some(principal.user.id), EventKind::PasswordChanged, context, "").await?;
         Ok(())
     }
 
@@ -78,7 +78,7 @@ impl Gatehouse {
             let issued = core.issue_link(&user, Purpose::ResetPassword, ttl).await?;
             let url = link(&issued.uid, &issued.token);
             core.send_link_mail(&user, "reset_password", "Reset your password", &url, ttl)?;
-            audit::record(core.pool(), Some(user.id), EventKind::PasswordResetRequested, &context, "").await?;
+            audit::record(core.database(), Some(user.id), EventKind::PasswordResetRequested, &context, "").await?;
             Ok(())
         });
         Ok(())
@@ -98,7 +98,7 @@ impl Gatehouse {
         let new_password = self.check_new_password(&user, new_password, "new_password")?;
         self.consume_link(&stored).await?;
         self.store_password(&user, &new_password, None).await?;
-        audit::record(self.pool(), Some(user.id), EventKind::PasswordReset, context, "").await?;
+        audit::record(self.database(), Some(user.id), EventKind::PasswordReset, context, "").await?;
         Ok(())
     }
 

@@ -25,7 +25,14 @@ pub enum Backend {
 
 #[derive(Clone)]
 pub struct Database {
+    /// Reads (and, on PostgreSQL, writes: `writer` is this same pool there).
     pub pool: AnyPool,
+    /// Every write of the stores. On SQLite one connection: writes queue here, in order and
+    /// without spinning, instead of meeting the database's one write lock from several
+    /// connections, where SQLite's busy handler makes them sleep and retry (4.4 sleeps per
+    /// login in a login storm with eight connections). Readers keep their own connections
+    /// (WAL), so a write never waits for a read.
+    pub(crate) writer: AnyPool,
     pub backend: Backend,
     /// Counts the writes to sessions, users and emailed-link tokens made through this handle
     /// (their stores count each one after it is done) and, on PostgreSQL, those other
@@ -66,25 +73,13 @@ impl Database {
                 .map_err(|e| DatabaseError::DataDir(settings.data_dir.display().to_string(), e))?;
         }
         let options: AnyConnectOptions = settings.database_url().parse().map_err(DatabaseError::Connect)?;
-        let pool = AnyPoolOptions::new()
-            .max_connections(if backend == Backend::Sqlite { 8 } else { 16 })
-            .acquire_timeout(Duration::from_secs(10))
-            .after_connect(move |conn, _meta| {
-                Box::pin(async move {
-                    if backend == Backend::Sqlite {
-                        // WAL lets readers run beside the one writer; busy_timeout makes writers
-                        // wait their turn instead of failing with SQLITE_BUSY.
-                        conn.execute("PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")
-                            .await?;
-                    }
-                    Ok(())
-                })
-            })
-            .connect_with(options)
-            .await
-            .map_err(DatabaseError::Connect)?;
+        let pool = connect_pool(backend, &options, if backend == Backend::Sqlite { 8 } else { 16 }).await?;
+        let writer = match backend {
+            Backend::Sqlite => connect_pool(backend, &options, 1).await?,
+            Backend::Postgres => pool.clone(),
+        };
         let listen_url = (backend == Backend::Postgres).then(|| Arc::from(settings.database_url()));
-        Ok(Self { pool, backend, changes: Arc::default(), listen_url })
+        Ok(Self { pool, writer, backend, changes: Arc::default(), listen_url })
     }
 
     /// On PostgreSQL, follows the writes of every other process on the same database: each
@@ -132,6 +127,30 @@ impl Database {
 }
 
 /// Turns a unique-constraint violation into `Some(constraint text)`; anything else passes through.
+async fn connect_pool(backend: Backend, options: &AnyConnectOptions, size: u32) -> Result<AnyPool, DatabaseError> {
+    AnyPoolOptions::new()
+        .max_connections(size)
+        .acquire_timeout(Duration::from_secs(10))
+        .after_connect(move |conn, _meta| {
+            Box::pin(async move {
+                if backend == Backend::Sqlite {
+                    // WAL lets readers run beside the one writer; busy_timeout makes a writer
+                    // wait its turn instead of failing with SQLITE_BUSY (another process, a
+                    // migration, or a write the stores make through the read pool).
+                    conn.execute(
+                        "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; \
+                         PRAGMA synchronous = NORMAL;",
+                    )
+                    .await?;
+                }
+                Ok(())
+            })
+        })
+        .connect_with(options.clone())
+        .await
+        .map_err(DatabaseError::Connect)
+}
+
 /// Listens on [`CHANGES_CHANNEL`] and counts each notification as a change, until the
 /// connection fails for good.
 async fn listen(url: &str, changes: &AtomicU64) -> Result<(), sqlx::Error> {

@@ -174,7 +174,7 @@ impl Gatehouse {
     pub async fn import_django(&self, dump: &str, options: ImportOptions) -> Result<ImportReport, ImportError> {
         let (parsed, other_objects) = parse_dump(dump)?;
         let mut report = ImportReport { other_objects, dry_run: options.dry_run, ..Default::default() };
-        let mut tx = self.pool().begin().await.map_err(CoreError::from)?;
+        let mut tx = self.database().writer.begin().await.map_err(CoreError::from)?;
         for (index, user) in parsed.iter().enumerate() {
             if let Some(name) = &user.dropped_username {
                 report.usernames_dropped.push((user.pk, name.clone()));

@@ -35,7 +35,7 @@ impl Gatehouse {
     /// Deletes events older than the retention setting (run periodically); returns how many.
     pub async fn prune_history(&self) -> Result<u64, CoreError> {
         let retention = self.settings().audit_retention.as_secs() as i64;
-        audit::prune(self.pool(), self.clock().now_secs() - retention).await
+        audit::prune(self.database(), self.clock().now_secs() - retention).await
     }
 }
 

@@ -25,7 +25,7 @@ impl Gatehouse {
         let user =
             users::update(self.database(), principal.user.id, &update).await?.ok_or(CoreError::Unauthenticated)?;
         let detail = changes.field_names().join(", ");
-        audit::record(self.pool(), Some(user.id), EventKind::ProfileUpdated, context, &detail).await?;
+        audit::record(self.database(), Some(user.id), EventKind::ProfileUpdated, context, &detail).await?;
         Ok(user)
     }
 
@@ -54,7 +54,8 @@ impl Gatehouse {
         let url = format!("{}/confirm-email?uid={}&token={}", self.settings().public_url(), link.uid, link.token);
         self.send_link_mail_to(new_email.as_str(), user, "change_email", "Confirm your new email address", &url, ttl)?;
         self.send_change_notice(user, new_email)?;
-        audit::record(self.pool(), Some(user.id), EventKind::EmailChangeRequested, context, new_email.as_str()).await?;
+        audit::record(self.database(), Some(user.id), EventKind::EmailChangeRequested, context, new_email.as_str())
+            .await?;
         Ok(())
     }
 
@@ -94,7 +95,7 @@ impl Gatehouse {
         email_tokens::retire_all(self.database(), user_id, Purpose::ResetPassword).await?;
         email_tokens::retire_all(self.database(), user_id, Purpose::VerifyEmail).await?;
         let detail = format!("{} -> {}", before.email, user.email);
-        audit::record(self.pool(), Some(user_id), EventKind::EmailChanged, context, &detail).await?;
+        audit::record(self.database(), Some(user_id), EventKind::EmailChanged, context, &detail).await?;
         Ok(user)
     }
 

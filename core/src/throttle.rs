@@ -127,7 +127,7 @@ impl Gatehouse {
         }
         let free = self.settings().login_free_attempts_per_account;
         let delay = |count| delay_millis(count, free, ACCOUNT_MAX_DELAY_MS);
-        match throttle::reserve_attempt(self.pool(), keys.budget(), now, FORGET_AFTER_MS, delay).await? {
+        match throttle::reserve_attempt(self.database(), keys.budget(), now, FORGET_AFTER_MS, delay).await? {
             Reservation::Allowed => Ok(()),
             Reservation::Blocked(millis) => Err(throttled(millis)),
         }
@@ -139,10 +139,10 @@ impl Gatehouse {
         let (Some(address), None) = (&keys.address, &keys.device) else { return Ok(()) };
         let now = self.clock().now_millis();
         let accounts =
-            throttle::record_address_failure(self.pool(), address, &keys.account, now, FORGET_AFTER_MS).await?;
+            throttle::record_address_failure(self.database(), address, &keys.account, now, FORGET_AFTER_MS).await?;
         let delay = delay_millis(accounts, self.settings().login_free_attempts_per_ip, ADDRESS_MAX_DELAY_MS);
         if delay > 0 {
-            throttle::block_until(self.pool(), address, now, now + delay).await?;
+            throttle::block_until(self.database(), address, now, now + delay).await?;
         }
         Ok(())
     }
@@ -150,9 +150,9 @@ impl Gatehouse {
     /// After a successful login: the budget it was taken from starts afresh, and the account no
     /// longer counts against its address.
     pub(crate) async fn clear_login_throttle(&self, keys: &AttemptKeys) -> Result<(), CoreError> {
-        throttle::clear(self.pool(), keys.budget()).await?;
+        throttle::clear(self.database(), keys.budget()).await?;
         if let Some(address) = &keys.address {
-            throttle::clear_address_failure(self.pool(), address, &keys.account).await?;
+            throttle::clear_address_failure(self.database(), address, &keys.account).await?;
         }
         Ok(())
     }
@@ -160,7 +160,7 @@ impl Gatehouse {
     /// Drops throttle counters nobody has failed against for an hour (run periodically).
     pub async fn purge_login_throttle(&self) -> Result<(), CoreError> {
         let now = self.clock().now_millis();
-        throttle::purge(self.pool(), now - FORGET_AFTER_MS, now).await
+        throttle::purge(self.database(), now - FORGET_AFTER_MS, now).await
     }
 }
 

@@ -121,8 +121,8 @@ impl Gatehouse {
         let mut secret = vec![0u8; 20];
         rand::rngs::OsRng.fill(&mut secret[..]);
         let sealed = self.0.two_factor.secrets.seal(&secret, SECRET_PURPOSE);
-        totp_devices::insert_pending(self.pool(), principal.user.id, &sealed, self.clock().now_secs()).await?;
-        audit::record(self.pool(), Some(principal.user.id), EventKind::MfaEnrolled, context, "totp").await?;
+        totp_devices::insert_pending(self.database(), principal.user.id, &sealed, self.clock().now_secs()).await?;
+        audit::record(self.database(), Some(principal.user.id), EventKind::MfaEnrolled, context, "totp").await?;
         self.enrolment(secret, &principal.user.email)
     }
 
@@ -186,27 +186,33 @@ impl Gatehouse {
             ));
         };
         if !self.totp_code_accepted(device, code, principal).await? {
-            audit::record(self.pool(), Some(principal.user.id), EventKind::MfaFailed, context, "totp").await?;
+            audit::record(self.database(), Some(principal.user.id), EventKind::MfaFailed, context, "totp").await?;
             return Err(CoreError::field("code", "This code is not valid (or was already used)."));
         }
         self.clear_login_throttle(&keys).await?;
         if !device.is_confirmed() {
             let now = self.clock().now_secs();
-            if !totp_devices::confirm(self.pool(), principal.user.id, device.id, now).await? {
+            if !totp_devices::confirm(self.database(), principal.user.id, device.id, now).await? {
                 return Err(CoreError::field("code", "This enrolment was replaced by a newer one; use that one."));
             }
             if confirmed.is_some() {
                 // The new device replaced the confirmed one (an aal2 session set it up).
-                audit::record(self.pool(), Some(principal.user.id), EventKind::MfaRemoved, context, "totp (replaced)")
-                    .await?;
+                audit::record(
+                    self.database(),
+                    Some(principal.user.id),
+                    EventKind::MfaRemoved,
+                    context,
+                    "totp (replaced)",
+                )
+                .await?;
             } else {
                 // Turning the second factor on: codes left from an earlier device go, and the
                 // user's other sessions must prove the second factor too.
-                recovery_codes::delete_for_user(self.pool(), principal.user.id).await?;
+                recovery_codes::delete_for_user(self.database(), principal.user.id).await?;
                 sessions::require_second_factor_elsewhere(self.database(), principal.user.id, &principal.session.id)
                     .await?;
             }
-            audit::record(self.pool(), Some(principal.user.id), EventKind::MfaConfirmed, context, "totp").await?;
+            audit::record(self.database(), Some(principal.user.id), EventKind::MfaConfirmed, context, "totp").await?;
         }
         self.second_factor_verified(principal, "otp", device.id).await
     }
@@ -221,7 +227,7 @@ impl Gatehouse {
         let totp = totp(secret, &self.settings().site_name, &principal.user.email)?;
         let now = self.clock().now_secs().max(0) as u64;
         match totp.check(code.as_str(), now) {
-            Some(step) => totp_devices::accept_step(self.pool(), device.id, step as i64).await,
+            Some(step) => totp_devices::accept_step(self.database(), device.id, step as i64).await,
             None => Ok(false),
         }
     }
@@ -239,15 +245,18 @@ impl Gatehouse {
         let hash = self.0.two_factor.recovery_hash(code);
         let device = devices.iter().find(|d| d.is_confirmed());
         let used = match device {
-            Some(_) => recovery_codes::use_code(self.pool(), principal.user.id, &hash, self.clock().now_secs()).await?,
+            Some(_) => {
+                recovery_codes::use_code(self.database(), principal.user.id, &hash, self.clock().now_secs()).await?
+            }
             None => false,
         };
         let (true, Some(device)) = (used, device) else {
-            audit::record(self.pool(), Some(principal.user.id), EventKind::MfaFailed, context, "recovery_code").await?;
+            audit::record(self.database(), Some(principal.user.id), EventKind::MfaFailed, context, "recovery_code")
+                .await?;
             return Err(CoreError::field("code", "This recovery code is not valid (or was already used)."));
         };
         self.clear_login_throttle(&keys).await?;
-        audit::record(self.pool(), Some(principal.user.id), EventKind::RecoveryCodeUsed, context, "").await?;
+        audit::record(self.database(), Some(principal.user.id), EventKind::RecoveryCodeUsed, context, "").await?;
         self.second_factor_verified(principal, "rec", device.id).await
     }
 
@@ -296,9 +305,9 @@ impl Gatehouse {
             .iter()
             .map(|c| self.0.two_factor.recovery_hash(&RecoveryCode::parse(c).expect("generated from the alphabet")))
             .collect();
-        recovery_codes::replace_all(self.pool(), principal.user.id, &hashes, self.clock().now_secs()).await?;
+        recovery_codes::replace_all(self.database(), principal.user.id, &hashes, self.clock().now_secs()).await?;
         let detail = format!("{} codes", codes.len());
-        audit::record(self.pool(), Some(principal.user.id), EventKind::RecoveryCodesGenerated, context, &detail)
+        audit::record(self.database(), Some(principal.user.id), EventKind::RecoveryCodesGenerated, context, &detail)
             .await?;
         Ok(codes)
     }
@@ -319,11 +328,11 @@ impl Gatehouse {
     pub async fn remove_totp(&self, principal: &Principal, context: &RequestContext) -> Result<(), CoreError> {
         Self::require_aal2(principal)?;
         // Codes first: if removing the device failed, no code would outlive it.
-        recovery_codes::delete_for_user(self.pool(), principal.user.id).await?;
-        if totp_devices::delete_for_user(self.pool(), principal.user.id).await? == 0 {
+        recovery_codes::delete_for_user(self.database(), principal.user.id).await?;
+        if totp_devices::delete_for_user(self.database(), principal.user.id).await? == 0 {
             return Err(CoreError::NotFound);
         }
-        audit::record(self.pool(), Some(principal.user.id), EventKind::MfaRemoved, context, "totp").await?;
+        audit::record(self.database(), Some(principal.user.id), EventKind::MfaRemoved, context, "totp").await?;
         Ok(())
     }
 

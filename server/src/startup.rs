@@ -147,7 +147,7 @@ async fn bind(setting: &str, addr: SocketAddr) -> anyhow::Result<tokio::net::Tcp
 /// Expired browser sessions, forgotten throttle counters and history past its retention go,
 /// once an hour.
 fn spawn_hourly_cleanup(core: &Gatehouse) {
-    let store = WebSessionStore::new(core.database().pool.clone());
+    let store = WebSessionStore::new(core.database());
     let core = core.clone();
     tokio::spawn(async move {
         let mut every_hour = tokio::time::interval(Duration::from_secs(3600));

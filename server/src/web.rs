@@ -52,7 +52,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
     let options = state.leptos_options.clone();
     let app = move || shell(options.clone());
     let settings = state.core.settings();
-    let sessions = SessionManagerLayer::new(WebSessionStore::new(state.core.database().pool.clone()))
+    let sessions = SessionManagerLayer::new(WebSessionStore::new(state.core.database()))
         .with_name(SESSION_COOKIE)
         .with_http_only(true)
         .with_same_site(SameSite::Lax)

@@ -1,7 +1,7 @@
 use sqlx::AnyPool;
 
 use crate::context::RequestContext;
-use crate::db::now;
+use crate::db::{now, Database};
 use crate::domain::UserId;
 use crate::error::CoreError;
 
@@ -104,29 +104,29 @@ impl EventKind {
 }
 
 pub async fn record(
-    pool: &AnyPool,
+    db: &Database,
     user_id: Option<UserId>,
     kind: EventKind,
     context: &RequestContext,
     detail: &str,
 ) -> Result<(), CoreError> {
-    insert(pool, user_id, None, kind, context, detail).await
+    insert(db, user_id, None, kind, context, detail).await
 }
 
 /// An admin action: one event on the target's history and on the actor's.
 pub async fn record_admin(
-    pool: &AnyPool,
+    db: &Database,
     actor: UserId,
     target: UserId,
     kind: EventKind,
     context: &RequestContext,
     detail: &str,
 ) -> Result<(), CoreError> {
-    insert(pool, Some(target), Some(actor), kind, context, detail).await
+    insert(db, Some(target), Some(actor), kind, context, detail).await
 }
 
 async fn insert(
-    pool: &AnyPool,
+    db: &Database,
     user_id: Option<UserId>,
     actor_id: Option<UserId>,
     kind: EventKind,
@@ -144,7 +144,7 @@ async fn insert(
     .bind(&context.user_agent)
     .bind(detail)
     .bind(now())
-    .execute(pool)
+    .execute(&db.writer)
     .await?;
     Ok(())
 }
@@ -241,7 +241,7 @@ pub async fn page(pool: &AnyPool, filter: &EventFilter, offset: i64, limit: i64)
 }
 
 /// Deletes the events older than `before` (Unix seconds); returns how many went.
-pub async fn prune(pool: &AnyPool, before: i64) -> Result<u64, CoreError> {
-    let result = sqlx::query("DELETE FROM audit_events WHERE created_at < $1").bind(before).execute(pool).await?;
+pub async fn prune(db: &Database, before: i64) -> Result<u64, CoreError> {
+    let result = sqlx::query("DELETE FROM audit_events WHERE created_at < $1").bind(before).execute(&db.writer).await?;
     Ok(result.rows_affected())
 }

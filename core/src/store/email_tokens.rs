@@ -41,7 +41,7 @@ pub async fn replace(
     lifetime_secs: i64,
     now: i64,
 ) -> Result<(), CoreError> {
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.writer.begin().await?;
     sqlx::query("UPDATE email_tokens SET used_at = $1 WHERE user_id = $2 AND purpose = $3 AND used_at IS NULL")
         .bind(now)
         .bind(user_id.0)
@@ -84,7 +84,7 @@ pub async fn consume(db: &Database, id: i64) -> Result<bool, CoreError> {
     let result = sqlx::query("UPDATE email_tokens SET used_at = $1 WHERE id = $2 AND used_at IS NULL")
         .bind(now())
         .bind(id)
-        .execute(&db.pool)
+        .execute(&db.writer)
         .await?;
     db.changed();
     Ok(result.rows_affected() == 1)
@@ -97,7 +97,7 @@ pub async fn retire_all(db: &Database, user_id: UserId, purpose: Purpose) -> Res
         .bind(now())
         .bind(user_id.0)
         .bind(purpose.as_str())
-        .execute(&db.pool)
+        .execute(&db.writer)
         .await?;
     db.changed();
     Ok(())

@@ -2,12 +2,13 @@
 
 use sqlx::AnyPool;
 
+use crate::db::Database;
 use crate::domain::UserId;
 use crate::error::CoreError;
 
 /// Replaces every code of the user (used or not) with a new set.
-pub async fn replace_all(pool: &AnyPool, user: UserId, hashes: &[String], now: i64) -> Result<(), CoreError> {
-    let mut tx = pool.begin().await?;
+pub async fn replace_all(db: &Database, user: UserId, hashes: &[String], now: i64) -> Result<(), CoreError> {
+    let mut tx = db.writer.begin().await?;
     sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1").bind(user.0).execute(&mut *tx).await?;
     for hash in hashes {
         sqlx::query("INSERT INTO recovery_codes (user_id, code_hash, created_at) VALUES ($1, $2, $3)")
@@ -22,13 +23,13 @@ pub async fn replace_all(pool: &AnyPool, user: UserId, hashes: &[String], now: i
 }
 
 /// Uses the code with this hash up; `false` when there is no such unused code.
-pub async fn use_code(pool: &AnyPool, user: UserId, hash: &str, now: i64) -> Result<bool, CoreError> {
+pub async fn use_code(db: &Database, user: UserId, hash: &str, now: i64) -> Result<bool, CoreError> {
     let result =
         sqlx::query("UPDATE recovery_codes SET used_at = $1 WHERE user_id = $2 AND code_hash = $3 AND used_at IS NULL")
             .bind(now)
             .bind(user.0)
             .bind(hash)
-            .execute(pool)
+            .execute(&db.writer)
             .await?;
     Ok(result.rows_affected() == 1)
 }
@@ -40,7 +41,7 @@ pub async fn count_unused(pool: &AnyPool, user: UserId) -> Result<i64, CoreError
         .await?)
 }
 
-pub async fn delete_for_user(pool: &AnyPool, user: UserId) -> Result<(), CoreError> {
-    sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1").bind(user.0).execute(pool).await?;
+pub async fn delete_for_user(db: &Database, user: UserId) -> Result<(), CoreError> {
+    sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1").bind(user.0).execute(&db.writer).await?;
     Ok(())
 }

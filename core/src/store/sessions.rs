@@ -135,7 +135,7 @@ pub async fn insert(db: &Database, new: NewSession<'_>) -> Result<Session, CoreE
         .bind(now)
         .bind(now + lifetime)
         .bind(new.second_factor_pending)
-        .fetch_one(&db.pool)
+        .fetch_one(&db.writer)
         .await?;
     // Not a change for the principal cache: nothing cached can name a session that did not exist.
     Ok(row.into())
@@ -163,7 +163,7 @@ pub async fn revoke(db: &Database, id: &str, reason: &str) -> Result<bool, CoreE
             .bind(now())
             .bind(reason)
             .bind(id)
-            .execute(&db.pool)
+            .execute(&db.writer)
             .await?;
     db.changed();
     Ok(result.rows_affected() > 0)
@@ -172,7 +172,7 @@ pub async fn revoke(db: &Database, id: &str, reason: &str) -> Result<bool, CoreE
 /// Records activity, at most once a minute per session to keep authenticated reads cheap;
 /// the time written, if it wrote. The one write that does not count as a change
 /// (`Database::changed`): only "last used" moves, which no decision depends on.
-pub async fn touch(pool: &AnyPool, session: &Session) -> Result<Option<i64>, CoreError> {
+pub async fn touch(db: &Database, session: &Session) -> Result<Option<i64>, CoreError> {
     let now = now();
     if now - session.last_used_at < 60 {
         return Ok(None);
@@ -180,7 +180,7 @@ pub async fn touch(pool: &AnyPool, session: &Session) -> Result<Option<i64>, Cor
     sqlx::query("UPDATE sessions SET last_used_at = $1 WHERE id = $2")
         .bind(now)
         .bind(&session.id)
-        .execute(pool)
+        .execute(&db.writer)
         .await?;
     Ok(Some(now))
 }
@@ -199,7 +199,7 @@ pub async fn revoke_all_for_user(
     .bind(reason)
     .bind(user_id.0)
     .bind(keep.unwrap_or(""))
-    .execute(&db.pool)
+    .execute(&db.writer)
     .await?;
     db.changed();
     Ok(result.rows_affected())
@@ -235,7 +235,7 @@ pub async fn rotate_many(db: &Database, presented: &[(&str, i64)], now: i64) -> 
     for (id, generation) in presented {
         query = query.bind(*id).bind(*generation);
     }
-    let rows = query.fetch_all(&db.pool).await?;
+    let rows = query.fetch_all(&db.writer).await?;
     Ok(rows.into_iter().map(Session::from).collect())
 }
 
@@ -275,7 +275,7 @@ pub async fn upgrade_to_aal2(
     .bind(false)
     .bind(lifetime_secs)
     .bind(&session.id)
-    .execute(&db.pool)
+    .execute(&db.writer)
     .await?;
     db.changed();
     Ok(())
@@ -290,7 +290,7 @@ pub async fn reset_to_password_only(db: &Database, id: &str) -> Result<(), CoreE
     )
     .bind(false)
     .bind(id)
-    .execute(&db.pool)
+    .execute(&db.writer)
     .await?;
     db.changed();
     Ok(())
@@ -308,7 +308,7 @@ pub async fn require_second_factor_elsewhere(db: &Database, user_id: UserId, kee
     .bind(user_id.0)
     .bind(keep)
     .bind(now() + SECOND_STEP_WINDOW_SECS)
-    .execute(&db.pool)
+    .execute(&db.writer)
     .await?;
     db.changed();
     Ok(())

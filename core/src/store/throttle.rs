@@ -3,6 +3,7 @@
 
 use sqlx::AnyPool;
 
+use crate::db::Database;
 use crate::error::CoreError;
 
 /// Milliseconds until `key`'s block ends (0 or less when it is not blocked).
@@ -29,7 +30,7 @@ pub enum Reservation {
 /// the ones before them: a burst of parallel guesses gets one through, not all of them. A
 /// compare-and-set on the row, so it holds on SQLite and PostgreSQL and across processes.
 pub async fn reserve_attempt(
-    pool: &AnyPool,
+    db: &Database,
     key: &str,
     now: i64,
     forget_after: i64,
@@ -43,7 +44,7 @@ pub async fn reserve_attempt(
         let row: Option<(i64, i64, i64)> =
             sqlx::query_as("SELECT failures, last_failure_at, blocked_until FROM login_throttle WHERE key = $1")
                 .bind(key)
-                .fetch_optional(pool)
+                .fetch_optional(&db.writer)
                 .await?;
         let taken = match row {
             None => sqlx::query(
@@ -53,7 +54,7 @@ pub async fn reserve_attempt(
             .bind(key)
             .bind(now)
             .bind(block_after(1))
-            .execute(pool)
+            .execute(&db.writer)
             .await?,
             Some((_, _, blocked_until)) if blocked_until > now => return Ok(Reservation::Blocked(blocked_until - now)),
             Some((failures, last_failure_at, blocked_until)) => {
@@ -69,7 +70,7 @@ pub async fn reserve_attempt(
                 .bind(failures)
                 .bind(last_failure_at)
                 .bind(blocked_until)
-                .execute(pool)
+                .execute(&db.writer)
                 .await?
             }
         };
@@ -85,7 +86,7 @@ pub async fn reserve_attempt(
 /// Notes that `account` failed from `address`, and returns how many different accounts failed
 /// from it since `now - forget_after`.
 pub async fn record_address_failure(
-    pool: &AnyPool,
+    db: &Database,
     address: &str,
     account: &str,
     now: i64,
@@ -94,7 +95,7 @@ pub async fn record_address_failure(
     sqlx::query("DELETE FROM login_address_failures WHERE address = $1 AND last_failure_at < $2")
         .bind(address)
         .bind(now - forget_after)
-        .execute(pool)
+        .execute(&db.writer)
         .await?;
     sqlx::query(
         "INSERT INTO login_address_failures (address, account, last_failure_at) VALUES ($1, $2, $3) \
@@ -103,18 +104,18 @@ pub async fn record_address_failure(
     .bind(address)
     .bind(account)
     .bind(now)
-    .execute(pool)
+    .execute(&db.writer)
     .await?;
     let accounts: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM login_address_failures WHERE address = $1")
         .bind(address)
-        .fetch_one(pool)
+        .fetch_one(&db.writer)
         .await?;
     Ok(accounts)
 }
 
 /// Blocks `key` until `until` unless it is already blocked for longer (creating its row if it
 /// has none: address keys count their failures in `login_address_failures`).
-pub async fn block_until(pool: &AnyPool, key: &str, now: i64, until: i64) -> Result<(), CoreError> {
+pub async fn block_until(db: &Database, key: &str, now: i64, until: i64) -> Result<(), CoreError> {
     sqlx::query(
         "INSERT INTO login_throttle (key, failures, last_failure_at, blocked_until) VALUES ($1, 0, $2, $3) \
          ON CONFLICT (key) DO UPDATE SET last_failure_at = $2, \
@@ -123,33 +124,36 @@ pub async fn block_until(pool: &AnyPool, key: &str, now: i64, until: i64) -> Res
     .bind(key)
     .bind(now)
     .bind(until)
-    .execute(pool)
+    .execute(&db.writer)
     .await?;
     Ok(())
 }
 
-pub async fn clear(pool: &AnyPool, key: &str) -> Result<(), CoreError> {
-    sqlx::query("DELETE FROM login_throttle WHERE key = $1").bind(key).execute(pool).await?;
+pub async fn clear(db: &Database, key: &str) -> Result<(), CoreError> {
+    sqlx::query("DELETE FROM login_throttle WHERE key = $1").bind(key).execute(&db.writer).await?;
     Ok(())
 }
 
 /// Forgets `account`'s failure from `address` (its owner just logged in from there).
-pub async fn clear_address_failure(pool: &AnyPool, address: &str, account: &str) -> Result<(), CoreError> {
+pub async fn clear_address_failure(db: &Database, address: &str, account: &str) -> Result<(), CoreError> {
     sqlx::query("DELETE FROM login_address_failures WHERE address = $1 AND account = $2")
         .bind(address)
         .bind(account)
-        .execute(pool)
+        .execute(&db.writer)
         .await?;
     Ok(())
 }
 
 /// Drops counters whose last failure is older than `before` and whose block has run out.
-pub async fn purge(pool: &AnyPool, before: i64, now: i64) -> Result<(), CoreError> {
+pub async fn purge(db: &Database, before: i64, now: i64) -> Result<(), CoreError> {
     sqlx::query("DELETE FROM login_throttle WHERE last_failure_at < $1 AND blocked_until < $2")
         .bind(before)
         .bind(now)
-        .execute(pool)
+        .execute(&db.writer)
         .await?;
-    sqlx::query("DELETE FROM login_address_failures WHERE last_failure_at < $1").bind(before).execute(pool).await?;
+    sqlx::query("DELETE FROM login_address_failures WHERE last_failure_at < $1")
+        .bind(before)
+        .execute(&db.writer)
+        .await?;
     Ok(())
 }

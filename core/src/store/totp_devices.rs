@@ -3,6 +3,7 @@
 
 use sqlx::{AnyPool, FromRow};
 
+use crate::db::Database;
 use crate::domain::UserId;
 use crate::error::CoreError;
 
@@ -31,8 +32,8 @@ pub async fn for_user(pool: &AnyPool, user: UserId) -> Result<Vec<TotpDevice>, C
 }
 
 /// Replaces the user's pending device (if any) with a new one.
-pub async fn insert_pending(pool: &AnyPool, user: UserId, secret_encrypted: &str, now: i64) -> Result<(), CoreError> {
-    let mut tx = pool.begin().await?;
+pub async fn insert_pending(db: &Database, user: UserId, secret_encrypted: &str, now: i64) -> Result<(), CoreError> {
+    let mut tx = db.writer.begin().await?;
     sqlx::query("DELETE FROM totp_devices WHERE user_id = $1 AND confirmed_at IS NULL")
         .bind(user.0)
         .execute(&mut *tx)
@@ -59,19 +60,19 @@ pub async fn insert_pending(pool: &AnyPool, user: UserId, secret_encrypted: &str
 
 /// Accepts time step `step` for the device if it is later than every step accepted before:
 /// a compare-and-set, so a code is accepted once even by two requests racing.
-pub async fn accept_step(pool: &AnyPool, device: i64, step: i64) -> Result<bool, CoreError> {
+pub async fn accept_step(db: &Database, device: i64, step: i64) -> Result<bool, CoreError> {
     let result = sqlx::query("UPDATE totp_devices SET last_used_step = $1 WHERE id = $2 AND last_used_step < $1")
         .bind(step)
         .bind(device)
-        .execute(pool)
+        .execute(&db.writer)
         .await?;
     Ok(result.rows_affected() == 1)
 }
 
 /// Makes a pending device the user's confirmed one (an earlier confirmed device goes).
 /// `false`, changing nothing, when the device is no longer pending (replaced meanwhile).
-pub async fn confirm(pool: &AnyPool, user: UserId, device: i64, now: i64) -> Result<bool, CoreError> {
-    let mut tx = pool.begin().await?;
+pub async fn confirm(db: &Database, user: UserId, device: i64, now: i64) -> Result<bool, CoreError> {
+    let mut tx = db.writer.begin().await?;
     let confirmed = sqlx::query("UPDATE totp_devices SET confirmed_at = $1 WHERE id = $2 AND confirmed_at IS NULL")
         .bind(now)
         .bind(device)
@@ -90,7 +91,7 @@ pub async fn confirm(pool: &AnyPool, user: UserId, device: i64, now: i64) -> Res
     Ok(true)
 }
 
-pub async fn delete_for_user(pool: &AnyPool, user: UserId) -> Result<u64, CoreError> {
-    let result = sqlx::query("DELETE FROM totp_devices WHERE user_id = $1").bind(user.0).execute(pool).await?;
+pub async fn delete_for_user(db: &Database, user: UserId) -> Result<u64, CoreError> {
+    let result = sqlx::query("DELETE FROM totp_devices WHERE user_id = $1").bind(user.0).execute(&db.writer).await?;
     Ok(result.rows_affected())
 }

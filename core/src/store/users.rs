@@ -135,7 +135,7 @@ pub async fn insert(db: &Database, new: NewUser<'_>) -> Result<User, CoreError> 
         .bind(new.is_staff)
         .bind(new.is_superuser)
         .bind(now())
-        .fetch_one(&db.pool)
+        .fetch_one(&db.writer)
         .await;
     db.changed();
     match result {
@@ -180,26 +180,26 @@ pub async fn find_for_login(pool: &AnyPool, identifier: &LoginIdentifier) -> Res
 }
 
 pub async fn set_password_hash(db: &Database, id: UserId, hash: &str) -> Result<(), CoreError> {
-    sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2").bind(hash).bind(id.0).execute(&db.pool).await?;
+    sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2").bind(hash).bind(id.0).execute(&db.writer).await?;
     db.changed();
     Ok(())
 }
 
 pub async fn mark_verified(db: &Database, id: UserId) -> Result<(), CoreError> {
-    sqlx::query("UPDATE users SET is_verified = $1 WHERE id = $2").bind(true).bind(id.0).execute(&db.pool).await?;
+    sqlx::query("UPDATE users SET is_verified = $1 WHERE id = $2").bind(true).bind(id.0).execute(&db.writer).await?;
     db.changed();
     Ok(())
 }
 
 pub async fn touch_last_login(db: &Database, id: UserId) -> Result<(), CoreError> {
-    sqlx::query("UPDATE users SET last_login = $1 WHERE id = $2").bind(now()).bind(id.0).execute(&db.pool).await?;
+    sqlx::query("UPDATE users SET last_login = $1 WHERE id = $2").bind(now()).bind(id.0).execute(&db.writer).await?;
     db.changed();
     Ok(())
 }
 
 /// Removes the account; sessions and links go with it (foreign keys cascade).
 pub async fn delete(db: &Database, id: UserId) -> Result<(), CoreError> {
-    sqlx::query("DELETE FROM users WHERE id = $1").bind(id.0).execute(&db.pool).await?;
+    sqlx::query("DELETE FROM users WHERE id = $1").bind(id.0).execute(&db.writer).await?;
     db.changed();
     Ok(())
 }
@@ -272,7 +272,7 @@ impl UserUpdate<'_> {
 /// Applies `update` to one user; the updated user, or `None` if there is no such user. A
 /// change that would leave no active superuser is refused (see [`guard_last_superuser`]).
 pub async fn update(db: &Database, id: UserId, update: &UserUpdate<'_>) -> Result<Option<User>, CoreError> {
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.writer.begin().await?;
     if update.demotes_superuser() {
         guard_last_superuser(&mut tx, id).await?;
     }
@@ -304,7 +304,7 @@ pub async fn update(db: &Database, id: UserId, update: &UserUpdate<'_>) -> Resul
 /// Deletes the user unless that would leave no active superuser; `false` if there was no
 /// such user. Sessions and links go with it (foreign keys cascade).
 pub async fn delete_guarded(db: &Database, id: UserId) -> Result<bool, CoreError> {
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.writer.begin().await?;
     guard_last_superuser(&mut tx, id).await?;
     let deleted = sqlx::query("DELETE FROM users WHERE id = $1").bind(id.0).execute(&mut *tx).await?;
     tx.commit().await?;

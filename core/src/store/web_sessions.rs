@@ -6,16 +6,17 @@ use sqlx::AnyPool;
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, ExpiredDeletion, SessionStore};
 
-use crate::db::now;
+use crate::db::{now, Database};
 
 #[derive(Clone, Debug)]
 pub struct WebSessionStore {
-    pool: AnyPool,
+    reads: AnyPool,
+    writes: AnyPool,
 }
 
 impl WebSessionStore {
-    pub fn new(pool: AnyPool) -> Self {
-        Self { pool }
+    pub fn new(db: &Database) -> Self {
+        Self { reads: db.pool.clone(), writes: db.writer.clone() }
     }
 }
 
@@ -39,7 +40,7 @@ impl SessionStore for WebSessionStore {
             .bind(record.id.to_string())
             .bind(&data)
             .bind(record.expiry_date.unix_timestamp())
-            .execute(&self.pool)
+            .execute(&self.writes)
             .await
             .map_err(backend)?;
             if inserted.rows_affected() == 1 {
@@ -58,7 +59,7 @@ impl SessionStore for WebSessionStore {
         .bind(record.id.to_string())
         .bind(&data)
         .bind(record.expiry_date.unix_timestamp())
-        .execute(&self.pool)
+        .execute(&self.writes)
         .await
         .map_err(backend)?;
         Ok(())
@@ -69,7 +70,7 @@ impl SessionStore for WebSessionStore {
             sqlx::query_scalar("SELECT data FROM web_sessions WHERE id = $1 AND expiry_date > $2")
                 .bind(id.to_string())
                 .bind(now())
-                .fetch_optional(&self.pool)
+                .fetch_optional(&self.reads)
                 .await
                 .map_err(backend)?;
         data.map(|d| serde_json::from_str(&d).map_err(|e| session_store::Error::Decode(e.to_string()))).transpose()
@@ -78,7 +79,7 @@ impl SessionStore for WebSessionStore {
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
         sqlx::query("DELETE FROM web_sessions WHERE id = $1")
             .bind(id.to_string())
-            .execute(&self.pool)
+            .execute(&self.writes)
             .await
             .map_err(backend)?;
         Ok(())
@@ -90,7 +91,7 @@ impl ExpiredDeletion for WebSessionStore {
     async fn delete_expired(&self) -> session_store::Result<()> {
         sqlx::query("DELETE FROM web_sessions WHERE expiry_date <= $1")
             .bind(now())
-            .execute(&self.pool)
+            .execute(&self.writes)
             .await
             .map_err(backend)?;
         Ok(())
