@@ -205,31 +205,30 @@ pub async fn revoke_all_for_user(
     Ok(result.rows_affected())
 }
 
-/// Moves a live API session's refresh token from `generation` to the next one, in one
-/// compare-and-set: the session as it is now, or `None` when it is no longer at `generation`
-/// (someone rotated first), no longer alive, or not an API session.
+/// Rotates several API sessions' refresh tokens in one statement: each `(id, generation)` is a
+/// compare-and-set that moves a live API session at exactly that generation to the next one.
+/// The sessions that moved come back as they are now; a pair that did not match (someone
+/// rotated first, the session ended, or it is a browser session) is simply absent. The ids
+/// must be distinct (a row is updated at most once per statement).
 ///
 /// Not a change for the principal cache (`Database::changed`): the refresh generation and
 /// the rotation time are read from the database wherever a decision depends on them.
-/// Rotates several API sessions' refresh tokens in one statement: each `(id, generation)` is a
-/// compare-and-set that moves a live session at exactly that generation to the next one. The
-/// sessions that moved come back; a pair that did not match is simply absent. The ids must be
-/// distinct (a row is updated at most once per statement).
 pub async fn rotate_many(db: &Database, presented: &[(&str, i64)], now: i64) -> Result<Vec<Session>, CoreError> {
     if presented.is_empty() {
         return Ok(Vec::new());
     }
     let ids: Vec<String> = (0..presented.len()).map(|n| format!("${}", 2 * n + 2)).collect();
-    let pairs: Vec<String> = (0..presented.len()).map(|n| format!("(${}, ${})", 2 * n + 2, 2 * n + 3)).collect();
-    // `id IN (…)` as well as the pairs: with the ids alone in an IN list both databases look
-    // the rows up by primary key, where the pairs alone let PostgreSQL scan the table.
+    let generations: Vec<String> =
+        (0..presented.len()).map(|n| format!("WHEN ${} THEN ${}", 2 * n + 2, 2 * n + 3)).collect();
+    // The ids in an IN list, so that both databases look the rows up by primary key, and each
+    // row's expected generation picked by its id.
     let sql = format!(
         "UPDATE sessions SET refresh_generation = refresh_generation + 1, rotated_at = $1, last_used_at = $1 \
-         WHERE id IN ({}) AND (id, refresh_generation) IN (VALUES {}) \
+         WHERE id IN ({}) AND refresh_generation = CASE id {} END \
          AND kind = 'api' AND revoked_at IS NULL AND expires_at > $1 \
          RETURNING {COLUMNS}",
         ids.join(", "),
-        pairs.join(", ")
+        generations.join(" ")
     );
     let mut query = sqlx::query_as::<_, SessionRow>(&sql).bind(now);
     for (id, generation) in presented {
