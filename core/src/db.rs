@@ -126,7 +126,7 @@ impl Database {
     }
 }
 
-/// Turns a unique-constraint violation into `Some(constraint text)`; anything else passes through.
+/// A pool of `size` connections; SQLite's are set up for WAL, waiting writers and foreign keys.
 async fn connect_pool(backend: Backend, options: &AnyConnectOptions, size: u32) -> Result<AnyPool, DatabaseError> {
     AnyPoolOptions::new()
         .max_connections(size)
@@ -166,6 +166,7 @@ async fn listen(url: &str, changes: &AtomicU64) -> Result<(), sqlx::Error> {
     }
 }
 
+/// Turns a unique-constraint violation into `Some(constraint text)`; anything else passes through.
 pub fn unique_violation(error: &sqlx::Error) -> Option<String> {
     match error {
         sqlx::Error::Database(db) if db.is_unique_violation() => {
