@@ -93,11 +93,8 @@ impl PasswordHasher {
         let blocks = self.params.block_count();
         let result = tokio::task::spawn_blocking(move || {
             let _permit = permit;
-            let mut memory = pool
-                .lock()
-                .map(|mut free| free.pop())
-                .unwrap_or_default()
-                .unwrap_or_else(|| vec![Block::default(); blocks]);
+            let free = pool.lock().ok().and_then(|mut free| free.pop());
+            let mut memory = free.unwrap_or_else(|| vec![Block::default(); blocks]);
             let result = work(&mut memory);
             if let Ok(mut free) = pool.lock() {
                 free.push(memory);

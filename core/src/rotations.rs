@@ -17,7 +17,7 @@
 //! the second compare-and-set re-reads the row the first one wrote. Each caller learns only
 //! whether its own compare-and-set matched.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, OnceLock};
 
 use tokio::sync::{mpsc, oneshot, Semaphore};
@@ -140,10 +140,9 @@ async fn commit(db: &Database, group: Vec<Rotation>) {
     let presented: Vec<(&str, i64)> = group.iter().map(|r| (r.session_id.as_str(), r.generation)).collect();
     match sessions::rotate_many(db, &presented, now).await {
         Ok(rotated) => {
-            let mut rotated: Vec<Option<Session>> = rotated.into_iter().map(Some).collect();
+            let mut rotated: HashMap<String, Session> = rotated.into_iter().map(|s| (s.id.clone(), s)).collect();
             for rotation in group {
-                let session = rotated.iter_mut().find(|s| s.as_ref().is_some_and(|s| s.id == rotation.session_id));
-                let _ = rotation.reply.send(Ok(session.and_then(Option::take)));
+                let _ = rotation.reply.send(Ok(rotated.remove(&rotation.session_id)));
             }
         }
         Err(e) => {
