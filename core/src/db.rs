@@ -205,3 +205,37 @@ impl<'r> Decode<'r, Any> for Flag {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::context::RequestContext;
+    use crate::store::{audit, throttle};
+
+    /// On SQLite every write goes through one connection, however many run at once, while
+    /// reads have their own: so writers queue in the pool instead of in SQLite's busy handler.
+    #[tokio::test]
+    async fn on_sqlite_concurrent_writes_share_one_connection_and_reads_have_their_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut settings = Settings::default();
+        settings.data_dir = dir.path().to_path_buf();
+        let db = Database::connect(&settings).await.unwrap();
+        db.migrate().await.unwrap();
+        let context = RequestContext::default();
+        let writes = (0..16).map(|n| {
+            let (db, context) = (db.clone(), context.clone());
+            tokio::spawn(async move {
+                audit::record(&db, None, audit::EventKind::LoginFailed, &context, "").await.unwrap();
+                throttle::clear(&db, &format!("key-{n}")).await.unwrap();
+                throttle::millis_blocked(&db.pool, &format!("key-{n}"), 0).await.unwrap()
+            })
+        });
+        for write in writes.collect::<Vec<_>>() {
+            write.await.unwrap();
+        }
+        assert_eq!(db.writer.size(), 1);
+        assert!(db.pool.size() >= 1);
+        let events: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_events").fetch_one(&db.pool).await.unwrap();
+        assert_eq!(events, 16);
+    }
+}
