@@ -184,6 +184,11 @@ impl Gatehouse {
         self.0.hasher.runs()
     }
 
+    /// How many password hashes run at once: the hasher's threads (`hash_concurrency`).
+    pub fn password_hash_threads(&self) -> usize {
+        self.0.hasher.concurrency()
+    }
+
     pub fn clock(&self) -> &Clock {
         &self.0.clock
     }

@@ -1,26 +1,35 @@
-//! Password hashing: argon2id in PHC format, run on the blocking pool behind a semaphore so a
-//! login storm queues for CPU instead of stalling the async workers.
+//! Password hashing: argon2id in PHC format, run on `concurrency` threads of its own so that
+//! a login storm queues for CPU instead of stalling the async workers.
 //!
-//! Each of the `concurrency` hashing slots keeps its argon2 working memory (19 MiB with the
-//! default parameters) from one hash to the next. The argon2 crate's `hash_password` allocates
-//! and zero-fills that memory for every hash, and the page faults and writes of doing so cost
-//! a login storm a tenth of its throughput; argon2 overwrites every block before it reads it,
-//! so reused memory gives the same hash (the tests check it against the crate's own functions).
+//! Each hashing thread keeps its argon2 working memory (19 MiB with the default parameters)
+//! from one hash to the next. The argon2 crate's `hash_password` allocates and zero-fills that
+//! memory for every hash, and the page faults and writes of doing so cost a login storm a
+//! tenth of its throughput; argon2 overwrites every block before it reads it, so reused memory
+//! gives the same hash (the tests check it against the crate's own functions).
+//!
+//! The threads are the hasher's own, not tokio's blocking pool: there a hash ran on whichever
+//! of several pool threads was free, and the scheduler often woke it onto the core that was
+//! already hashing while the other core sat idle until the next load balance, milliseconds
+//! later (`perf sched`: CPUs 8 % idle in a login storm, 70 % of that beside a runnable hash).
+//! Threads that do nothing but hash keep to their cores; the same storm left no idle time.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::time::Instant;
 
 use argon2::password_hash::{Output, ParamsString, PasswordHash, Salt, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
-use tokio::sync::Semaphore;
 
 use crate::error::CoreError;
+
+/// A hash to run, and where its result goes; run by whichever hashing thread is free first.
+type Job = Box<dyn FnOnce(&mut Vec<Block>) + Send>;
 
 #[derive(Clone)]
 pub struct PasswordHasher {
     params: Params,
-    permits: Arc<Semaphore>,
-    /// Working memory of the slots not hashing right now (at most `concurrency` buffers).
-    memory: Arc<Mutex<Vec<Vec<Block>>>>,
+    /// The hashing threads' queue; they end when the last clone of the hasher is dropped.
+    jobs: crossbeam_channel::Sender<Job>,
+    concurrency: usize,
     /// A real hash of a random password, verified against when the account does not exist so
     /// that unknown users cost the same time as wrong passwords.
     dummy_hash: Arc<String>,
@@ -35,9 +44,9 @@ impl PasswordHasher {
         let dummy_hash = hash_blocking(&params, &uuid::Uuid::new_v4().to_string(), &mut Vec::new())
             .expect("hashing a random password");
         Self {
+            jobs: start_hashing_threads(concurrency, params.block_count()),
             params,
-            permits: Arc::new(Semaphore::new(concurrency)),
-            memory: Arc::default(),
+            concurrency,
             dummy_hash: Arc::new(dummy_hash),
             runs: Arc::default(),
         }
@@ -45,6 +54,11 @@ impl PasswordHasher {
 
     pub fn runs(&self) -> u64 {
         self.runs.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// How many hashes run at once (`hash_concurrency`).
+    pub fn concurrency(&self) -> usize {
+        self.concurrency
     }
 
     pub async fn hash(&self, password: &str) -> Result<String, CoreError> {
@@ -79,33 +93,48 @@ impl PasswordHasher {
         operation: &'static str,
         work: impl FnOnce(&mut Vec<Block>) -> T + Send + 'static,
     ) -> Result<T, CoreError> {
-        let queued = std::time::Instant::now();
-        let permit = {
-            let _waiting = QueueGauge::enter();
-            self.permits.clone().acquire_owned().await
-        };
-        let permit = permit.map_err(|e| CoreError::internal("hash pool closed", e))?;
-        let started = std::time::Instant::now();
-        self.runs.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        // The permit moves into the blocking task: if the request is dropped (client gone),
-        // the hash still holds its slot until it finishes, so the pool stays bounded.
-        let pool = self.memory.clone();
-        let blocks = self.params.block_count();
-        let result = tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            let free = pool.lock().ok().and_then(|mut free| free.pop());
-            let mut memory = free.unwrap_or_else(|| vec![Block::default(); blocks]);
-            let result = work(&mut memory);
-            if let Ok(mut free) = pool.lock() {
-                free.push(memory);
+        let queued = Instant::now();
+        let waiting = QueueGauge::enter();
+        let (reply, result) = tokio::sync::oneshot::channel();
+        let runs = self.runs.clone();
+        let job: Job = Box::new(move |memory| {
+            drop(waiting);
+            // The request went away while this waited (client gone): its hash is not owed.
+            if reply.is_closed() {
+                return;
             }
-            result
-        })
-        .await
-        .map_err(|e| CoreError::internal("hash task failed", e));
-        crate::metrics::hash_time(operation, started - queued, started.elapsed());
-        result
+            let started = Instant::now();
+            runs.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let output = work(memory);
+            crate::metrics::hash_time(operation, started - queued, started.elapsed());
+            let _ = reply.send(output);
+        });
+        self.jobs.send(job).map_err(|_| CoreError::internal("hashing", "the hashing threads are gone"))?;
+        result.await.map_err(|_| CoreError::internal("hashing", "a hashing thread failed"))
     }
+}
+
+/// `concurrency` threads taking jobs off one queue, each with its own working memory
+/// (allocated at its first hash, then kept).
+fn start_hashing_threads(concurrency: usize, blocks: usize) -> crossbeam_channel::Sender<Job> {
+    let (jobs, queue) = crossbeam_channel::unbounded::<Job>();
+    for n in 0..concurrency {
+        let queue = queue.clone();
+        std::thread::Builder::new()
+            .name(format!("gatehouse-hash-{n}"))
+            .spawn(move || {
+                let mut memory = Vec::new();
+                for job in queue {
+                    if memory.len() < blocks {
+                        memory = vec![Block::default(); blocks];
+                    }
+                    // A hash that panics fails its own request (its reply is dropped), not the thread.
+                    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&mut memory)));
+                }
+            })
+            .expect("starting a hashing thread");
+    }
+    jobs
 }
 
 /// Counts a hash waiting for a slot for as long as it waits, even if the wait is abandoned.
@@ -207,6 +236,9 @@ fn needs_rehash(stored: &str, params: &Params) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::mpsc;
+    use std::time::Duration;
+
     use super::*;
 
     fn fast() -> PasswordHasher {
@@ -279,5 +311,93 @@ mod tests {
     async fn old_parameters_ask_for_a_rehash() {
         let old = PasswordHasher::new(512, 1, 1, 1).hash("pw-12345678").await.unwrap();
         assert_eq!(fast().verify(Some(&old), "pw-12345678").await.unwrap(), Verification::Match { needs_rehash: true });
+    }
+
+    /// A job for [`PasswordHasher::run`] that reports `n` on `started`, then holds its hashing
+    /// thread until its release sender is used (or dropped).
+    fn held(n: usize, started: &mpsc::Sender<usize>) -> (mpsc::Sender<()>, impl FnOnce(&mut Vec<Block>) -> usize) {
+        let (release, wait) = mpsc::channel::<()>();
+        let started = started.clone();
+        (release, move |_: &mut Vec<Block>| {
+            started.send(n).unwrap();
+            let _ = wait.recv();
+            n
+        })
+    }
+
+    const HANG: Duration = Duration::from_secs(60);
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrency_hashes_run_at_once_and_the_next_one_waits_for_a_free_thread() {
+        let hasher = PasswordHasher::new(1024, 1, 1, 3);
+        let (started_tx, started) = mpsc::channel();
+        let mut releases = Vec::new();
+        let mut tasks = Vec::new();
+        for n in 0..3 {
+            let (release, job) = held(n, &started_tx);
+            releases.push(release);
+            let hasher = hasher.clone();
+            tasks.push(tokio::spawn(async move { hasher.run("test", job).await }));
+        }
+        // All three hold a thread at the same time: three threads hash at once.
+        let mut first: Vec<usize> = (0..3).map(|_| started.recv_timeout(HANG).expect("three at once")).collect();
+        first.sort();
+        assert_eq!(first, [0, 1, 2]);
+        let (release, job) = held(3, &started_tx);
+        releases.push(release);
+        let fourth = tokio::spawn({
+            let hasher = hasher.clone();
+            async move { hasher.run("test", job).await }
+        });
+        // With every thread held the fourth cannot start (a fourth thread would start it).
+        assert_eq!(started.recv_timeout(Duration::from_millis(300)), Err(mpsc::RecvTimeoutError::Timeout));
+        releases[0].send(()).unwrap();
+        assert_eq!(started.recv_timeout(HANG), Ok(3));
+        drop(releases);
+        tasks.push(fourth);
+        let mut done = Vec::new();
+        for task in tasks {
+            done.push(task.await.unwrap().unwrap());
+        }
+        assert_eq!(done, [0, 1, 2, 3]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_hash_whose_request_went_away_while_queued_is_not_run() {
+        let hasher = PasswordHasher::new(1024, 1, 1, 1);
+        let (started_tx, started) = mpsc::channel();
+        let (release, job) = held(0, &started_tx);
+        let holding = tokio::spawn({
+            let hasher = hasher.clone();
+            async move { hasher.run("test", job).await }
+        });
+        started.recv_timeout(HANG).expect("the first job started");
+        let abandoned = tokio::spawn({
+            let hasher = hasher.clone();
+            async move { hasher.verify(None, "a password").await }
+        });
+        while hasher.jobs.is_empty() {
+            tokio::task::yield_now().await;
+        }
+        abandoned.abort();
+        assert!(abandoned.await.unwrap_err().is_cancelled());
+        release.send(()).unwrap();
+        assert_eq!(holding.await.unwrap().unwrap(), 0);
+        let runs = hasher.runs();
+        hasher.hash("another password").await.unwrap();
+        // The held job and the new hash ran; the abandoned verification never did.
+        assert_eq!((runs, hasher.runs()), (1, 2));
+    }
+
+    #[tokio::test]
+    async fn a_hash_that_panics_fails_its_request_and_the_thread_hashes_on() {
+        let hasher = PasswordHasher::new(1024, 1, 1, 1);
+        let failed = hasher.run("test", |_| -> usize { panic!("a hashing bug") }).await;
+        assert!(failed.is_err());
+        let hash = hasher.hash("a password").await.unwrap();
+        assert_eq!(
+            hasher.verify(Some(&hash), "a password").await.unwrap(),
+            Verification::Match { needs_rehash: false }
+        );
     }
 }
