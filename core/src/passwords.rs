@@ -137,7 +137,7 @@ fn start_hashing_threads(concurrency: usize, blocks: usize) -> crossbeam_channel
     jobs
 }
 
-/// Counts a hash waiting for a slot for as long as it waits, even if the wait is abandoned.
+/// Counts a hash waiting for a thread for as long as it waits, even if the wait is abandoned.
 struct QueueGauge;
 
 impl QueueGauge {
