@@ -10,7 +10,7 @@ use crate::passwords::Verification;
 use crate::store::audit::{self, EventKind};
 use crate::store::email_tokens::{self, Purpose};
 use crate::store::sessions::{self, NewSession, Session, SessionKind};
-use crate::store::users::{self, User};
+use crate::store::users::{self, LoginAccount, User};
 use crate::throttle::AttemptKeys;
 use crate::Gatehouse;
 
@@ -102,13 +102,13 @@ impl Gatehouse {
             None => None,
         };
         let now = self.clock().now_millis() / 1000;
-        let device = found
-            .as_ref()
-            .and_then(|(user, hash)| self.0.devices.recognise(context.device_cookie.as_deref(), user.id, hash, now));
+        let device = found.as_ref().and_then(|account| {
+            self.0.devices.recognise(context.device_cookie.as_deref(), account.user.id, &account.password_hash, now)
+        });
         let keys = AttemptKeys::new(
             credentials.identifier.as_ref(),
             &credentials.raw_identifier,
-            found.as_ref().map(|(user, _)| user.id),
+            found.as_ref().map(|account| account.user.id),
             context,
             device.as_ref(),
         );
@@ -116,17 +116,22 @@ impl Gatehouse {
             crate::metrics::login("throttled");
             return Err(throttled);
         }
-        let verification =
-            self.0.hasher.verify(found.as_ref().map(|(_, hash)| hash.as_str()), credentials.password.expose()).await?;
-        let (user, mut hash, needs_rehash) = match (found, verification) {
-            (Some((user, hash)), Verification::Match { needs_rehash }) if user.is_active => (user, hash, needs_rehash),
+        let verification = self
+            .0
+            .hasher
+            .verify(found.as_ref().map(|account| account.password_hash.as_str()), credentials.password.expose())
+            .await?;
+        let (account, needs_rehash) = match (found, verification) {
+            (Some(account), Verification::Match { needs_rehash }) if account.user.is_active => (account, needs_rehash),
             (found, _) => {
                 crate::metrics::login("invalid_credentials");
                 self.record_login_failure(&keys).await?;
-                audit::record(self.database(), found.map(|(u, _)| u.id), EventKind::LoginFailed, context, "").await?;
+                let user_id = found.map(|account| account.user.id);
+                audit::record(self.database(), user_id, EventKind::LoginFailed, context, "").await?;
                 return Err(CoreError::InvalidCredentials);
             }
         };
+        let LoginAccount { user, password_hash: mut hash, has_second_factor, has_reset_links } = account;
         self.clear_login_throttle(&keys).await?;
         if self.settings().require_email_verification && !user.is_verified {
             crate::metrics::login("email_not_verified");
@@ -136,11 +141,14 @@ impl Gatehouse {
             hash = self.0.hasher.hash(credentials.password.expose()).await?;
             users::set_password_hash(self.database(), user.id, &hash).await?;
         }
-        // Logging in again retires any password reset link still in the mail.
-        email_tokens::retire_all(self.database(), user.id, Purpose::ResetPassword).await?;
+        // Logging in again retires any password reset link still in the mail (one sent while
+        // this login was under way is left: it was asked for after the login began).
+        if has_reset_links {
+            email_tokens::retire_all(self.database(), user.id, Purpose::ResetPassword).await?;
+        }
         crate::metrics::login("success");
         let device_cookie = self.0.devices.issue(user.id, &hash, now);
-        self.open_session(user, kind, context, device_cookie).await
+        self.open_session(user, has_second_factor, kind, context, device_cookie).await
     }
 
     /// A login for an API client that knows no second step (django_rest_jwt_auth, seed 003):
@@ -164,6 +172,7 @@ impl Gatehouse {
     async fn open_session(
         &self,
         user: User,
+        has_second_factor: bool,
         kind: SessionKind,
         context: &RequestContext,
         device_cookie: String,
@@ -175,7 +184,7 @@ impl Gatehouse {
                 kind,
                 aal: "aal1",
                 amr: &["pwd"],
-                second_factor_pending: self.has_second_factor(user.id).await?,
+                second_factor_pending: has_second_factor,
                 lifetime_secs: self.settings().refresh_token_ttl.as_secs() as i64,
                 context,
             },

@@ -90,6 +90,17 @@ pub async fn consume(db: &Database, id: i64) -> Result<bool, CoreError> {
     Ok(result.rows_affected() == 1)
 }
 
+/// An SQL condition: the user whose id is in `user_id_column` has a live token for `purpose`
+/// (one [`retire_all`] would retire), for queries that read it beside other things.
+pub(crate) fn live_exists(user_id_column: &str, purpose: Purpose) -> String {
+    // The purpose is one of our own constant names, never input: safe to write into the text.
+    format!(
+        "EXISTS (SELECT 1 FROM email_tokens WHERE email_tokens.user_id = {user_id_column} \
+         AND email_tokens.purpose = '{}' AND email_tokens.used_at IS NULL)",
+        purpose.as_str()
+    )
+}
+
 /// Retires every live token of the user for `purpose` (e.g. reset links once the password
 /// changed or the user logged in).
 pub async fn retire_all(db: &Database, user_id: UserId, purpose: Purpose) -> Result<(), CoreError> {

@@ -40,6 +40,11 @@ pub async fn reserve_attempt(
         0 => 0,
         millis => now + millis,
     };
+    // Most attempts find no row (a success deletes it): the first failure goes in without a
+    // look, and only a key that has a row pays for reading it.
+    if first_failure(db, key, now, block_after(1)).await? {
+        return Ok(Reservation::Allowed);
+    }
     for _ in 0..16 {
         let row: Option<(i64, i64, i64)> =
             sqlx::query_as("SELECT failures, last_failure_at, blocked_until FROM login_throttle WHERE key = $1")
@@ -47,15 +52,8 @@ pub async fn reserve_attempt(
                 .fetch_optional(&db.writer)
                 .await?;
         let taken = match row {
-            None => sqlx::query(
-                "INSERT INTO login_throttle (key, failures, last_failure_at, blocked_until) VALUES ($1, 1, $2, $3) \
-                     ON CONFLICT (key) DO NOTHING",
-            )
-            .bind(key)
-            .bind(now)
-            .bind(block_after(1))
-            .execute(&db.writer)
-            .await?,
+            None if first_failure(db, key, now, block_after(1)).await? => return Ok(Reservation::Allowed),
+            None => continue,
             Some((_, _, blocked_until)) if blocked_until > now => return Ok(Reservation::Blocked(blocked_until - now)),
             Some((failures, last_failure_at, blocked_until)) => {
                 let count = if last_failure_at < now - forget_after { 1 } else { failures + 1 };
@@ -81,6 +79,21 @@ pub async fn reserve_attempt(
     }
     // Sixteen lost races in a row is a storm on this key: slow it down.
     Ok(Reservation::Blocked(1000))
+}
+
+/// Counts the first failure of `key` if it has no row yet; false when another attempt's row
+/// is there.
+async fn first_failure(db: &Database, key: &str, now: i64, blocked_until: i64) -> Result<bool, CoreError> {
+    let inserted = sqlx::query(
+        "INSERT INTO login_throttle (key, failures, last_failure_at, blocked_until) VALUES ($1, 1, $2, $3) \
+         ON CONFLICT (key) DO NOTHING",
+    )
+    .bind(key)
+    .bind(now)
+    .bind(blocked_until)
+    .execute(&db.writer)
+    .await?;
+    Ok(inserted.rows_affected() == 1)
 }
 
 /// Notes that `account` failed from `address`, and returns how many different accounts failed

@@ -25,6 +25,12 @@ impl TotpDevice {
 
 const COLUMNS: &str = "id, user_id, secret_encrypted, confirmed_at, last_used_step, created_at";
 
+/// An SQL condition: the user whose id is in `user_id_column` has a confirmed device (what
+/// [`TotpDevice::is_confirmed`] says of one row), for queries that read it beside other things.
+pub(crate) fn confirmed_exists(user_id_column: &str) -> String {
+    format!("EXISTS (SELECT 1 FROM totp_devices WHERE totp_devices.user_id = {user_id_column} AND confirmed_at IS NOT NULL)")
+}
+
 /// The user's devices: the confirmed one first, then a pending one.
 pub async fn for_user(pool: &AnyPool, user: UserId) -> Result<Vec<TotpDevice>, CoreError> {
     let sql = format!("SELECT {COLUMNS} FROM totp_devices WHERE user_id = $1 ORDER BY confirmed_at IS NULL, id DESC");

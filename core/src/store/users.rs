@@ -4,6 +4,8 @@ use sqlx::{AnyPool, FromRow};
 use crate::db::{now, unique_violation, Database, Flag};
 use crate::domain::{Email, LoginIdentifier, ProfileChanges, UserId, Username};
 use crate::error::CoreError;
+use crate::store::email_tokens::{self, Purpose};
+use crate::store::totp_devices;
 
 /// A user account as every face sees it. The password hash never leaves the store in it.
 /// Serialises as the canonical API shows a user (times in RFC 3339).
@@ -79,10 +81,30 @@ struct UserRow {
 }
 
 #[derive(FromRow)]
+struct UserWithHashRow {
+    #[sqlx(flatten)]
+    user: UserRow,
+    password_hash: String,
+}
+
+#[derive(FromRow)]
 struct LoginRow {
     #[sqlx(flatten)]
     user: UserRow,
     password_hash: String,
+    has_second_factor: Flag,
+    has_reset_links: Flag,
+}
+
+/// An account as a login needs it: read in one statement, since a login's round trips to the
+/// database compete with the password hashes for the same cores.
+pub struct LoginAccount {
+    pub user: User,
+    pub password_hash: String,
+    /// A confirmed second factor (see [`totp_devices::confirmed_exists`]).
+    pub has_second_factor: bool,
+    /// A password reset link still live when the login began.
+    pub has_reset_links: bool,
 }
 
 impl From<UserRow> for User {
@@ -169,14 +191,23 @@ pub async fn find_by_email(pool: &AnyPool, email: &Email) -> Result<Option<User>
 }
 
 /// The user and their password hash, for checking a login.
-pub async fn find_for_login(pool: &AnyPool, identifier: &LoginIdentifier) -> Result<Option<(User, String)>, CoreError> {
+pub async fn find_for_login(pool: &AnyPool, identifier: &LoginIdentifier) -> Result<Option<LoginAccount>, CoreError> {
     let (column, value) = match identifier {
         LoginIdentifier::Email(email) => ("email", email.as_str().to_string()),
         LoginIdentifier::Username(name) => ("username_key", name.key()),
     };
-    let sql = format!("SELECT {COLUMNS}, password_hash FROM users WHERE {column} = $1");
+    let sql = format!(
+        "SELECT {COLUMNS}, password_hash, {} AS has_second_factor, {} AS has_reset_links FROM users WHERE {column} = $1",
+        totp_devices::confirmed_exists("users.id"),
+        email_tokens::live_exists("users.id", Purpose::ResetPassword),
+    );
     let row = sqlx::query_as::<_, LoginRow>(&sql).bind(&value).fetch_optional(pool).await?;
-    Ok(row.map(|r| (r.user.into(), r.password_hash)))
+    Ok(row.map(|r| LoginAccount {
+        user: r.user.into(),
+        password_hash: r.password_hash,
+        has_second_factor: r.has_second_factor.0,
+        has_reset_links: r.has_reset_links.0,
+    }))
 }
 
 pub async fn set_password_hash(db: &Database, id: UserId, hash: &str) -> Result<(), CoreError> {
@@ -467,7 +498,7 @@ pub async fn upsert_imported(
     user: &ImportedUser<'_>,
 ) -> Result<ImportOutcome, CoreError> {
     let sql = format!("SELECT {COLUMNS}, password_hash FROM users WHERE id = $1");
-    let existing = sqlx::query_as::<_, LoginRow>(&sql).bind(user.id).fetch_optional(&mut **tx).await?;
+    let existing = sqlx::query_as::<_, UserWithHashRow>(&sql).bind(user.id).fetch_optional(&mut **tx).await?;
     let Some(existing) = existing else {
         let result = sqlx::query(
             "INSERT INTO users (id, email, username, username_key, password_hash, first_name, last_name, \
