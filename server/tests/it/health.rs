@@ -49,3 +49,48 @@ async fn unknown_pages_are_404_and_security_headers_are_set() {
     assert_eq!(page.headers()["referrer-policy"], "same-origin");
     assert!(page.text().await.unwrap().contains("Page not found"));
 }
+
+/// The pool skips sqlx's ping before every statement (a round trip each) but still checks a
+/// PostgreSQL connection that sat idle, so connections the database dropped meanwhile (a
+/// restart, an administrator ending them) are replaced before a request's statement runs on
+/// one. Fails if the pool hands out idle connections unchecked.
+#[tokio::test]
+async fn database_connections_dropped_while_idle_are_replaced_before_a_request_uses_them() {
+    let Some(url) = crate::support::fresh_postgres_database().await else {
+        eprintln!("SQLite connections cannot be dropped by the database: skipped on this SQLite run");
+        return;
+    };
+    let app = crate::support::spawn_app_with(|raw| raw.set("database_url", url.clone())).await;
+    let email = "idle@example.com";
+    app.verified_user(email, None).await;
+    assert_eq!(app.client.get(app.url("/readyz")).send().await.unwrap().status(), 200);
+
+    let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&url).await.unwrap();
+    let servers: Vec<i32> = sqlx::query_scalar(
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() \
+         AND backend_type = 'client backend'",
+    )
+    .fetch_all(&mut admin)
+    .await
+    .unwrap();
+    assert!(!servers.is_empty(), "the server's connections were open");
+    for pid in &servers {
+        sqlx::query("SELECT pg_terminate_backend($1)").bind(pid).execute(&mut admin).await.unwrap();
+    }
+    while sqlx::query_scalar::<_, i64>("SELECT count(*) FROM pg_stat_activity WHERE pid = ANY($1)")
+        .bind(&servers)
+        .fetch_one(&mut admin)
+        .await
+        .unwrap()
+        > 0
+    {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    // Longer than the window in which a connection just used is taken to be alive.
+    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+
+    let ready = app.client.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 200, "a dropped connection was handed to /readyz");
+    let login = app.login(email, crate::support::PASSWORD).await;
+    assert_eq!(login.status(), 200, "a dropped connection was handed to a login");
+}
