@@ -84,6 +84,11 @@ impl Application {
         shutdown.on_signals();
         spawn_hourly_cleanup(&state.core);
         state.core.database().follow_other_processes();
+        match state.core.mailer().resend_pending().await {
+            Ok(0) => {}
+            Ok(messages) => tracing::info!(messages, "delivering mail an earlier run left in outbox/pending"),
+            Err(error) => tracing::error!(%error, "cannot read outbox/pending: mail left there is not delivered"),
+        }
         let timeout = state.core.settings().shutdown_timeout;
         let readiness = state.readiness.clone();
         let stopping = {

@@ -5,7 +5,9 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
-use crate::support::{first_link, link_params, parse_message, spawn_app_with, PASSWORD};
+use std::path::{Path, PathBuf};
+
+use crate::support::{first_link, link_params, parse_message, spawn_app_with, TestApp, PASSWORD};
 
 /// Accepts SMTP sessions and hands each received message (raw RFC 822) to the channel.
 async fn smtp_sink() -> (u16, mpsc::UnboundedReceiver<Vec<u8>>) {
@@ -83,45 +85,59 @@ async fn verification_mail_goes_through_smtp_and_its_link_works() {
     assert!(app.outbox().messages_to("smtp.user@example.com").is_empty(), "with SMTP, the outbox stays off by default");
 }
 
-/// Mail accepted but not yet delivered when the server stops is kept in `outbox/pending/`
-/// (written before the first attempt; readable by the server's user only), not lost.
-#[tokio::test]
-async fn mail_not_delivered_by_shutdown_stays_in_the_pending_folder() {
+/// A server whose SMTP server never answers (a port nobody listens on), stopping after 1 s;
+/// on the given PostgreSQL database if any.
+async fn app_with_unreachable_smtp(database_url: Option<&str>) -> TestApp {
     let closed_port = {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.local_addr().unwrap().port()
     };
-    let app = spawn_app_with(|s| {
+    spawn_app_with(|s| {
         s.set("smtp_host", "127.0.0.1");
         s.set("smtp_port", closed_port.to_string());
         s.set("smtp_tls", "none");
         s.set("shutdown_timeout", "1s");
+        if let Some(url) = database_url {
+            s.set("database_url", url);
+        }
     })
-    .await;
-    assert_eq!(app.register("kept@example.com", None).await.status(), 201);
-    let pending = app.data_dir.path().join("outbox").join("pending");
-    let eml_files = || -> Vec<std::path::PathBuf> {
-        std::fs::read_dir(&pending)
-            .map(|entries| {
-                entries
-                    .filter_map(|e| e.ok().map(|e| e.path()))
-                    .filter(|p| p.extension().is_some_and(|x| x == "eml"))
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
+    .await
+}
+
+/// The messages in `<data dir>/outbox/<folder>/`.
+fn eml_files(data_dir: &Path, folder: &str) -> Vec<PathBuf> {
+    std::fs::read_dir(data_dir.join("outbox").join(folder))
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Registers `email` and stops the server while its verification mail is still being tried.
+async fn stop_with_mail_pending(app: TestApp, email: &str) -> tempfile::TempDir {
+    assert_eq!(app.register(email, None).await.status(), 201);
     for _ in 0..200 {
-        if !eml_files().is_empty() {
+        if !eml_files(app.data_dir.path(), "pending").is_empty() {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    assert_eq!(eml_files().len(), 1, "written before the first attempt");
-
+    assert_eq!(eml_files(app.data_dir.path(), "pending").len(), 1, "written before the first attempt");
     app.shutdown.trigger();
     let stopped = tokio::time::timeout(std::time::Duration::from_secs(30), app.server).await;
     assert!(stopped.expect("the server stopped").unwrap().is_ok());
-    let kept = eml_files();
+    app.data_dir
+}
+
+/// Mail accepted but not yet delivered when the server stops is kept in `outbox/pending/`
+/// (written before the first attempt; readable by the server's user only), not lost.
+#[tokio::test]
+async fn mail_not_delivered_by_shutdown_stays_in_the_pending_folder() {
+    let data_dir = stop_with_mail_pending(app_with_unreachable_smtp(None).await, "kept@example.com").await;
+    let kept = eml_files(data_dir.path(), "pending");
     assert_eq!(kept.len(), 1, "the undelivered message is still there after shutdown");
     let (to, _) = parse_message(&std::fs::read(&kept[0]).unwrap()).unwrap();
     assert!(to.contains("kept@example.com"));
@@ -130,4 +146,45 @@ async fn mail_not_delivered_by_shutdown_stays_in_the_pending_folder() {
         use std::os::unix::fs::PermissionsExt;
         assert_eq!(std::fs::metadata(&kept[0]).unwrap().permissions().mode() & 0o777, 0o600);
     }
+}
+
+/// What one run left in `outbox/pending/` the next run delivers when it starts, and the
+/// link in it still works.
+#[tokio::test]
+async fn mail_left_pending_by_one_run_is_delivered_by_the_next() {
+    // Both runs on one database (on SQLite it is in the data dir they share).
+    let database_url = crate::support::fresh_postgres_database().await;
+    let data_dir =
+        stop_with_mail_pending(app_with_unreachable_smtp(database_url.as_deref()).await, "later@example.com").await;
+    let left = std::fs::read(&eml_files(data_dir.path(), "pending")[0]).unwrap();
+
+    let (port, mut received) = smtp_sink().await;
+    let next = spawn_app_with(|s| {
+        s.set("data_dir", data_dir.path().display().to_string());
+        s.set("smtp_host", "127.0.0.1");
+        s.set("smtp_port", port.to_string());
+        s.set("smtp_tls", "none");
+        if let Some(url) = &database_url {
+            s.set("database_url", url.clone());
+        }
+    })
+    .await;
+    let message = tokio::time::timeout(std::time::Duration::from_secs(30), received.recv())
+        .await
+        .expect("the next run delivers the message")
+        .unwrap();
+    assert_eq!(message.trim_ascii_end(), left.trim_ascii_end(), "delivered as it was written");
+    let (to, text) = parse_message(&message).unwrap();
+    assert!(to.contains("later@example.com"));
+    for _ in 0..200 {
+        if eml_files(data_dir.path(), "pending").is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(eml_files(data_dir.path(), "pending").is_empty(), "removed once sent");
+    assert!(eml_files(data_dir.path(), "failed").is_empty());
+    let (uid, token) = link_params(&first_link(&text).unwrap());
+    let verified = next.post_json("/api/v1/auth/email/verify/", &json!({ "uid": uid, "token": token })).await;
+    assert_eq!(verified.status(), 200);
 }
