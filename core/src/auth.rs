@@ -131,7 +131,7 @@ impl Gatehouse {
                 return Err(CoreError::InvalidCredentials);
             }
         };
-        let LoginAccount { user, password_hash: mut hash, has_second_factor, has_reset_links } = account;
+        let LoginAccount { user, password_hash: mut hash, has_reset_links } = account;
         self.clear_login_throttle(&keys).await?;
         if self.settings().require_email_verification && !user.is_verified {
             crate::metrics::login("email_not_verified");
@@ -148,7 +148,7 @@ impl Gatehouse {
         }
         crate::metrics::login("success");
         let device_cookie = self.0.devices.issue(user.id, &hash, now);
-        self.open_session(user, has_second_factor, kind, context, device_cookie).await
+        self.open_session(user, kind, context, device_cookie).await
     }
 
     /// A login for an API client that knows no second step (django_rest_jwt_auth, seed 003):
@@ -172,7 +172,6 @@ impl Gatehouse {
     async fn open_session(
         &self,
         user: User,
-        has_second_factor: bool,
         kind: SessionKind,
         context: &RequestContext,
         device_cookie: String,
@@ -184,7 +183,6 @@ impl Gatehouse {
                 kind,
                 aal: "aal1",
                 amr: &["pwd"],
-                second_factor_pending: has_second_factor,
                 lifetime_secs: self.settings().refresh_token_ttl.as_secs() as i64,
                 context,
             },

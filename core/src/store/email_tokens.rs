@@ -92,7 +92,7 @@ pub async fn consume(db: &Database, id: i64) -> Result<bool, CoreError> {
 
 /// An SQL condition: the user whose id is in `user_id_column` has a live token for `purpose`
 /// (one [`retire_all`] would retire), for queries that read it beside other things.
-pub(crate) fn live_exists(user_id_column: &str, purpose: Purpose) -> String {
+pub(crate) fn live_exists(user_id_column: &'static str, purpose: Purpose) -> String {
     // The purpose is one of our own constant names, never input: safe to write into the text.
     format!(
         "EXISTS (SELECT 1 FROM email_tokens WHERE email_tokens.user_id = {user_id_column} \

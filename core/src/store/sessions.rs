@@ -5,6 +5,7 @@ use crate::context::RequestContext;
 use crate::db::{now, Database, Flag};
 use crate::domain::UserId;
 use crate::error::CoreError;
+use crate::store::totp_devices;
 
 /// Where a session came from: the JSON API (refresh token) or the web app (cookie).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -104,7 +105,6 @@ pub struct NewSession<'a> {
     pub kind: SessionKind,
     pub aal: &'a str,
     pub amr: &'a [&'a str],
-    pub second_factor_pending: bool,
     pub lifetime_secs: i64,
     pub context: &'a RequestContext,
 }
@@ -114,15 +114,21 @@ pub struct NewSession<'a> {
 /// step within this window (and gets the full lifetime, see [`upgrade_to_aal2`]) or ends.
 pub const SECOND_STEP_WINDOW_SECS: i64 = 600;
 
+/// Opens a session. Whether it must still prove a second factor is read in the same
+/// statement: a device confirmed before the insert makes it pending, and one confirmed after
+/// finds the session there to mark (`require_second_factor_elsewhere`); a pending session
+/// gets only [`SECOND_STEP_WINDOW_SECS`] to complete.
 pub async fn insert(db: &Database, new: NewSession<'_>) -> Result<Session, CoreError> {
     let id = uuid::Uuid::new_v4().to_string();
     let now = now();
-    let lifetime =
-        if new.second_factor_pending { new.lifetime_secs.min(SECOND_STEP_WINDOW_SECS) } else { new.lifetime_secs };
     let sql = format!(
         "INSERT INTO sessions (id, user_id, kind, aal, amr, ip, user_agent, created_at, last_used_at, expires_at, \
            second_factor_pending) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10) RETURNING {COLUMNS}"
+         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $8, CASE WHEN second_factor.pending THEN $9 ELSE $10 END, \
+           second_factor.pending \
+         FROM (SELECT {} AS pending) AS second_factor \
+         RETURNING {COLUMNS}",
+        totp_devices::confirmed_exists("$2")
     );
     let row = sqlx::query_as::<_, SessionRow>(&sql)
         .bind(&id)
@@ -133,8 +139,8 @@ pub async fn insert(db: &Database, new: NewSession<'_>) -> Result<Session, CoreE
         .bind(&new.context.ip)
         .bind(&new.context.user_agent)
         .bind(now)
-        .bind(now + lifetime)
-        .bind(new.second_factor_pending)
+        .bind(now + new.lifetime_secs.min(SECOND_STEP_WINDOW_SECS))
+        .bind(now + new.lifetime_secs)
         .fetch_one(&db.writer)
         .await?;
     // Not a change for the principal cache: nothing cached can name a session that did not exist.

@@ -25,10 +25,11 @@ impl TotpDevice {
 
 const COLUMNS: &str = "id, user_id, secret_encrypted, confirmed_at, last_used_step, created_at";
 
-/// An SQL condition: the user whose id is in `user_id_column` has a confirmed device (what
-/// [`TotpDevice::is_confirmed`] says of one row), for queries that read it beside other things.
-pub(crate) fn confirmed_exists(user_id_column: &str) -> String {
-    format!("EXISTS (SELECT 1 FROM totp_devices WHERE totp_devices.user_id = {user_id_column} AND confirmed_at IS NOT NULL)")
+/// An SQL condition: the user whose id is `user_id` (a column or a statement parameter of
+/// the query it goes into, never input) has a confirmed device (what
+/// [`TotpDevice::is_confirmed`] says of one row), for statements that read it beside other things.
+pub(crate) fn confirmed_exists(user_id: &'static str) -> String {
+    format!("EXISTS (SELECT 1 FROM totp_devices WHERE totp_devices.user_id = {user_id} AND confirmed_at IS NOT NULL)")
 }
 
 /// The user's devices: the confirmed one first, then a pending one.

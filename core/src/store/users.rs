@@ -5,7 +5,6 @@ use crate::db::{now, unique_violation, Database, Flag};
 use crate::domain::{Email, LoginIdentifier, ProfileChanges, UserId, Username};
 use crate::error::CoreError;
 use crate::store::email_tokens::{self, Purpose};
-use crate::store::totp_devices;
 
 /// A user account as every face sees it. The password hash never leaves the store in it.
 /// Serialises as the canonical API shows a user (times in RFC 3339).
@@ -92,7 +91,6 @@ struct LoginRow {
     #[sqlx(flatten)]
     user: UserRow,
     password_hash: String,
-    has_second_factor: Flag,
     has_reset_links: Flag,
 }
 
@@ -101,8 +99,6 @@ struct LoginRow {
 pub struct LoginAccount {
     pub user: User,
     pub password_hash: String,
-    /// A confirmed second factor (see [`totp_devices::confirmed_exists`]).
-    pub has_second_factor: bool,
     /// A password reset link still live when the login began.
     pub has_reset_links: bool,
 }
@@ -197,15 +193,13 @@ pub async fn find_for_login(pool: &AnyPool, identifier: &LoginIdentifier) -> Res
         LoginIdentifier::Username(name) => ("username_key", name.key()),
     };
     let sql = format!(
-        "SELECT {COLUMNS}, password_hash, {} AS has_second_factor, {} AS has_reset_links FROM users WHERE {column} = $1",
-        totp_devices::confirmed_exists("users.id"),
+        "SELECT {COLUMNS}, password_hash, {} AS has_reset_links FROM users WHERE {column} = $1",
         email_tokens::live_exists("users.id", Purpose::ResetPassword),
     );
     let row = sqlx::query_as::<_, LoginRow>(&sql).bind(&value).fetch_optional(pool).await?;
     Ok(row.map(|r| LoginAccount {
         user: r.user.into(),
         password_hash: r.password_hash,
-        has_second_factor: r.has_second_factor.0,
         has_reset_links: r.has_reset_links.0,
     }))
 }
