@@ -2,7 +2,9 @@
 //! folder of `.eml` files. Sending happens in the background with retries, so a slow or
 //! failing mail server never fails (or times) the request that asked for the mail.
 
-use std::path::PathBuf;
+use std::fs::{File, TryLockError};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use lettre::address::Envelope;
@@ -126,7 +128,7 @@ impl Mailer {
         let message = self.build(mail)?;
         let raw = message.formatted();
         if let Some(dir) = &self.outbox {
-            write_eml(dir, &raw).await?;
+            write_eml(dir, &raw, false).await?;
             tracing::info!(subject = %mail.subject, "mail written to the outbox");
         }
         if self.smtp.is_none() {
@@ -138,13 +140,17 @@ impl Mailer {
             );
             return Ok(());
         }
-        let pending = write_eml(&self.pending_dir, &raw).await?;
-        self.send_pending(&pending, message.envelope(), &raw).await
+        // Locked while this run tries it, so that another process starting on the same folder
+        // (a restart beside this one) leaves it alone; released when it is sent or given up.
+        let (pending, _held) = write_eml(&self.pending_dir, &raw, true).await?;
+        self.send_pending(&pending, message.envelope(), &raw, &mail.subject).await
     }
 
-    /// At start, before serving: delivers in the background what an earlier run accepted and
-    /// had not delivered when it stopped (`outbox/pending/`). Only the messages there now are
-    /// taken, never one this run is sending. Returns how many; none without SMTP (they wait).
+    /// At start, before serving: delivers in the background, one after another, what an
+    /// earlier run accepted and had not delivered when it stopped (`outbox/pending/`). Only the
+    /// messages there now are taken (never one this run sends), and none that a live process
+    /// is still trying (it holds a lock on the file). Returns how many were found; without
+    /// SMTP they wait.
     pub async fn resend_pending(&self) -> Result<usize, MailError> {
         let mut left = Vec::new();
         match tokio::fs::read_dir(&self.pending_dir).await {
@@ -167,46 +173,46 @@ impl Mailer {
             }
             return Ok(0);
         }
+        // Oldest first (the names start with the time they were written).
         left.sort();
-        for path in &left {
-            let mailer = self.clone();
-            let path = path.clone();
-            self.deliveries.spawn(async move {
+        let found = left.len();
+        let mailer = self.clone();
+        self.deliveries.spawn(async move {
+            for path in left {
                 if let Err(error) = mailer.resend(&path).await {
                     tracing::error!(%error, file = %path.display(), "mail left by an earlier run not delivered");
                 }
-            });
-        }
-        Ok(left.len())
+            }
+        });
+        Ok(found)
     }
 
-    async fn resend(&self, left: &std::path::Path) -> Result<(), MailError> {
-        let raw = tokio::fs::read(left).await?;
-        // Taken under a new name first: a second process starting on the same folder finds
-        // the old name gone and leaves the message to this one.
-        let pending = self.pending_dir.join(eml_name());
-        match tokio::fs::rename(left, &pending).await {
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            taken => taken?,
-        }
+    async fn resend(&self, left: &Path) -> Result<(), MailError> {
+        let path = left.to_path_buf();
+        let taken = tokio::task::spawn_blocking(move || take_left_message(&path))
+            .await
+            .map_err(|e| std::io::Error::other(e.to_string()))??;
+        let Some((raw, _held)) = taken else { return Ok(()) };
+        let name = left.file_name().unwrap_or_default().to_string_lossy().into_owned();
         match envelope_of(&raw, &self.from) {
-            Ok(envelope) => self.send_pending(&pending, &envelope, &raw).await,
+            Ok(envelope) => self.send_pending(left, &envelope, &raw, &name).await,
             Err(error) => {
-                self.give_up(&pending).await?;
+                self.give_up(left).await?;
                 Err(error)
             }
         }
     }
 
     /// Sends the message written at `pending`, retrying with growing pauses; removes the file
-    /// once sent, moves it to `outbox/failed/` when every attempt failed.
-    async fn send_pending(&self, pending: &std::path::Path, envelope: &Envelope, raw: &[u8]) -> Result<(), MailError> {
+    /// once sent, moves it to `outbox/failed/` when every attempt failed. `what` names it in
+    /// the log (never the recipient: addresses stay out of the log).
+    async fn send_pending(&self, pending: &Path, envelope: &Envelope, raw: &[u8], what: &str) -> Result<(), MailError> {
         let Some(smtp) = &self.smtp else { return Ok(()) };
         let mut delay = Duration::from_millis(500);
         for attempt in 1..=SMTP_ATTEMPTS {
             match smtp.send_raw(envelope, raw).await {
                 Ok(_) => {
-                    tracing::info!(to = ?envelope.to(), "mail sent");
+                    tracing::info!(mail = %what, "mail sent");
                     tokio::fs::remove_file(pending).await?;
                     return Ok(());
                 }
@@ -224,7 +230,7 @@ impl Mailer {
         Ok(())
     }
 
-    async fn give_up(&self, pending: &std::path::Path) -> Result<(), MailError> {
+    async fn give_up(&self, pending: &Path) -> Result<(), MailError> {
         tokio::fs::create_dir_all(&self.failed_dir).await?;
         let name = pending.file_name().expect("written with a name");
         tokio::fs::rename(pending, self.failed_dir.join(name)).await?;
@@ -287,21 +293,58 @@ fn eml_name() -> String {
     format!("{}-{}.eml", time::OffsetDateTime::now_utc().unix_timestamp_nanos(), uuid::Uuid::new_v4().simple())
 }
 
-async fn write_eml(dir: &std::path::Path, raw: &[u8]) -> Result<PathBuf, std::io::Error> {
-    tokio::fs::create_dir_all(dir).await?;
-    let name = eml_name();
-    // Write then rename, so a reader polling the folder never sees half a message.
-    let tmp = dir.join(format!(".{name}.tmp"));
-    tokio::fs::write(&tmp, raw).await?;
-    // Messages carry link secrets: readable by the server's user only.
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        tokio::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600)).await?;
+/// A message left in `outbox/pending/`, with the lock that makes it this process's to send;
+/// `None` if a live process holds it or it is gone (sent or given up meanwhile).
+fn take_left_message(path: &Path) -> Result<Option<(Vec<u8>, File)>, std::io::Error> {
+    let mut file = match File::open(path) {
+        Ok(file) => file,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(error) => return Err(error),
+    };
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(TryLockError::WouldBlock) => return Ok(None),
+        Err(TryLockError::Error(error)) => return Err(error),
     }
-    let path = dir.join(name);
-    tokio::fs::rename(&tmp, &path).await?;
-    Ok(path)
+    // Its owner may have sent it and let go between our open and our lock.
+    if !path.try_exists()? {
+        return Ok(None);
+    }
+    let mut raw = Vec::new();
+    file.read_to_end(&mut raw)?;
+    Ok(Some((raw, file)))
+}
+
+/// Writes `raw` as a new message in `dir` (readable by the server's user only: messages carry
+/// link secrets); with `hold`, the file comes back locked, the lock taken before the message
+/// shows under its name.
+async fn write_eml(dir: &Path, raw: &[u8], hold: bool) -> Result<(PathBuf, Option<File>), std::io::Error> {
+    let (dir, raw) = (dir.to_path_buf(), raw.to_vec());
+    tokio::task::spawn_blocking(move || {
+        std::fs::create_dir_all(&dir)?;
+        let name = eml_name();
+        // Written under a dot name, then renamed: a reader polling the folder never sees half
+        // a message.
+        let tmp = dir.join(format!(".{name}.tmp"));
+        let mut file = File::create_new(&tmp)?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        }
+        file.write_all(&raw)?;
+        let held = if hold {
+            file.try_lock().map_err(std::io::Error::from)?;
+            Some(file)
+        } else {
+            None
+        };
+        let path = dir.join(name);
+        std::fs::rename(&tmp, &path)?;
+        Ok((path, held))
+    })
+    .await
+    .map_err(|e| std::io::Error::other(e.to_string()))?
 }
 
 #[cfg(test)]
@@ -320,6 +363,19 @@ mod tests {
         let to: Vec<String> = envelope.to().iter().map(ToString::to_string).collect();
         assert_eq!(to, ["ann@example.com", "bob@example.com"]);
         assert_eq!(envelope.from().unwrap().to_string(), "noreply@example.com");
+    }
+
+    #[tokio::test]
+    async fn a_message_a_live_sender_holds_is_not_taken_and_is_once_it_lets_go() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, held) = write_eml(dir.path(), b"To: ann@example.com\r\n\r\nhi\r\n", true).await.unwrap();
+        assert!(take_left_message(&path).unwrap().is_none(), "locked by the run trying it");
+        drop(held);
+        let (raw, _taken) = take_left_message(&path).unwrap().expect("its sender is gone");
+        assert_eq!(raw, b"To: ann@example.com\r\n\r\nhi\r\n");
+        assert!(take_left_message(&path).unwrap().is_none(), "taken by one process at a time");
+        std::fs::remove_file(&path).unwrap();
+        assert!(take_left_message(&path).unwrap().is_none(), "sent meanwhile");
     }
 
     #[test]

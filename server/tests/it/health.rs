@@ -77,15 +77,20 @@ async fn database_connections_dropped_while_idle_are_replaced_before_a_request_u
     for pid in &servers {
         sqlx::query("SELECT pg_terminate_backend($1)").bind(pid).execute(&mut admin).await.unwrap();
     }
-    while sqlx::query_scalar::<_, i64>("SELECT count(*) FROM pg_stat_activity WHERE pid = ANY($1)")
-        .bind(&servers)
-        .fetch_one(&mut admin)
-        .await
-        .unwrap()
-        > 0
-    {
+    let mut gone = false;
+    for _ in 0..1500 {
+        let left: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_stat_activity WHERE pid = ANY($1)")
+            .bind(&servers)
+            .fetch_one(&mut admin)
+            .await
+            .unwrap();
+        if left == 0 {
+            gone = true;
+            break;
+        }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
+    assert!(gone, "PostgreSQL ended the server's connections");
     // Longer than the window in which a connection just used is taken to be alive.
     tokio::time::sleep(std::time::Duration::from_millis(600)).await;
 

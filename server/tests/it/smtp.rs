@@ -149,14 +149,36 @@ async fn mail_not_delivered_by_shutdown_stays_in_the_pending_folder() {
 }
 
 /// What one run left in `outbox/pending/` the next run delivers when it starts, and the
-/// link in it still works.
+/// link in it still works. The first run is a real process, stopped with SIGTERM: its lock on
+/// the message it was trying ends with it.
 #[tokio::test]
 async fn mail_left_pending_by_one_run_is_delivered_by_the_next() {
     // Both runs on one database (on SQLite it is in the data dir they share).
     let database_url = crate::support::fresh_postgres_database().await;
-    let data_dir =
-        stop_with_mail_pending(app_with_unreachable_smtp(database_url.as_deref()).await, "later@example.com").await;
-    let left = std::fs::read(&eml_files(data_dir.path(), "pending")[0]).unwrap();
+    let data_dir = tempfile::tempdir().unwrap();
+    let mut command = crate::cli::gatehouse(data_dir.path());
+    command
+        .env("GATEHOUSE_SMTP_HOST", "127.0.0.1")
+        .env("GATEHOUSE_SMTP_PORT", crate::cli::free_port().to_string())
+        .env("GATEHOUSE_SMTP_TLS", "none")
+        .env("GATEHOUSE_SHUTDOWN_TIMEOUT", "1s");
+    if let Some(url) = &database_url {
+        command.env("GATEHOUSE_DATABASE_URL", url);
+    }
+    let first = crate::process::serve(command).await;
+    let registered =
+        first.post("/api/v1/auth/register/", json!({ "email": "later@example.com", "password": PASSWORD })).await;
+    assert_eq!(registered.status(), 201);
+    for _ in 0..200 {
+        if !eml_files(data_dir.path(), "pending").is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    first.stop().await;
+    let pending = eml_files(data_dir.path(), "pending");
+    assert_eq!(pending.len(), 1, "the first run stopped with the message undelivered");
+    let left = std::fs::read(&pending[0]).unwrap();
 
     let (port, mut received) = smtp_sink().await;
     let next = spawn_app_with(|s| {
