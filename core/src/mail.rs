@@ -189,9 +189,7 @@ impl Mailer {
 
     async fn resend(&self, left: &Path) -> Result<(), MailError> {
         let path = left.to_path_buf();
-        let taken = tokio::task::spawn_blocking(move || take_left_message(&path))
-            .await
-            .map_err(|e| std::io::Error::other(e.to_string()))??;
+        let taken = blocking_io(move || take_left_message(&path)).await?;
         let Some((raw, _held)) = taken else { return Ok(()) };
         let name = left.file_name().unwrap_or_default().to_string_lossy().into_owned();
         match envelope_of(&raw, &self.from) {
@@ -269,10 +267,10 @@ fn build_transport(smtp: &crate::config::SmtpSettings) -> Result<AsyncSmtpTransp
 /// Who a message written earlier goes to: its `To` addresses, from `from` (this run's sender).
 fn envelope_of(raw: &[u8], from: &Mailbox) -> Result<Envelope, MailError> {
     use mailparse::{MailAddr, MailHeaderMap};
-    let unreadable = |why: String| MailError::Unreadable(why);
-    let (headers, _) = mailparse::parse_headers(raw).map_err(|e| unreadable(e.to_string()))?;
-    let to = headers.get_first_header("To").ok_or_else(|| unreadable("no To header".into()))?;
-    let list = mailparse::addrparse_header(to).map_err(|e| unreadable(e.to_string()))?;
+    let unreadable = |why: &dyn std::fmt::Display| MailError::Unreadable(why.to_string());
+    let (headers, _) = mailparse::parse_headers(raw).map_err(|e| unreadable(&e))?;
+    let to = headers.get_first_header("To").ok_or_else(|| unreadable(&"no To header"))?;
+    let list = mailparse::addrparse_header(to).map_err(|e| unreadable(&e))?;
     let mut recipients = Vec::new();
     for entry in list.iter() {
         let singles = match entry {
@@ -280,11 +278,11 @@ fn envelope_of(raw: &[u8], from: &Mailbox) -> Result<Envelope, MailError> {
             MailAddr::Group(group) => &group.addrs[..],
         };
         for single in singles {
-            recipients.push(single.addr.parse::<Address>().map_err(|e| unreadable(e.to_string()))?);
+            recipients.push(single.addr.parse::<Address>().map_err(|e| unreadable(&e))?);
         }
     }
     if recipients.is_empty() {
-        return Err(unreadable("no address in the To header".into()));
+        return Err(unreadable(&"no address in the To header"));
     }
     Ok(Envelope::new(Some(from.email.clone()), recipients)?)
 }
@@ -320,7 +318,7 @@ fn take_left_message(path: &Path) -> Result<Option<(Vec<u8>, File)>, std::io::Er
 /// shows under its name.
 async fn write_eml(dir: &Path, raw: &[u8], hold: bool) -> Result<(PathBuf, Option<File>), std::io::Error> {
     let (dir, raw) = (dir.to_path_buf(), raw.to_vec());
-    tokio::task::spawn_blocking(move || {
+    blocking_io(move || {
         std::fs::create_dir_all(&dir)?;
         let name = eml_name();
         // Written under a dot name, then renamed: a reader polling the folder never sees half
@@ -344,7 +342,13 @@ async fn write_eml(dir: &Path, raw: &[u8], hold: bool) -> Result<(PathBuf, Optio
         Ok((path, held))
     })
     .await
-    .map_err(|e| std::io::Error::other(e.to_string()))?
+}
+
+/// Runs file work (locks, small writes) off the async workers.
+async fn blocking_io<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, std::io::Error> + Send + 'static,
+) -> Result<T, std::io::Error> {
+    tokio::task::spawn_blocking(work).await.map_err(std::io::Error::other)?
 }
 
 #[cfg(test)]
