@@ -1,6 +1,7 @@
 //! Accounts: registration, email verification, and the account's own view.
 
 use crate::auth::Principal;
+use crate::budgets::{ClientRequest, MailKind};
 use crate::context::RequestContext;
 use crate::domain::{Email, NewPassword, PasswordAttempt, PasswordPolicy, UserId, Username};
 use crate::error::{CoreError, FieldErrorsBuilder};
@@ -66,6 +67,7 @@ impl Gatehouse {
         context: &RequestContext,
         page: LinkPage,
     ) -> Result<User, CoreError> {
+        self.take_client_budget(ClientRequest::SignUp, context).await?;
         let user =
             self.create_user(&registration, Privileges::default(), !self.settings().require_email_verification).await?;
         audit::record(self.database(), Some(user.id), EventKind::Registered, context, "").await?;
@@ -82,6 +84,10 @@ impl Gatehouse {
         privileges: Privileges,
         verified: bool,
     ) -> Result<User, CoreError> {
+        let (email, username) = (&registration.email, registration.username.as_ref());
+        if let Some(conflict) = users::already_taken(self.pool(), email, username).await? {
+            return Err(conflict);
+        }
         let hash = self.0.hasher.hash(registration.password.expose()).await?;
         users::insert(
             self.database(),
@@ -97,8 +103,12 @@ impl Gatehouse {
         .await
     }
 
-    /// Issues a new link (retiring earlier ones) and mails it.
+    /// Issues a new link (retiring earlier ones) and mails it, unless the address had its
+    /// hourly share of verification mails (see [`crate::budgets`]).
     async fn send_verification(&self, user: &User, context: &RequestContext, page: &LinkPage) -> Result<(), CoreError> {
+        if !self.mail_budget_allows(MailKind::Verification, &user.email).await? {
+            return Ok(());
+        }
         let ttl = self.settings().verification_token_ttl;
         let link = self.issue_link(user, Purpose::VerifyEmail, ttl).await?;
         let url = page.url(&self.settings().public_url(), "/verify-email", &link);
@@ -146,6 +156,27 @@ impl Gatehouse {
         Ok(())
     }
 
+    /// Renders the `template` notice to the account's address (its `name` plus `extra`) and
+    /// queues it: mail that tells the owner what happened to the account.
+    pub(crate) fn send_notice(
+        &self,
+        user: &User,
+        template: &str,
+        subject: &str,
+        extra: serde_json::Value,
+    ) -> Result<(), CoreError> {
+        let mut context = serde_json::json!({ "name": user.display_username() });
+        if let (Some(context), serde_json::Value::Object(extra)) = (context.as_object_mut(), extra) {
+            context.extend(extra);
+        }
+        let mail = self
+            .mailer()
+            .render(template, &user.email, subject, context)
+            .map_err(|e| CoreError::internal("rendering a mail", e))?;
+        self.mailer().send(mail);
+        Ok(())
+    }
+
     /// Confirms the address if `token` is the live one for `uid`. Single use.
     pub async fn verify_email(&self, uid: &str, token: &str, context: &RequestContext) -> Result<User, CoreError> {
         let (user_id, stored) = self.find_link(uid, token, Purpose::VerifyEmail).await?;
@@ -173,6 +204,7 @@ impl Gatehouse {
         context: &RequestContext,
         page: LinkPage,
     ) -> Result<(), CoreError> {
+        self.take_client_budget(ClientRequest::Mail, context).await?;
         let (email, context) = (email.clone(), context.clone());
         self.in_background("resending a verification link", move |core| async move {
             if let Some(user) = users::find_by_email(core.pool(), &email).await? {

@@ -10,6 +10,7 @@ use crate::domain::{Email, ProfileChanges, UserId};
 use crate::error::CoreError;
 use crate::paging::{Page, PageRequest};
 use crate::store::audit::{self, EventKind};
+use crate::store::email_tokens;
 use crate::store::sessions::{self, Session};
 use crate::store::users::{self, User, UserOrder, UserSearch, UserUpdate};
 use crate::Gatehouse;
@@ -87,6 +88,12 @@ impl AccountChanges {
     /// Changes after which the account's sessions must end at once.
     fn ends_sessions(&self) -> bool {
         self.password.is_some() || self.is_active == Some(false)
+    }
+
+    /// Changes after which no link mailed earlier may work: they were sent under the old
+    /// password or to the old address, or the account is closed.
+    fn retires_links(&self) -> bool {
+        self.ends_sessions() || self.email.is_some()
     }
 }
 
@@ -174,6 +181,12 @@ impl Gatehouse {
         if changes.ends_sessions() {
             sessions::revoke_all_for_user(self.database(), id, None, "admin").await?;
         }
+        if changes.retires_links() {
+            email_tokens::retire_every_purpose(self.database(), id).await?;
+        }
+        if changes.password.is_some() {
+            self.send_password_changed_notice(&user, "set by an administrator")?;
+        }
         let detail = changes.field_names().join(", ");
         self.record_admin(actor, id, EventKind::AdminUserUpdated, context, &detail).await?;
         Ok(user)
@@ -193,7 +206,8 @@ impl Gatehouse {
         self.record_admin(actor, id, EventKind::AdminUserDeleted, context, &target.email).await
     }
 
-    /// Ends every session of an account (and so every access token issued to it).
+    /// Ends every session of an account (and so every access token issued to it), and retires
+    /// every link mailed for it, as the owner's own "log out everywhere" does.
     pub async fn end_user_sessions(
         &self,
         actor: &Superuser,
@@ -202,6 +216,7 @@ impl Gatehouse {
     ) -> Result<u64, CoreError> {
         self.user(id).await?;
         let ended = sessions::revoke_all_for_user(self.database(), id, None, "admin").await?;
+        email_tokens::retire_every_purpose(self.database(), id).await?;
         self.record_admin(actor, id, EventKind::AdminSessionsEnded, context, &format!("{ended} sessions")).await?;
         Ok(ended)
     }

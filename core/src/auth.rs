@@ -9,6 +9,7 @@ use crate::error::{CoreError, FieldErrorsBuilder};
 use crate::passwords::Verification;
 use crate::store::audit::{self, EventKind};
 use crate::store::email_tokens::{self, Purpose};
+use crate::store::login_streaks;
 use crate::store::sessions::{self, NewSession, Session, SessionKind};
 use crate::store::users::{self, LoginAccount, User};
 use crate::throttle::AttemptKeys;
@@ -86,6 +87,9 @@ impl Principal {
     }
 }
 
+/// Failed password logins in a row after which the owner is mailed (at most once a day).
+pub const PASSWORD_FAILURE_NOTICE_AFTER: i64 = 20;
+
 impl Gatehouse {
     /// Checks the password and opens a session. Unknown accounts, wrong passwords and inactive
     /// accounts all get [`CoreError::InvalidCredentials`] after the same amount of hashing;
@@ -126,13 +130,19 @@ impl Gatehouse {
             (found, _) => {
                 crate::metrics::login("invalid_credentials");
                 self.record_login_failure(&keys).await?;
+                if let Some(account) = &found {
+                    self.count_password_failure(&account.user).await?;
+                }
                 let user_id = found.map(|account| account.user.id);
                 audit::record(self.database(), user_id, EventKind::LoginFailed, context, "").await?;
                 return Err(CoreError::InvalidCredentials);
             }
         };
-        let LoginAccount { user, password_hash: mut hash, has_reset_links } = account;
+        let LoginAccount { user, password_hash: mut hash, has_reset_links, has_failure_streak } = account;
         self.clear_login_throttle(&keys).await?;
+        if has_failure_streak {
+            login_streaks::clear(self.database(), user.id).await?;
+        }
         if self.settings().require_email_verification && !user.is_verified {
             crate::metrics::login("email_not_verified");
             return Err(CoreError::EmailNotVerified);
@@ -151,6 +161,19 @@ impl Gatehouse {
         self.open_session(user, kind, context, device_cookie).await
     }
 
+    /// One more failed password login in a row for `user`: from the
+    /// [`PASSWORD_FAILURE_NOTICE_AFTER`]th on, the owner is told someone is trying, at most
+    /// once a day.
+    async fn count_password_failure(&self, user: &User) -> Result<(), CoreError> {
+        let failures = login_streaks::count_failure(self.database(), user.id).await?;
+        if failures < PASSWORD_FAILURE_NOTICE_AFTER || !self.notice_budget_allows("login-attempts", user.id).await? {
+            return Ok(());
+        }
+        let link = format!("{}/forgot-password", self.settings().public_url());
+        let extra = serde_json::json!({ "failures": failures, "link": link });
+        self.send_notice(user, "login_attempts", "Someone is trying to log in to your account", extra)
+    }
+
     /// A login for an API client that knows no second step (django_rest_jwt_auth, seed 003):
     /// an account with two-factor authentication is refused (`SecondFactorRequired`) and the
     /// half-open session closed at once, so the password alone never leaves a session behind.
@@ -159,14 +182,23 @@ impl Gatehouse {
         credentials: Credentials,
         context: &RequestContext,
     ) -> Result<(User, TokenPair), CoreError> {
+        let login = self.password_only_login(credentials, context).await?;
+        let tokens = login.tokens.ok_or_else(|| CoreError::internal("login", "an API session without tokens"))?;
+        Ok((login.user, tokens))
+    }
+
+    async fn password_only_login(
+        &self,
+        credentials: Credentials,
+        context: &RequestContext,
+    ) -> Result<Login, CoreError> {
         let login = self.login(credentials, SessionKind::Api, context).await?;
         if login.session.second_factor_pending {
             let principal = Principal { user: login.user, session: login.session };
             self.logout(&principal, context).await?;
             return Err(CoreError::SecondFactorRequired);
         }
-        let tokens = login.tokens.ok_or_else(|| CoreError::internal("login", "an API session without tokens"))?;
-        Ok((login.user, tokens))
+        Ok(login)
     }
 
     async fn open_session(
@@ -201,17 +233,42 @@ impl Gatehouse {
         Ok(Login { user, session, tokens, device_cookie })
     }
 
-    /// A new access token for the caller's session (a client that only keeps an access token
-    /// and renews it before it expires, as django_rest_jwt_auth clients do). The session's
-    /// own lifetime still bounds it; ending the session ends every token.
-    pub fn renew_access_token(&self, principal: &Principal) -> Result<String, CoreError> {
-        self.access_token(&principal.user, &principal.session)
+    /// A password sign-in for a client that keeps only an access token and renews it by
+    /// presenting it (django_rest_jwt_auth, seed 002): the token carries `orig_iat`, the time
+    /// of this sign-in, which [`Gatehouse::renew_access_token`] requires and keeps.
+    pub async fn sign_in_renewable(
+        &self,
+        credentials: Credentials,
+        context: &RequestContext,
+    ) -> Result<String, CoreError> {
+        let login = self.password_only_login(credentials, context).await?;
+        self.issue_access_token(&login.user, &login.session, Some(self.clock().now_secs()))
+    }
+
+    /// A new token for the session of `token`, which must be one that
+    /// [`Gatehouse::sign_in_renewable`] (or this) issued and be live, with the same `orig_iat`:
+    /// renewal ends `compat_rest_jwt_auth_refresh_limit` after the sign-in. A token of
+    /// another surface is refused, so it cannot be kept alive past its own expiry this way
+    /// (those surfaces renew with refresh tokens, whose reuse is detected).
+    pub async fn renew_access_token(&self, token: &str) -> Result<String, CoreError> {
+        let claims = self.0.jwt.verify(token).ok_or(CoreError::Unauthenticated)?;
+        let signed_in_at = claims.orig_iat.ok_or(CoreError::Unauthenticated)?;
+        let limit = self.settings().compat_rest_jwt_auth_refresh_limit.as_secs() as i64;
+        if self.clock().now_secs().saturating_sub(signed_in_at) > limit {
+            return Err(CoreError::Unauthenticated);
+        }
+        let principal = self.authenticate_access_token(token).await?.completed()?;
+        self.issue_access_token(&principal.user, &principal.session, Some(signed_in_at))
     }
 
     fn access_token(&self, user: &User, session: &Session) -> Result<String, CoreError> {
+        self.issue_access_token(user, session, None)
+    }
+
+    fn issue_access_token(&self, user: &User, session: &Session, orig_iat: Option<i64>) -> Result<String, CoreError> {
         let ttl = self.settings().access_token_ttl.as_secs() as i64;
         let (access, _) =
-            self.0.jwt.issue(user, session, ttl).map_err(|e| CoreError::internal("signing a token", e))?;
+            self.0.jwt.issue(user, session, ttl, orig_iat).map_err(|e| CoreError::internal("signing a token", e))?;
         Ok(access)
     }
 
@@ -348,9 +405,12 @@ impl Gatehouse {
         Ok(())
     }
 
-    /// Ends every session of the caller, and with them every access token already issued.
+    /// Ends every session of the caller, and with them every access token already issued, and
+    /// retires every link mailed for the account.
     pub async fn logout_all(&self, principal: &Principal, context: &RequestContext) -> Result<u64, CoreError> {
         let ended = sessions::revoke_all_for_user(self.database(), principal.user.id, None, "logout_all").await?;
+        // Someone who had a session may have had links mailed too (an email change above all).
+        email_tokens::retire_every_purpose(self.database(), principal.user.id).await?;
         let detail = format!("{ended} sessions");
         audit::record(self.database(), Some(principal.user.id), EventKind::LogoutAll, context, &detail).await?;
         Ok(ended)

@@ -146,6 +146,14 @@ pub struct Settings {
     pub login_free_attempts_per_account: i64,
     /// Different accounts failing to log in from one address before that address is slowed.
     pub login_free_attempts_per_ip: i64,
+    /// Mails of one kind (verification, reset, email change) to one address within any hour,
+    /// all surfaces together; requests beyond are answered as usual and send nothing.
+    pub mail_per_address_per_hour: usize,
+    /// Sign-ups from one client address within any hour, all surfaces together (then 429).
+    pub signups_per_ip_per_hour: usize,
+    /// Reset, resend-verification and email-change requests from one client address within any
+    /// hour, all surfaces together (then 429).
+    pub mail_requests_per_ip_per_hour: usize,
     /// Peers whose `Forwarded` / `X-Forwarded-For` headers are believed (addresses or CIDRs).
     #[serde(deserialize_with = "list::deserialize")]
     pub trusted_proxies: Vec<IpRange>,
@@ -163,6 +171,9 @@ pub struct Settings {
     pub argon2_parallelism: u32,
     /// How many password hashes may run at once (defaults to the number of cores).
     pub hash_concurrency: usize,
+    /// Password hashes that may wait for a hashing thread; past that a request that needs one
+    /// is answered 503 with `Retry-After` at once.
+    pub hash_queue_limit: usize,
     pub max_body_bytes: usize,
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
@@ -190,6 +201,10 @@ pub struct Settings {
     /// The client's own page for setting a new password (the package's `PATH_TO_RESTORE`):
     /// `/restore` mails `<url>?token=<token>`. Unset: Gatehouse's own reset page.
     pub compat_rest_jwt_auth_restore_url: Option<String>,
+    /// How long after a sign-in that surface's `/refresh` still renews the token (the
+    /// package's `JWT_REFRESH_EXPIRATION_DELTA`); after it, the client signs in again.
+    #[serde(with = "duration")]
+    pub compat_rest_jwt_auth_refresh_limit: Duration,
     /// Serve the `/accounts/api/...` surface (seed 003: registration, activation, login,
     /// profile, dashboard, history, password change and reset, its OpenAPI 3.0 document).
     pub compat_accounts_api: bool,
@@ -221,6 +236,9 @@ impl Default for Settings {
             principal_cache_ttl: Duration::from_secs(1),
             login_free_attempts_per_account: 5,
             login_free_attempts_per_ip: 20,
+            mail_per_address_per_hour: 5,
+            signups_per_ip_per_hour: 30,
+            mail_requests_per_ip_per_hour: 60,
             trusted_proxies: Vec::new(),
             forwarded_header: ForwardedHeader::XForwardedFor,
             verification_base_url_allowlist: Vec::new(),
@@ -230,6 +248,7 @@ impl Default for Settings {
             argon2_iterations: 2,
             argon2_parallelism: 1,
             hash_concurrency: num_cpus::get().max(1),
+            hash_queue_limit: 256,
             max_body_bytes: 64 * 1024,
             tls_cert: None,
             tls_key: None,
@@ -244,6 +263,7 @@ impl Default for Settings {
             compat_accounts_api: true,
             compat_rest_jwt_auth_prefix: "/auth".into(),
             compat_rest_jwt_auth_restore_url: None,
+            compat_rest_jwt_auth_refresh_limit: Duration::from_secs(7 * 86400),
         }
     }
 }
@@ -387,6 +407,18 @@ impl Settings {
         if self.login_free_attempts_per_ip < 1 {
             return Err(ConfigError::new("login_free_attempts_per_ip", "must be at least 1"));
         }
+        for (key, value) in [
+            ("mail_per_address_per_hour", self.mail_per_address_per_hour),
+            ("signups_per_ip_per_hour", self.signups_per_ip_per_hour),
+            ("mail_requests_per_ip_per_hour", self.mail_requests_per_ip_per_hour),
+        ] {
+            if !(1..=10_000).contains(&value) {
+                return Err(ConfigError::new(key, "must be between 1 and 10000"));
+            }
+        }
+        if self.hash_queue_limit == 0 {
+            return Err(ConfigError::new("hash_queue_limit", "must be at least 1"));
+        }
         if self.hash_concurrency == 0 {
             return Err(ConfigError::new("hash_concurrency", "must be at least 1"));
         }
@@ -478,6 +510,9 @@ fn path_error(file: Option<&Path>, error: &config::ConfigError) -> Option<Config
 }
 
 fn check_base_url(key: &str, value: &str) -> Result<(), ConfigError> {
+    if value.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(ConfigError::new(key, format!("{value:?} contains whitespace or control characters")));
+    }
     let parsed = url::Url::parse(value).map_err(|e| ConfigError::new(key, format!("`{value}`: {e}")))?;
     if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
         return Err(ConfigError::new(key, format!("`{value}` is not an http(s) URL")));

@@ -1,14 +1,15 @@
 //! Passwords after sign-up: change (signed in) and reset (by emailed link).
 
 use crate::auth::Principal;
+use crate::budgets::{ClientRequest, MailKind};
 use crate::context::RequestContext;
 use crate::domain::{Email, NewPassword, PasswordAttempt};
 use crate::error::CoreError;
 use crate::passwords::Verification;
 use crate::store::audit::{self, EventKind};
 use crate::store::email_tokens::{self, Purpose};
-use crate::store::sessions;
 use crate::store::users::{self, User};
+use crate::store::{sessions, totp_devices};
 use crate::Gatehouse;
 
 impl Gatehouse {
@@ -50,6 +51,7 @@ impl Gatehouse {
     ) -> Result<(), CoreError> {
         self.check_current_password(&principal.user, current).await?;
         self.store_password(&principal.user, new_password, Some(&principal.session.id)).await?;
+        self.send_password_changed_notice(&principal.user, "changed")?;
         audit::record(self.database(), Some(principal.user.id), EventKind::PasswordChanged, context, "").await?;
         Ok(())
     }
@@ -69,11 +71,15 @@ impl Gatehouse {
         context: &RequestContext,
         link: impl FnOnce(&str, &str) -> String + Send + 'static,
     ) -> Result<(), CoreError> {
+        self.take_client_budget(ClientRequest::Mail, context).await?;
         let (email, context) = (email.clone(), context.clone());
         self.in_background("requesting a password reset", move |core| async move {
             let Some(user) = users::find_by_email(core.pool(), &email).await?.filter(|u| u.is_active) else {
                 return Ok(());
             };
+            if !core.mail_budget_allows(MailKind::Reset, &user.email).await? {
+                return Ok(());
+            }
             let ttl = core.settings().password_reset_ttl;
             let issued = core.issue_link(&user, Purpose::ResetPassword, ttl).await?;
             let url = link(&issued.uid, &issued.token);
@@ -98,16 +104,28 @@ impl Gatehouse {
         let new_password = self.check_new_password(&user, new_password, "new_password")?;
         self.consume_link(&stored).await?;
         self.store_password(&user, &new_password, None).await?;
+        self.send_password_changed_notice(&user, "reset with a link we mailed to this address")?;
         audit::record(self.database(), Some(user.id), EventKind::PasswordReset, context, "").await?;
         Ok(())
     }
 
-    /// Hashes and stores the password, retires reset links, and ends every session but `keep`.
+    /// Hashes and stores the password, retires every emailed link (they were issued under
+    /// the old credentials), and ends every session but `keep`.
     async fn store_password(&self, user: &User, password: &NewPassword, keep: Option<&str>) -> Result<(), CoreError> {
         let hash = self.0.hasher.hash(password.expose()).await?;
         users::set_password_hash(self.database(), user.id, &hash).await?;
-        email_tokens::retire_all(self.database(), user.id, Purpose::ResetPassword).await?;
+        email_tokens::retire_every_purpose(self.database(), user.id).await?;
+        // A new password is the way back in after too many wrong second-factor codes.
+        totp_devices::clear_failures(self.database(), user.id).await?;
         sessions::revoke_all_for_user(self.database(), user.id, keep, "password_changed").await?;
         Ok(())
+    }
+
+    /// Tells the account's address that its password changed (`how`: "changed", "reset …",
+    /// "set by an administrator"), with the way back if that was not its owner.
+    pub(crate) fn send_password_changed_notice(&self, user: &User, how: &str) -> Result<(), CoreError> {
+        let link = format!("{}/forgot-password", self.settings().public_url());
+        let extra = serde_json::json!({ "how": how, "link": link });
+        self.send_notice(user, "password_changed", "Your password was changed", extra)
     }
 }

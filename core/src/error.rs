@@ -39,6 +39,9 @@ pub enum CoreError {
     NotFound,
     #[error("Too many attempts. Try again in {retry_after_secs} seconds.")]
     Throttled { retry_after_secs: u64 },
+    /// The server is too busy to take this on now (password hashes queued past their bound).
+    #[error("The server is busy. Try again in {retry_after_secs} seconds.")]
+    Overloaded { retry_after_secs: u64 },
     /// Anything unexpected; the detail is logged, never shown.
     #[error("Internal error.")]
     Internal(String),
@@ -59,6 +62,7 @@ impl CoreError {
             CoreError::Aal2Required => "aal2_required",
             CoreError::NotFound => "not_found",
             CoreError::Throttled { .. } => "throttled",
+            CoreError::Overloaded { .. } => "overloaded",
             CoreError::Internal(_) => "internal_error",
         }
     }
@@ -76,6 +80,7 @@ impl CoreError {
             CoreError::NotFound => 404,
             CoreError::Conflict { .. } => 409,
             CoreError::Throttled { .. } => 429,
+            CoreError::Overloaded { .. } => 503,
             CoreError::Internal(_) => 500,
         }
     }
@@ -156,6 +161,19 @@ impl FieldErrorsBuilder {
             Ok(())
         } else {
             Err(CoreError::validation(self.0))
+        }
+    }
+}
+
+impl CoreError {
+    /// Seconds a client should wait before asking again, for the errors that say so
+    /// (`Retry-After`).
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        match self {
+            CoreError::Throttled { retry_after_secs } | CoreError::Overloaded { retry_after_secs } => {
+                Some(*retry_after_secs)
+            }
+            _ => None,
         }
     }
 }

@@ -70,6 +70,33 @@ impl RootKey {
     }
 }
 
+/// Tags that prove a value was made by this server: HMAC-SHA256 under a key derived for one
+/// purpose, over the value's parts (each length-prefixed, so parts cannot run into each other).
+#[derive(Clone)]
+pub struct Tagger {
+    key: [u8; 32],
+}
+
+impl Tagger {
+    pub fn new(root: &RootKey, purpose: &str) -> Self {
+        Self { key: root.derive(&format!("tag/{purpose}")) }
+    }
+
+    pub fn tag(&self, parts: &[&str]) -> String {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC takes keys of any length");
+        for part in parts {
+            mac.update(&(part.len() as u64).to_be_bytes());
+            mac.update(part.as_bytes());
+        }
+        URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+    }
+
+    /// Whether `tag` is this tagger's tag of `parts` (compared in constant time).
+    pub fn verify(&self, parts: &[&str], tag: &str) -> bool {
+        crate::tokens::constant_time_eq(&self.tag(parts), tag)
+    }
+}
+
 /// Encryption at rest for secrets the server must read back (TOTP secrets):
 /// ChaCha20-Poly1305 under a key derived from the root key, a fresh random nonce per value,
 /// stored as base64url(`nonce || ciphertext`). `purpose` is bound as associated data, so a
@@ -107,6 +134,23 @@ impl SecretBox {
         }
         let (nonce, ciphertext) = bytes.split_at(12);
         self.cipher.decrypt(nonce.into(), Payload { msg: ciphertext, aad: purpose.as_bytes() }).ok()
+    }
+}
+
+#[cfg(test)]
+mod tagger_tests {
+    use super::{RootKey, Tagger};
+
+    #[test]
+    fn tags_verify_only_for_the_same_key_purpose_and_parts() {
+        let root = RootKey::from_text(&"k".repeat(40)).unwrap();
+        let tagger = Tagger::new(&root, "page-messages");
+        let tag = tagger.tag(&["/_fn/login", "abc"]);
+        assert!(tagger.verify(&["/_fn/login", "abc"], &tag));
+        assert!(!tagger.verify(&["/_fn/login", "abd"], &tag));
+        assert!(!tagger.verify(&["/_fn/login", "abc"], "forged"));
+        assert!(!tagger.verify(&["/_fn/loginabc", ""], &tag), "parts cannot be shifted");
+        assert!(!Tagger::new(&root, "other").verify(&["/_fn/login", "abc"], &tag));
     }
 }
 

@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod admin;
 pub mod auth;
+pub mod budgets;
 pub mod clock;
 pub mod config;
 pub mod context;
@@ -64,6 +65,8 @@ struct Inner {
     refresh: RefreshKeys,
     devices: DeviceKeys,
     two_factor: two_factor::TwoFactorKeys,
+    /// Tags messages a page is asked to show, so that only the server's own are shown.
+    page_messages: keys::Tagger,
     clock: Clock,
     /// Work that outlives the request that started it (mail, answer-hiding work).
     background: tokio_util::task::TaskTracker,
@@ -108,6 +111,7 @@ impl Gatehouse {
             settings.argon2_iterations,
             settings.argon2_parallelism,
             settings.hash_concurrency,
+            settings.hash_queue_limit,
         );
         let background = tokio_util::task::TaskTracker::new();
         Ok(Self(Arc::new(Inner {
@@ -115,6 +119,7 @@ impl Gatehouse {
             refresh: RefreshKeys::new(&root),
             devices: DeviceKeys::new(&root),
             two_factor: two_factor::TwoFactorKeys::new(&root),
+            page_messages: keys::Tagger::new(&root, "page-messages"),
             clock,
             mailer: Mailer::new(&settings, background.clone())?,
             background,
@@ -187,6 +192,18 @@ impl Gatehouse {
     /// How many password hashes run at once: the hasher's threads (`hash_concurrency`).
     pub fn password_hash_threads(&self) -> usize {
         self.0.hasher.concurrency()
+    }
+
+    /// A tag proving that this server made `message` for the page action `source` (a form's
+    /// error carried back to its page in the URL): see [`Gatehouse::is_own_page_message`].
+    pub fn page_message_tag(&self, source: &str, message: &str) -> String {
+        self.0.page_messages.tag(&[source, message])
+    }
+
+    /// Whether `tag` is this server's tag for `message` from `source`: a page shows a message
+    /// from its URL only then, so a crafted link cannot put words of its own on the page.
+    pub fn is_own_page_message(&self, source: &str, message: &str, tag: &str) -> bool {
+        self.0.page_messages.verify(&[source, message], tag)
     }
 
     pub fn clock(&self) -> &Clock {

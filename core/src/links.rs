@@ -23,8 +23,9 @@ pub enum LinkPage {
     Own,
     /// A client's page that a request asked for (`verification_base_url`) and the operator
     /// allowed (`GATEHOUSE_VERIFICATION_BASE_URL_ALLOWLIST`): `{base}/{uid}/{token}/`, the
-    /// shape of Django's `.../<uidb64>/<token>/` activation and reset URLs.
-    Client(String),
+    /// shape of Django's `.../<uidb64>/<token>/` activation and reset URLs. Only the parsed
+    /// URL is kept: what reaches a mail is its own serialization, never the client's text.
+    Client(url::Url),
 }
 
 impl LinkPage {
@@ -32,19 +33,40 @@ impl LinkPage {
     pub fn url(&self, public_url: &str, own_path: &str, link: &IssuedLink) -> String {
         match self {
             LinkPage::Own => format!("{public_url}{own_path}?uid={}&token={}", link.uid, link.token),
-            LinkPage::Client(base) => format!("{}/{}/{}/", base.trim_end_matches('/'), link.uid, link.token),
+            LinkPage::Client(base) => {
+                let mut url = base.clone();
+                // An http(s) URL always has path segments; the fallback is never taken.
+                if let Ok(mut segments) = url.path_segments_mut() {
+                    segments.pop_if_empty().push(&link.uid).push(&link.token).push("");
+                }
+                url.into()
+            }
         }
     }
+}
+
+/// A URL a client gave, parsed: refused (with a field error under `field`) when it carries
+/// whitespace or control characters anywhere, since those are how a second line or free text
+/// is smuggled into a mail; `url` would silently drop some of them, so the text is checked
+/// before it is parsed.
+pub fn parse_client_url(field: &str, raw: &str) -> Result<url::Url, CoreError> {
+    let refused = || CoreError::field(field, "Enter a valid URL.");
+    if raw.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(refused());
+    }
+    let url = url::Url::parse(raw).map_err(|_| refused())?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(refused());
+    }
+    Ok(url)
 }
 
 /// Whether `requested` is one of the `allowed` bases, or below one of them (a path under it).
 /// Compared as parsed URLs, so `https://app.example.com.evil.test` is not under
 /// `https://app.example.com`, and neither is `https://app.example.com/activate-evil` under
 /// `https://app.example.com/activate`.
-pub fn is_allowed_link_base(requested: &str, allowed: &[String]) -> bool {
-    let Ok(requested) = url::Url::parse(requested.trim()) else { return false };
-    if !matches!(requested.scheme(), "http" | "https") || requested.query().is_some() || requested.fragment().is_some()
-    {
+pub fn is_allowed_link_base(requested: &url::Url, allowed: &[String]) -> bool {
+    if requested.query().is_some() || requested.fragment().is_some() {
         return false;
     }
     allowed.iter().filter_map(|base| url::Url::parse(base).ok()).any(|base| {
@@ -57,20 +79,20 @@ pub fn is_allowed_link_base(requested: &str, allowed: &[String]) -> bool {
 }
 
 impl Gatehouse {
-    /// The page a client asked emailed links to open: its own when the operator allowed that
-    /// base, else Gatehouse's (a base not on the allow-list is never used, so a request cannot
-    /// make Gatehouse mail someone a link to a stranger's site).
-    pub fn link_page(&self, requested: Option<&str>) -> LinkPage {
-        match requested.map(str::trim).filter(|r| !r.is_empty()) {
-            Some(base) if is_allowed_link_base(base, &self.settings().verification_base_url_allowlist) => {
-                LinkPage::Client(base.to_string())
-            }
-            Some(base) => {
-                tracing::warn!(requested = %base, "a link base not on GATEHOUSE_VERIFICATION_BASE_URL_ALLOWLIST was ignored");
-                LinkPage::Own
-            }
-            None => LinkPage::Own,
+    /// The page a client asked emailed links to open (`verification_base_url`): its own when
+    /// the operator allowed that base, else Gatehouse's (a base not on the allow-list is never
+    /// used, so a request cannot make Gatehouse mail someone a link to a stranger's site). A
+    /// base with whitespace or control characters is refused as a field error.
+    pub fn link_page(&self, requested: Option<&str>) -> Result<LinkPage, CoreError> {
+        let Some(raw) = requested.filter(|r| !r.is_empty()) else { return Ok(LinkPage::Own) };
+        let base = parse_client_url("verification_base_url", raw)?;
+        if is_allowed_link_base(&base, &self.settings().verification_base_url_allowlist) {
+            return Ok(LinkPage::Client(base));
         }
+        // Only the origin: the text is the client's, and the log is not the place for it.
+        let origin = base.origin().ascii_serialization();
+        tracing::warn!(%origin, "a link base not on GATEHOUSE_VERIFICATION_BASE_URL_ALLOWLIST was ignored");
+        Ok(LinkPage::Own)
     }
 
     pub(crate) async fn issue_link(
@@ -124,7 +146,31 @@ impl Gatehouse {
 
 #[cfg(test)]
 mod tests {
-    use super::{is_allowed_link_base, IssuedLink, LinkPage};
+    use super::{is_allowed_link_base, parse_client_url, IssuedLink, LinkPage};
+
+    fn allowed_base(raw: &str, allowed: &[String]) -> bool {
+        parse_client_url("base", raw).is_ok_and(|url| is_allowed_link_base(&url, allowed))
+    }
+
+    #[test]
+    fn client_urls_with_whitespace_or_control_characters_are_refused() {
+        for bad in [
+            "http://allowed/activate/\nhttps://evil.test/steal",
+            "http://allowed/activate/\r\nX-Header: 1",
+            "http://allowed/activate text here",
+            " http://allowed/activate",
+            "http://allowed/activate\t",
+            "http://allowed/\u{0}x",
+            "http://allowed/\u{85}x",
+            "http://allowed/\u{2028}x",
+            "ftp://allowed/x",
+            "mailto:a@b.c",
+        ] {
+            let error = parse_client_url("verification_base_url", bad).unwrap_err();
+            assert!(error.fields().is_some_and(|f| f.contains_key("verification_base_url")), "{bad}");
+        }
+        assert!(parse_client_url("f", "https://app.example.com/activate").is_ok());
+    }
 
     #[test]
     fn only_allowed_bases_and_paths_below_them() {
@@ -136,7 +182,7 @@ mod tests {
             "http://localhost:5173",
             "http://localhost:5173/verify/",
         ] {
-            assert!(is_allowed_link_base(ok, &allowed), "{ok}");
+            assert!(allowed_base(ok, &allowed), "{ok}");
         }
         for refused in [
             "https://app.example.com",
@@ -152,9 +198,9 @@ mod tests {
             "not a url",
             "",
         ] {
-            assert!(!is_allowed_link_base(refused, &allowed), "{refused}");
+            assert!(!allowed_base(refused, &allowed), "{refused}");
         }
-        assert!(!is_allowed_link_base("https://app.example.com/activate", &[]));
+        assert!(!allowed_base("https://app.example.com/activate", &[]));
     }
 
     #[test]
@@ -164,9 +210,14 @@ mod tests {
             LinkPage::Own.url("https://id.example", "/verify-email", &link),
             "https://id.example/verify-email?uid=MQ&token=t0k"
         );
-        let client = LinkPage::Client("https://app.example.com/activate/".into());
+        let client = LinkPage::Client("https://app.example.com/activate/".parse().unwrap());
         assert_eq!(
             client.url("https://id.example", "/verify-email", &link),
+            "https://app.example.com/activate/MQ/t0k/"
+        );
+        let without_slash = LinkPage::Client("https://app.example.com/activate".parse().unwrap());
+        assert_eq!(
+            without_slash.url("https://id.example", "/verify-email", &link),
             "https://app.example.com/activate/MQ/t0k/"
         );
     }

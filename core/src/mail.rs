@@ -60,7 +60,7 @@ pub struct OutgoingMail {
 }
 
 /// Every mail, as text and HTML, compiled into the binary.
-const MAIL_TEMPLATES: [(&str, &str); 8] = [
+const MAIL_TEMPLATES: [(&str, &str); 16] = [
     ("verify_email.html", include_str!("../templates/mail/verify_email.html")),
     ("verify_email.txt", include_str!("../templates/mail/verify_email.txt")),
     ("reset_password.html", include_str!("../templates/mail/reset_password.html")),
@@ -69,6 +69,14 @@ const MAIL_TEMPLATES: [(&str, &str); 8] = [
     ("change_email.txt", include_str!("../templates/mail/change_email.txt")),
     ("email_change_notice.html", include_str!("../templates/mail/email_change_notice.html")),
     ("email_change_notice.txt", include_str!("../templates/mail/email_change_notice.txt")),
+    ("email_changed.html", include_str!("../templates/mail/email_changed.html")),
+    ("email_changed.txt", include_str!("../templates/mail/email_changed.txt")),
+    ("password_changed.html", include_str!("../templates/mail/password_changed.html")),
+    ("password_changed.txt", include_str!("../templates/mail/password_changed.txt")),
+    ("second_factor_locked.html", include_str!("../templates/mail/second_factor_locked.html")),
+    ("second_factor_locked.txt", include_str!("../templates/mail/second_factor_locked.txt")),
+    ("login_attempts.html", include_str!("../templates/mail/login_attempts.html")),
+    ("login_attempts.txt", include_str!("../templates/mail/login_attempts.txt")),
 ];
 
 impl Mailer {

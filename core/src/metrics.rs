@@ -28,6 +28,11 @@ pub fn throttled() {
     counter!("gatehouse_throttled_attempts_total").increment(1);
 }
 
+/// Mails not sent because their recipient had its hourly share of that kind.
+pub fn mail_suppressed(kind: &'static str) {
+    counter!("gatehouse_mail_suppressed_total", "kind" => kind).increment(1);
+}
+
 /// Password hashes waiting for a free hashing slot (the bounded pool), up or down by one.
 pub fn hash_queue(change: f64) {
     gauge!("gatehouse_password_hash_queue").increment(change);

@@ -36,10 +36,14 @@ pub struct PasswordHasher {
     /// Hashes and verifications run so far: lets tests prove that an unknown account costs
     /// exactly the work of a wrong password, without timing anything.
     runs: Arc<std::sync::atomic::AtomicU64>,
+    /// Hashes waiting for a thread, and how many may wait: past that a request is refused at
+    /// once (`Overloaded`, 503) rather than queued behind a flood.
+    waiting: Arc<std::sync::atomic::AtomicUsize>,
+    queue_limit: usize,
 }
 
 impl PasswordHasher {
-    pub fn new(memory_kib: u32, iterations: u32, parallelism: u32, concurrency: usize) -> Self {
+    pub fn new(memory_kib: u32, iterations: u32, parallelism: u32, concurrency: usize, queue_limit: usize) -> Self {
         let params = Params::new(memory_kib, iterations, parallelism, None).expect("checked by Settings");
         let dummy_hash = hash_blocking(&params, &uuid::Uuid::new_v4().to_string(), &mut Vec::new())
             .expect("hashing a random password");
@@ -49,6 +53,8 @@ impl PasswordHasher {
             concurrency,
             dummy_hash: Arc::new(dummy_hash),
             runs: Arc::default(),
+            waiting: Arc::default(),
+            queue_limit,
         }
     }
 
@@ -94,7 +100,8 @@ impl PasswordHasher {
         work: impl FnOnce(&mut Vec<Block>) -> T + Send + 'static,
     ) -> Result<T, CoreError> {
         let queued = Instant::now();
-        let waiting = QueueGauge::enter();
+        let waiting =
+            QueueGauge::enter(&self.waiting, self.queue_limit).ok_or(CoreError::Overloaded { retry_after_secs: 1 })?;
         let (reply, result) = tokio::sync::oneshot::channel();
         let runs = self.runs.clone();
         let job: Job = Box::new(move |memory| {
@@ -138,17 +145,21 @@ fn start_hashing_threads(concurrency: usize, blocks: usize) -> crossbeam_channel
 }
 
 /// Counts a hash waiting for a thread for as long as it waits, even if the wait is abandoned.
-struct QueueGauge;
+struct QueueGauge(Arc<std::sync::atomic::AtomicUsize>);
 
 impl QueueGauge {
-    fn enter() -> Self {
+    /// `None` when `limit` hashes already wait.
+    fn enter(waiting: &Arc<std::sync::atomic::AtomicUsize>, limit: usize) -> Option<Self> {
+        use std::sync::atomic::Ordering;
+        waiting.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| (n < limit).then_some(n + 1)).ok()?;
         crate::metrics::hash_queue(1.0);
-        QueueGauge
+        Some(QueueGauge(waiting.clone()))
     }
 }
 
 impl Drop for QueueGauge {
     fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
         crate::metrics::hash_queue(-1.0);
     }
 }
@@ -242,7 +253,7 @@ mod tests {
     use super::*;
 
     fn fast() -> PasswordHasher {
-        PasswordHasher::new(1024, 1, 1, 2)
+        PasswordHasher::new(1024, 1, 1, 2, 1000)
     }
 
     #[tokio::test]
@@ -309,7 +320,7 @@ mod tests {
 
     #[tokio::test]
     async fn old_parameters_ask_for_a_rehash() {
-        let old = PasswordHasher::new(512, 1, 1, 1).hash("pw-12345678").await.unwrap();
+        let old = PasswordHasher::new(512, 1, 1, 1, 1000).hash("pw-12345678").await.unwrap();
         assert_eq!(fast().verify(Some(&old), "pw-12345678").await.unwrap(), Verification::Match { needs_rehash: true });
     }
 
@@ -329,7 +340,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn concurrency_hashes_run_at_once_and_the_next_one_waits_for_a_free_thread() {
-        let hasher = PasswordHasher::new(1024, 1, 1, 3);
+        let hasher = PasswordHasher::new(1024, 1, 1, 3, 1000);
         let (started_tx, started) = mpsc::channel();
         let mut releases = Vec::new();
         let mut tasks = Vec::new();
@@ -364,7 +375,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_hash_whose_request_went_away_while_queued_is_not_run() {
-        let hasher = PasswordHasher::new(1024, 1, 1, 1);
+        let hasher = PasswordHasher::new(1024, 1, 1, 1, 1000);
         let (started_tx, started) = mpsc::channel();
         let (release, job) = held(0, &started_tx);
         let holding = tokio::spawn({
@@ -389,9 +400,36 @@ mod tests {
         assert_eq!((runs, hasher.runs()), (1, 2));
     }
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn past_the_queue_limit_a_hash_is_refused_at_once_not_queued() {
+        let hasher = PasswordHasher::new(1024, 1, 1, 1, 1);
+        let (started_tx, started) = mpsc::channel();
+        let (release, job) = held(0, &started_tx);
+        let holding = tokio::spawn({
+            let hasher = hasher.clone();
+            async move { hasher.run("test", job).await }
+        });
+        started.recv_timeout(HANG).expect("the first job started");
+        // The thread is busy: one hash may wait for it...
+        let waiting = tokio::spawn({
+            let hasher = hasher.clone();
+            async move { hasher.hash("a password").await }
+        });
+        while hasher.jobs.is_empty() {
+            tokio::task::yield_now().await;
+        }
+        // ...the next is refused without waiting.
+        let refused = hasher.hash("another password").await;
+        assert!(matches!(refused, Err(CoreError::Overloaded { retry_after_secs: 1 })), "{refused:?}");
+        release.send(()).unwrap();
+        holding.await.unwrap().unwrap();
+        waiting.await.unwrap().expect("the queued hash ran");
+        hasher.hash("room again").await.expect("the queue has room again");
+    }
+
     #[tokio::test]
     async fn a_hash_that_panics_fails_its_request_and_the_thread_hashes_on() {
-        let hasher = PasswordHasher::new(1024, 1, 1, 1);
+        let hasher = PasswordHasher::new(1024, 1, 1, 1, 1000);
         let failed = hasher.run("test", |_| -> usize { panic!("a hashing bug") }).await;
         assert!(failed.is_err());
         let hash = hasher.hash("a password").await.unwrap();

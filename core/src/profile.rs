@@ -2,6 +2,7 @@
 //! only when a link mailed to the new address is used (the old address is told at once).
 
 use crate::auth::Principal;
+use crate::budgets::{ClientRequest, MailKind};
 use crate::context::RequestContext;
 use crate::domain::{Email, PasswordAttempt, ProfileChanges};
 use crate::error::CoreError;
@@ -42,6 +43,7 @@ impl Gatehouse {
         if new_email.as_str() == user.email {
             return Err(CoreError::field("email", "This is already your email address."));
         }
+        self.take_client_budget(ClientRequest::Mail, context).await?;
         self.check_current_password(user, current_password).await?;
         if users::find_by_email(self.pool(), new_email).await?.is_some() {
             return Err(CoreError::Conflict {
@@ -51,9 +53,13 @@ impl Gatehouse {
         }
         let ttl = self.settings().verification_token_ttl;
         let link = self.issue_link_for(user, new_email.as_str(), Purpose::ChangeEmail, ttl).await?;
-        let url = format!("{}/confirm-email?uid={}&token={}", self.settings().public_url(), link.uid, link.token);
-        self.send_link_mail_to(new_email.as_str(), user, "change_email", "Confirm your new email address", &url, ttl)?;
-        self.send_change_notice(user, new_email)?;
+        // Beyond the address's hourly share the answer is the same, and no mail goes out.
+        if self.mail_budget_allows(MailKind::EmailChange, new_email.as_str()).await? {
+            let url = format!("{}/confirm-email?uid={}&token={}", self.settings().public_url(), link.uid, link.token);
+            let subject = "Confirm your new email address";
+            self.send_link_mail_to(new_email.as_str(), user, "change_email", subject, &url, ttl)?;
+            self.send_change_notice(user, new_email)?;
+        }
         audit::record(self.database(), Some(user.id), EventKind::EmailChangeRequested, context, new_email.as_str())
             .await?;
         Ok(())
@@ -92,11 +98,32 @@ impl Gatehouse {
         let before = users::find(self.pool(), user_id).await?.ok_or(CoreError::InvalidLink)?;
         let user = users::update(self.database(), user_id, &update).await?.ok_or(CoreError::InvalidLink)?;
         // Links sent to the old address (verification, reset) are not the account's any more.
-        email_tokens::retire_all(self.database(), user_id, Purpose::ResetPassword).await?;
-        email_tokens::retire_all(self.database(), user_id, Purpose::VerifyEmail).await?;
+        email_tokens::retire_every_purpose(self.database(), user_id).await?;
+        self.send_email_changed_notice(&before, &new_email)?;
         let detail = format!("{} -> {}", before.email, user.email);
         audit::record(self.database(), Some(user_id), EventKind::EmailChanged, context, &detail).await?;
         Ok(user)
+    }
+
+    /// Tells the address an account just left that it left, and where to turn if that was
+    /// not its owner (who can no longer reset the password by mail).
+    fn send_email_changed_notice(&self, before: &User, new_email: &Email) -> Result<(), CoreError> {
+        let extra = serde_json::json!({
+            "new_email": masked_address(new_email.as_str()),
+            "site_url": self.settings().public_url(),
+        });
+        self.send_notice(before, "email_changed", "Your email address was changed", extra)
+    }
+
+    /// Cancels the caller's pending email change: its link stops working. `NotFound` when
+    /// no change is pending.
+    pub async fn cancel_email_change(&self, principal: &Principal, context: &RequestContext) -> Result<(), CoreError> {
+        let user_id = principal.user.id;
+        if !email_tokens::retire_all(self.database(), user_id, Purpose::ChangeEmail).await? {
+            return Err(CoreError::NotFound);
+        }
+        audit::record(self.database(), Some(user_id), EventKind::EmailChangeCancelled, context, "").await?;
+        Ok(())
     }
 
     /// The address waiting for its confirmation link, if an email change is under way.
@@ -111,5 +138,34 @@ impl Gatehouse {
         let pending = live.into_iter().next().map(|t| (t.email, t.expires_at));
         self.0.principals.put_pending_email(user.id, pending.clone(), changes);
         Ok(pending.map(|(email, _)| email))
+    }
+}
+
+/// An address with most of it hidden (`alice@example.com` → `a***e@e***e.com`), for a mail to
+/// someone who may not be entitled to learn it: enough to recognise one's own address.
+pub fn masked_address(address: &str) -> String {
+    fn mask(part: &str) -> String {
+        let chars: Vec<char> = part.chars().collect();
+        match chars.as_slice() {
+            [] => String::new(),
+            [only] => format!("{only}***"),
+            [first, .., last] => format!("{first}***{last}"),
+        }
+    }
+    let (local, domain) = address.rsplit_once('@').unwrap_or((address, ""));
+    let (host, suffix) = domain.rsplit_once('.').map_or((domain, String::new()), |(h, s)| (h, format!(".{s}")));
+    format!("{}@{}{suffix}", mask(local), mask(host))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::masked_address;
+
+    #[test]
+    fn masked_addresses_keep_only_the_ends_and_the_top_level_domain() {
+        assert_eq!(masked_address("alice@example.com"), "a***e@e***e.com");
+        assert_eq!(masked_address("x@mail.example.org"), "x***@m***e.org");
+        assert_eq!(masked_address("bob@localhost"), "b***b@l***t");
+        assert!(!masked_address("mallory@evil.test").contains("mallory"));
     }
 }

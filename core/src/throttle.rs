@@ -84,7 +84,7 @@ impl AttemptKeys {
 }
 
 /// IPv4 addresses as they are; IPv6 addresses by their /64, which one host usually has all of.
-fn address_key(ip: IpAddr) -> String {
+pub(crate) fn address_key(ip: IpAddr) -> String {
     match ip.to_canonical() {
         IpAddr::V4(v4) => v4.to_string(),
         IpAddr::V6(v6) => {

@@ -27,6 +27,10 @@ pub struct AccessClaims {
     pub aal: String,
     pub amr: Vec<String>,
     pub otp_device_id: Option<i64>,
+    /// Only on tokens of the django_rest_jwt_auth surface, which renews a token by presenting
+    /// it: when the sign-in it descends from happened (Unix seconds; the package's claim).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub orig_iat: Option<i64>,
     /// Always `"access"`, so no other JWT this server might sign is accepted as one.
     pub token_type: String,
 }
@@ -47,11 +51,13 @@ impl JwtKeys {
         Self { encoding: EncodingKey::from_secret(&secret), decoding: DecodingKey::from_secret(&secret), validation }
     }
 
+    /// A token for `session`; `orig_iat` marks one that its surface renews (see the claim).
     pub fn issue(
         &self,
         user: &User,
         session: &Session,
         ttl_secs: i64,
+        orig_iat: Option<i64>,
     ) -> Result<(String, AccessClaims), jsonwebtoken::errors::Error> {
         let now = crate::db::now();
         let claims = AccessClaims {
@@ -66,6 +72,7 @@ impl JwtKeys {
             aal: session.aal.clone(),
             amr: session.amr.clone(),
             otp_device_id: session.otp_device_id,
+            orig_iat,
             token_type: "access".into(),
         };
         let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)?;
@@ -150,7 +157,7 @@ mod tests {
     #[test]
     fn issued_tokens_verify_with_all_claims() {
         let k = keys(&"k".repeat(40));
-        let (token, claims) = k.issue(&user(), &session(), 900).unwrap();
+        let (token, claims) = k.issue(&user(), &session(), 900, None).unwrap();
         let back = k.verify(&token).unwrap();
         assert_eq!(back, claims);
         assert_eq!(back.username, "a@example.com");
@@ -161,11 +168,11 @@ mod tests {
     #[test]
     fn refuses_wrong_key_expired_none_and_garbage() {
         let k = keys(&"k".repeat(40));
-        let (token, _) = keys(&"o".repeat(40)).issue(&user(), &session(), 900).unwrap();
+        let (token, _) = keys(&"o".repeat(40)).issue(&user(), &session(), 900, None).unwrap();
         assert!(k.verify(&token).is_none(), "wrong key");
-        let (expired, _) = k.issue(&user(), &session(), -60).unwrap();
+        let (expired, _) = k.issue(&user(), &session(), -60, None).unwrap();
         assert!(k.verify(&expired).is_none(), "expired");
-        let (good, _) = k.issue(&user(), &session(), 900).unwrap();
+        let (good, _) = k.issue(&user(), &session(), 900, None).unwrap();
         let payload = good.split('.').nth(1).unwrap();
         let none_header = URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#);
         assert!(k.verify(&format!("{none_header}.{payload}.")).is_none(), "alg none");

@@ -5,6 +5,11 @@
 //! - a code of the current step ±1 is accepted, and only for a step later than the last one
 //!   accepted for that device (no replay, even by two racing requests);
 //! - wrong codes are throttled per user by the login throttle's mechanism (`mfa:user:<id>`);
+//! - and guessing has an end (NIST SP 800-63B §5.2.2): a login waiting for its second step is
+//!   closed after [`SESSION_FAILURE_LIMIT`] wrong codes (the client starts over with the
+//!   password), and after [`ACCOUNT_FAILURE_LIMIT`] consecutive wrong codes of an account its
+//!   TOTP codes are refused until the owner uses a recovery code or resets the password (the
+//!   owner is mailed when that happens);
 //! - a verified second factor upgrades the *same* session to aal2;
 //! - TOTP secrets are stored sealed (ChaCha20-Poly1305), recovery codes as keyed hashes.
 
@@ -28,6 +33,10 @@ use crate::Gatehouse;
 const SECRET_PURPOSE: &str = "totp-secret";
 const CODES_SHOWN_ONCE: &str = "recovery-codes-shown-once";
 const STEP_SECS: u64 = 30;
+/// Wrong codes one login waiting for its second step may try before it is closed.
+pub const SESSION_FAILURE_LIMIT: i64 = 10;
+/// Consecutive wrong codes of an account after which its TOTP codes are refused.
+pub const ACCOUNT_FAILURE_LIMIT: i64 = 100;
 
 /// The keys of the two-factor module: sealing TOTP secrets and hashing recovery codes.
 #[derive(Clone)]
@@ -185,11 +194,23 @@ impl Gatehouse {
                 "There is no authenticator to check this code against; enrol one first.",
             ));
         };
+        if device.is_confirmed() && device.failures >= ACCOUNT_FAILURE_LIMIT {
+            // Not even checked: a right code now would only tell the guesser it was right.
+            self.second_factor_failed(principal, Some(device), context, "totp").await?;
+            return Err(CoreError::field(
+                "code",
+                "Too many wrong codes: this account's authenticator codes are refused until a recovery code \
+                 is used or the password is reset.",
+            ));
+        }
         if !self.totp_code_accepted(device, code, principal).await? {
-            audit::record(self.database(), Some(principal.user.id), EventKind::MfaFailed, context, "totp").await?;
+            self.second_factor_failed(principal, device.is_confirmed().then_some(device), context, "totp").await?;
             return Err(CoreError::field("code", "This code is not valid (or was already used)."));
         }
         self.clear_login_throttle(&keys).await?;
+        if device.failures > 0 {
+            totp_devices::clear_failures(self.database(), principal.user.id).await?;
+        }
         if !device.is_confirmed() {
             let now = self.clock().now_secs();
             if !totp_devices::confirm(self.database(), principal.user.id, device.id, now).await? {
@@ -251,13 +272,44 @@ impl Gatehouse {
             None => false,
         };
         let (true, Some(device)) = (used, device) else {
-            audit::record(self.database(), Some(principal.user.id), EventKind::MfaFailed, context, "recovery_code")
-                .await?;
+            self.second_factor_failed(principal, device, context, "recovery_code").await?;
             return Err(CoreError::field("code", "This recovery code is not valid (or was already used)."));
         };
         self.clear_login_throttle(&keys).await?;
+        totp_devices::clear_failures(self.database(), principal.user.id).await?;
         audit::record(self.database(), Some(principal.user.id), EventKind::RecoveryCodeUsed, context, "").await?;
         self.second_factor_verified(principal, "rec", device.id).await
+    }
+
+    /// A wrong code: recorded, counted against the account's confirmed `device` (the owner is
+    /// mailed when the count reaches the limit) and against a login waiting for its second
+    /// step, which is closed at its own limit.
+    async fn second_factor_failed(
+        &self,
+        principal: &Principal,
+        device: Option<&TotpDevice>,
+        context: &RequestContext,
+        what: &str,
+    ) -> Result<(), CoreError> {
+        let user = &principal.user;
+        audit::record(self.database(), Some(user.id), EventKind::MfaFailed, context, what).await?;
+        if let Some(device) = device {
+            if totp_devices::count_failure(self.database(), device.id).await? == ACCOUNT_FAILURE_LIMIT {
+                self.send_notice(
+                    user,
+                    "second_factor_locked",
+                    "Your authenticator codes are blocked",
+                    serde_json::json!({ "link": format!("{}/forgot-password", self.settings().public_url()) }),
+                )?;
+            }
+        }
+        if principal.session.second_factor_pending {
+            let failures = totp_devices::count_session_failure(self.database(), &principal.session.id).await?;
+            if failures >= SESSION_FAILURE_LIMIT {
+                sessions::revoke(self.database(), &principal.session.id, "second_factor_failures").await?;
+            }
+        }
+        Ok(())
     }
 
     async fn second_factor_verified(

@@ -164,6 +164,9 @@ fn spawn_hourly_cleanup(core: &Gatehouse) {
             if let Err(error) = core.purge_login_throttle().await {
                 tracing::warn!(%error, "could not purge old throttle counters");
             }
+            if let Err(error) = core.purge_budgets().await {
+                tracing::warn!(%error, "could not purge spent hourly budgets");
+            }
             if let Err(error) = core.prune_history().await {
                 tracing::warn!(%error, "could not delete history older than GATEHOUSE_AUDIT_RETENTION");
             }

@@ -65,6 +65,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         // Rendered whole, like every route (`SsrMode::Async`): the page is complete without
         // JavaScript, and the render timeout below covers all of it.
         .fallback(leptos_axum::render_app_async_with_context(context, app))
+        .layer(middleware::from_fn_with_state(state.clone(), own_form_errors_only))
         .layer(middleware::from_fn_with_state(state.clone(), same_origin_writes))
         .layer(middleware::from_fn_with_state(state.clone(), second_step_first))
         .layer(sessions)
@@ -89,7 +90,9 @@ async fn same_origin_writes(State(state): State<AppState>, request: Request<Body
     let claimed = headers.get(header::ORIGIN).or_else(|| headers.get(header::REFERER)).and_then(|v| v.to_str().ok());
     if let Some(claimed) = claimed {
         let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or_default();
-        if !same_origin(claimed, host, &state.core.settings().public_url()) {
+        let settings = state.core.settings();
+        let served_scheme = if settings.tls_cert.is_some() { "https" } else { "http" };
+        if !same_origin(claimed, served_scheme, host, &settings.public_url()) {
             // Only the origin: a full Referer may carry an emailed link's token.
             let origin = url::Url::parse(claimed).map(|u| u.origin().ascii_serialization()).unwrap_or_default();
             tracing::warn!(%origin, "refused a cross-origin form post");
@@ -97,6 +100,87 @@ async fn same_origin_writes(State(state): State<AppState>, request: Request<Body
         }
     }
     next.run(request).await
+}
+
+/// Query parameters of Leptos's no-JavaScript error round trip: a form posted without
+/// JavaScript that fails is redirected back to its page with the server function's path and
+/// the error (base64 JSON) in the URL, and the page shows that error.
+const ERROR_SOURCE_PARAM: &str = "__path";
+const ERROR_PARAM: &str = "__err";
+/// Our tag beside them (see [`own_form_errors_only`]).
+const ERROR_TAG_PARAM: &str = "__err_tag";
+
+/// A page shows only the errors this server put in its URL. The redirect that carries a failed
+/// form's error back to its page gets a tag (an HMAC of the error under a server key); a page
+/// asked for with an error that has no valid tag is redirected to itself without it, before
+/// the page (or, after hydration, its scripts) reads it. Without this, a link such as
+/// `/login?__path=/_fn/login&__err=<base64 JSON>` showed whatever text it carried in the
+/// page's error box.
+async fn own_form_errors_only(State(state): State<AppState>, request: Request<Body>, next: Next) -> Response {
+    if matches!(*request.method(), Method::GET | Method::HEAD) {
+        return match foreign_error_removed(&state.core, request.uri()) {
+            Some(clean) => Redirect::to(&clean).into_response(),
+            None => next.run(request).await,
+        };
+    }
+    let mut response = next.run(request).await;
+    if let Some(location) = response.headers().get(header::LOCATION).and_then(|v| v.to_str().ok()) {
+        if let Some(tagged) = error_redirect_tagged(&state.core, location) {
+            if let Ok(value) = HeaderValue::from_str(&tagged) {
+                response.headers_mut().insert(header::LOCATION, value);
+            }
+        }
+    }
+    response
+}
+
+/// The query's pairs, decoded.
+fn query_pairs(query: &str) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(query.as_bytes()).into_owned().collect()
+}
+
+fn pair<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    pairs.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str())
+}
+
+/// `Location` with a tag added when it carries a form's error back to its page.
+fn error_redirect_tagged(core: &gatehouse_core::Gatehouse, location: &str) -> Option<String> {
+    let base = url::Url::parse("http://page.invalid").expect("a valid URL");
+    let mut url = base.join(location).ok()?;
+    let pairs = query_pairs(url.query()?);
+    let (source, error) = (pair(&pairs, ERROR_SOURCE_PARAM)?, pair(&pairs, ERROR_PARAM)?);
+    let tag = core.page_message_tag(source, error);
+    url.query_pairs_mut().append_pair(ERROR_TAG_PARAM, &tag);
+    if url.origin() == base.origin() {
+        // It was a path: keep it one.
+        return Some(format!("{}?{}", url.path(), url.query().unwrap_or_default()));
+    }
+    Some(url.into())
+}
+
+/// The page's own address without the error parameters when `uri` carries an error that this
+/// server did not tag; `None` when there is nothing to remove.
+fn foreign_error_removed(core: &gatehouse_core::Gatehouse, uri: &axum::http::Uri) -> Option<String> {
+    let pairs = query_pairs(uri.query()?);
+    let error = pair(&pairs, ERROR_PARAM);
+    let source = pair(&pairs, ERROR_SOURCE_PARAM);
+    let tag = pair(&pairs, ERROR_TAG_PARAM);
+    match (source, error, tag) {
+        (None, None, None) => return None,
+        (Some(source), Some(error), Some(tag)) if core.is_own_page_message(source, error, tag) => return None,
+        _ => {}
+    }
+    // One leading slash: `//evil.test/` (or `/\evil.test/`) would leave the site.
+    let path = format!("/{}", uri.path().trim_start_matches(['/', '\\']));
+    let kept: Vec<&(String, String)> = pairs
+        .iter()
+        .filter(|(key, _)| ![ERROR_SOURCE_PARAM, ERROR_PARAM, ERROR_TAG_PARAM].contains(&key.as_str()))
+        .collect();
+    if kept.is_empty() {
+        return Some(path);
+    }
+    let query = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(kept).finish();
+    Some(format!("{path}?{query}"))
 }
 
 /// A browser session that passed the password step but still owes its second factor sees
@@ -120,17 +204,24 @@ async fn second_step_first(State(state): State<AppState>, mut request: Request<B
     next.run(request).await
 }
 
-/// `claimed` (an origin or a full URL) points at this server: the request's own host, or the
-/// configured public URL (when behind a proxy that rewrites `Host`).
-fn same_origin(claimed: &str, host: &str, public_url: &str) -> bool {
+/// `claimed` (an origin or a full URL) points at this server: the configured public URL's
+/// origin (scheme, host and port), or the request's own host reached by the scheme this
+/// listener serves (`https://<host>` is another origin than `http://<host>`).
+fn same_origin(claimed: &str, served_scheme: &str, host: &str, public_url: &str) -> bool {
     let Ok(url) = url::Url::parse(claimed) else { return false };
+    let public = url::Url::parse(public_url).ok();
+    if public.is_some_and(|p| p.origin() == url.origin()) {
+        return true;
+    }
+    if url.scheme() != served_scheme {
+        return false;
+    }
     let Some(claimed_host) = url.host_str() else { return false };
     let authority = match url.port() {
         Some(port) => format!("{claimed_host}:{port}"),
         None => claimed_host.to_string(),
     };
-    let public = url::Url::parse(public_url).ok();
-    authority.eq_ignore_ascii_case(host) || public.is_some_and(|p| p.origin() == url.origin())
+    authority.eq_ignore_ascii_case(host)
 }
 
 #[cfg(test)]
@@ -139,11 +230,23 @@ mod tests {
 
     #[test]
     fn origins_must_match_host_or_public_url() {
-        assert!(same_origin("http://127.0.0.1:3000", "127.0.0.1:3000", "http://127.0.0.1:3000"));
-        assert!(same_origin("http://127.0.0.1:3000/login?x=1", "127.0.0.1:3000", "http://x"));
-        assert!(same_origin("https://auth.example.com", "10.0.0.5:3000", "https://auth.example.com"));
-        assert!(!same_origin("https://evil.example", "127.0.0.1:3000", "http://127.0.0.1:3000"));
-        assert!(!same_origin("http://127.0.0.1:3001", "127.0.0.1:3000", "http://127.0.0.1:3000"));
-        assert!(!same_origin("null", "127.0.0.1:3000", "http://127.0.0.1:3000"));
+        let check = |claimed, host, public| same_origin(claimed, "http", host, public);
+        assert!(check("http://127.0.0.1:3000", "127.0.0.1:3000", "http://127.0.0.1:3000"));
+        assert!(check("http://127.0.0.1:3000/login?x=1", "127.0.0.1:3000", "http://x"));
+        assert!(check("https://auth.example.com", "10.0.0.5:3000", "https://auth.example.com"));
+        assert!(!check("https://evil.example", "127.0.0.1:3000", "http://127.0.0.1:3000"));
+        assert!(!check("http://127.0.0.1:3001", "127.0.0.1:3000", "http://127.0.0.1:3000"));
+        assert!(!check("null", "127.0.0.1:3000", "http://127.0.0.1:3000"));
+    }
+
+    #[test]
+    fn the_scheme_is_part_of_the_origin() {
+        // The http listener's own host named with https is another origin, and the reverse.
+        assert!(!same_origin("https://127.0.0.1:3000", "http", "127.0.0.1:3000", "http://127.0.0.1:3000"));
+        assert!(!same_origin("https://127.0.0.1:3000", "http", "127.0.0.1:3000", "http://x"));
+        assert!(!same_origin("http://id.example", "https", "id.example", "https://id.example"));
+        assert!(same_origin("https://id.example", "https", "id.example", "https://other.example"));
+        // Behind a TLS proxy the public URL names the https origin the browser sees.
+        assert!(same_origin("https://id.example", "http", "id.example", "https://id.example"));
     }
 }

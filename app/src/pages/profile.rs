@@ -7,7 +7,9 @@ use leptos_router::components::{Redirect, A};
 use leptos_router::hooks::use_query_map;
 
 use crate::components::{action_error, FormError, PasswordField, TextField};
-use crate::server_fns::{history, profile, ChangeEmail, ConfirmEmail, EventView, ProfileView, UpdateProfile};
+use crate::server_fns::{
+    history, profile, CancelEmailChange, ChangeEmail, ConfirmEmail, EventView, ProfileView, UpdateProfile,
+};
 
 #[component]
 pub fn ProfilePage() -> impl IntoView {
@@ -20,6 +22,8 @@ pub fn ProfilePage() -> impl IntoView {
             Some("We sent a link to your new address. Your email changes when you open it.")
         } else if q.get("email_changed").is_some() {
             Some("Your email address is changed.")
+        } else if q.get("email_cancelled").is_some() {
+            Some("The email change is cancelled; the link we sent no longer works.")
         } else {
             None
         }
@@ -93,6 +97,10 @@ fn TextArea(
 ) -> impl IntoView {
     let message = Signal::derive(move || error.get().and_then(|e| e.field(name)));
     let error_id = format!("{name}-error");
+    // The renderer writes a textarea's children as they are (tachys treats it as raw text), so
+    // `</textarea><meta ...>` in a bio would end the element and become markup: escape it here.
+    // The leading newline is the one the HTML parser drops, so a value's own first newline stays.
+    let content = format!("\n{}", html_escape::encode_text(&value));
     view! {
         <div class="field wide">
             <label for=name>{label}</label>
@@ -102,7 +110,7 @@ fn TextArea(
                 rows="4"
                 aria-invalid=move || message.get().is_some().to_string()
                 aria-describedby=error_id.clone()
-            >{value}</textarea>
+            >{content}</textarea>
             <p class="field-error" id=error_id aria-live="polite">{move || message.get()}</p>
         </div>
     }
@@ -111,15 +119,22 @@ fn TextArea(
 #[component]
 fn EmailCard(profile: ProfileView) -> impl IntoView {
     let action = ServerAction::<ChangeEmail>::new();
+    let cancel = ServerAction::<CancelEmailChange>::new();
     let error = action_error(action);
+    let cancel_error = action_error(cancel);
     view! {
         <section class="card" aria-labelledby="email-address">
             <h2 id="email-address">"Email address"</h2>
             <p>"Your email is " <strong data-testid="profile-email">{profile.email}</strong> "."</p>
             {profile.pending_email.map(|pending| view! {
-                <p class="alert success" data-testid="pending-email">
-                    "Waiting for you to open the link we sent to " <strong>{pending}</strong> "."
-                </p>
+                <div class="alert success" data-testid="pending-email">
+                    <p>"Waiting for you to open the link we sent to " <strong>{pending}</strong> "."</p>
+                    <FormError error=cancel_error/>
+                    <ActionForm action=cancel>
+                        <button type="submit" class="button secondary" data-testid="cancel-email-change"
+                            disabled=move || cancel.pending().get()>"Cancel this change"</button>
+                    </ActionForm>
+                </div>
             })}
             <p class="hint">"We send a link to the new address; your email changes when you open it. We tell your current address too."</p>
             <FormError error/>

@@ -117,6 +117,15 @@ pub async fn change_email(email: String, current_password: String) -> Result<(),
     Ok(())
 }
 
+/// Cancels the pending email change: the link sent to the new address stops working.
+#[server(prefix = "/_fn", endpoint = "cancel_email_change")]
+pub async fn cancel_email_change() -> Result<(), AppError> {
+    let principal = super::ssr::require_principal().await?;
+    super::ssr::core()?.cancel_email_change(&principal, &super::ssr::client()).await?;
+    leptos_axum::redirect("/profile?email_cancelled=1");
+    Ok(())
+}
+
 /// The link mailed to a new address.
 #[server(prefix = "/_fn", endpoint = "confirm_email")]
 pub async fn confirm_email(uid: String, token: String) -> Result<(), AppError> {
@@ -215,6 +224,7 @@ pub mod ssr {
             "profile_updated" => "Profile updated",
             "email_change_requested" => "Email change requested",
             "email_changed" => "Email changed",
+            "email_change_cancelled" => "Email change cancelled",
             "admin_user_created" => "Account created by an admin",
             "admin_user_updated" => "Account changed by an admin",
             "admin_user_deleted" => "Account deleted by an admin",

@@ -40,12 +40,23 @@ fn a_bad_value_names_its_variable() {
         (&[("database_url", "mysql://x")], "GATEHOUSE_DATABASE_URL"),
         (&[("require_email_verification", "perhaps")], "GATEHOUSE_REQUIRE_EMAIL_VERIFICATION"),
         (&[("login_free_attempts_per_ip", "many")], "GATEHOUSE_LOGIN_FREE_ATTEMPTS_PER_IP"),
+        (&[("mail_per_address_per_hour", "0")], "GATEHOUSE_MAIL_PER_ADDRESS_PER_HOUR"),
+        (&[("signups_per_ip_per_hour", "-1")], "GATEHOUSE_SIGNUPS_PER_IP_PER_HOUR"),
+        (&[("hash_queue_limit", "0")], "GATEHOUSE_HASH_QUEUE_LIMIT"),
         (&[("trusted_proxies", "10.0.0.0/99")], "GATEHOUSE_TRUSTED_PROXIES"),
         (&[("log_format", "xml")], "GATEHOUSE_LOG_FORMAT"),
         (&[("tls_cert", "/x.pem")], "GATEHOUSE_TLS_KEY"),
         (&[("compat_rest_jwt_auth_prefix", "auth/")], "GATEHOUSE_COMPAT_REST_JWT_AUTH_PREFIX"),
         (&[("compat_rest_jwt_auth_prefix", "/api/v1")], "GATEHOUSE_COMPAT_REST_JWT_AUTH_PREFIX"),
         (&[("compat_rest_jwt_auth_restore_url", "javascript:x")], "GATEHOUSE_COMPAT_REST_JWT_AUTH_RESTORE_URL"),
+        (
+            &[("compat_rest_jwt_auth_restore_url", "https://app.example.com/r\nhttps://evil.test/")],
+            "GATEHOUSE_COMPAT_REST_JWT_AUTH_RESTORE_URL",
+        ),
+        (
+            &[("verification_base_url_allowlist", "https://app.example.com/a b")],
+            "GATEHOUSE_VERIFICATION_BASE_URL_ALLOWLIST",
+        ),
         (&[("principal_cache_ttl", "61s")], "GATEHOUSE_PRINCIPAL_CACHE_TTL"),
     ];
     for (pairs, variable) in cases {
@@ -176,6 +187,9 @@ fn every_setting() -> Vec<Case> {
         case("principal_cache_ttl", "0s", "\"0s\"", |s| s.principal_cache_ttl.is_zero()),
         case("login_free_attempts_per_account", "9", "9", |s| s.login_free_attempts_per_account == 9),
         case("login_free_attempts_per_ip", "1000", "1000", |s| s.login_free_attempts_per_ip == 1000),
+        case("mail_per_address_per_hour", "2", "2", |s| s.mail_per_address_per_hour == 2),
+        case("signups_per_ip_per_hour", "3", "3", |s| s.signups_per_ip_per_hour == 3),
+        case("mail_requests_per_ip_per_hour", "4", "4", |s| s.mail_requests_per_ip_per_hour == 4),
         case("trusted_proxies", "10.0.0.0/8, 192.0.2.1", "[\"10.0.0.0/8\", \"192.0.2.1\"]", |s| {
             s.trusted_proxies.len() == 2 && s.trusted_proxies[1].contains(&"192.0.2.1".parse().unwrap())
         }),
@@ -192,6 +206,7 @@ fn every_setting() -> Vec<Case> {
         case("argon2_iterations", "3", "3", |s| s.argon2_iterations == 3),
         case("argon2_parallelism", "2", "2", |s| s.argon2_parallelism == 2),
         case("hash_concurrency", "7", "7", |s| s.hash_concurrency == 7),
+        case("hash_queue_limit", "9", "9", |s| s.hash_queue_limit == 9),
         case("max_body_bytes", "2048", "2048", |s| s.max_body_bytes == 2048),
         Case {
             with: &[("tls_key", "/k.pem")],
@@ -216,6 +231,9 @@ fn every_setting() -> Vec<Case> {
             s.metrics_bind.is_some_and(|a| a.port() == 9100)
         }),
         case("shutdown_timeout", "30s", "\"30s\"", |s| s.shutdown_timeout == secs(30)),
+        case("compat_rest_jwt_auth_refresh_limit", "2d", "\"2d\"", |s| {
+            s.compat_rest_jwt_auth_refresh_limit == secs(2 * 86400)
+        }),
     ]
 }
 

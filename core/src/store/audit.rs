@@ -30,6 +30,7 @@ pub enum EventKind {
     ProfileUpdated,
     EmailChangeRequested,
     EmailChanged,
+    EmailChangeCancelled,
     AdminUserCreated,
     AdminUserUpdated,
     AdminUserDeleted,
@@ -61,6 +62,7 @@ impl EventKind {
             EventKind::ProfileUpdated => "profile_updated",
             EventKind::EmailChangeRequested => "email_change_requested",
             EventKind::EmailChanged => "email_changed",
+            EventKind::EmailChangeCancelled => "email_change_cancelled",
             EventKind::AdminUserCreated => "admin_user_created",
             EventKind::AdminUserUpdated => "admin_user_updated",
             EventKind::AdminUserDeleted => "admin_user_deleted",
@@ -68,7 +70,7 @@ impl EventKind {
         }
     }
 
-    pub const ALL: [EventKind; 26] = [
+    pub const ALL: [EventKind; 27] = [
         EventKind::Registered,
         EventKind::LoginSucceeded,
         EventKind::LoginFailed,
@@ -91,6 +93,7 @@ impl EventKind {
         EventKind::ProfileUpdated,
         EventKind::EmailChangeRequested,
         EventKind::EmailChanged,
+        EventKind::EmailChangeCancelled,
         EventKind::AdminUserCreated,
         EventKind::AdminUserUpdated,
         EventKind::AdminUserDeleted,

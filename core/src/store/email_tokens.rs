@@ -101,15 +101,29 @@ pub(crate) fn live_exists(user_id_column: &'static str, purpose: Purpose) -> Str
     )
 }
 
-/// Retires every live token of the user for `purpose` (e.g. reset links once the password
-/// changed or the user logged in).
-pub async fn retire_all(db: &Database, user_id: UserId, purpose: Purpose) -> Result<(), CoreError> {
-    sqlx::query("UPDATE email_tokens SET used_at = $1 WHERE user_id = $2 AND purpose = $3 AND used_at IS NULL")
+/// Retires every live link of the user, whatever it is for: the credentials it was issued
+/// under changed (password change or reset, logout everywhere, an admin's change of the
+/// address or deactivation). A retired link answers like an expired one.
+pub async fn retire_every_purpose(db: &Database, user_id: UserId) -> Result<(), CoreError> {
+    sqlx::query("UPDATE email_tokens SET used_at = $1 WHERE user_id = $2 AND used_at IS NULL")
         .bind(now())
         .bind(user_id.0)
-        .bind(purpose.as_str())
         .execute(&db.writer)
         .await?;
     db.changed();
     Ok(())
+}
+
+/// Retires every live token of the user for `purpose`; `true` if there was one (e.g. reset
+/// links once the user logged in, or a pending email change cancelled).
+pub async fn retire_all(db: &Database, user_id: UserId, purpose: Purpose) -> Result<bool, CoreError> {
+    let result =
+        sqlx::query("UPDATE email_tokens SET used_at = $1 WHERE user_id = $2 AND purpose = $3 AND used_at IS NULL")
+            .bind(now())
+            .bind(user_id.0)
+            .bind(purpose.as_str())
+            .execute(&db.writer)
+            .await?;
+    db.changed();
+    Ok(result.rows_affected() > 0)
 }

@@ -2,6 +2,8 @@
 
 pub mod audit;
 pub mod email_tokens;
+pub mod login_streaks;
+pub mod rate_windows;
 pub mod recovery_codes;
 pub mod sessions;
 pub mod throttle;

@@ -15,6 +15,8 @@ pub struct TotpDevice {
     pub confirmed_at: Option<i64>,
     pub last_used_step: i64,
     pub created_at: i64,
+    /// Consecutive wrong second-factor codes of the account (see `crate::two_factor`).
+    pub failures: i64,
 }
 
 impl TotpDevice {
@@ -23,7 +25,7 @@ impl TotpDevice {
     }
 }
 
-const COLUMNS: &str = "id, user_id, secret_encrypted, confirmed_at, last_used_step, created_at";
+const COLUMNS: &str = "id, user_id, secret_encrypted, confirmed_at, last_used_step, created_at, failures";
 
 /// An SQL condition: the user whose id is `user_id` (a column or a statement parameter of
 /// the query it goes into, never input) has a confirmed device (what
@@ -96,6 +98,35 @@ pub async fn confirm(db: &Database, user: UserId, device: i64, now: i64) -> Resu
         .await?;
     tx.commit().await?;
     Ok(true)
+}
+
+/// Counts one more wrong code against the device; returns the consecutive count.
+pub async fn count_failure(db: &Database, device: i64) -> Result<i64, CoreError> {
+    Ok(sqlx::query_scalar("UPDATE totp_devices SET failures = failures + 1 WHERE id = $1 RETURNING failures")
+        .bind(device)
+        .fetch_one(&db.writer)
+        .await?)
+}
+
+/// The user's devices start counting wrong codes afresh (a right code, a recovery code used,
+/// the password reset).
+pub async fn clear_failures(db: &Database, user: UserId) -> Result<(), CoreError> {
+    sqlx::query("UPDATE totp_devices SET failures = 0 WHERE user_id = $1 AND failures <> 0")
+        .bind(user.0)
+        .execute(&db.writer)
+        .await?;
+    Ok(())
+}
+
+/// Counts one more wrong code in the login waiting for its second step; returns the count.
+pub async fn count_session_failure(db: &Database, session_id: &str) -> Result<i64, CoreError> {
+    Ok(sqlx::query_scalar(
+        "INSERT INTO second_factor_attempts (session_id, failures) VALUES ($1, 1) \
+         ON CONFLICT (session_id) DO UPDATE SET failures = second_factor_attempts.failures + 1 RETURNING failures",
+    )
+    .bind(session_id)
+    .fetch_one(&db.writer)
+    .await?)
 }
 
 pub async fn delete_for_user(db: &Database, user: UserId) -> Result<u64, CoreError> {

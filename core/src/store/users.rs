@@ -92,6 +92,7 @@ struct LoginRow {
     user: UserRow,
     password_hash: String,
     has_reset_links: Flag,
+    has_failure_streak: Flag,
 }
 
 /// An account as a login needs it: read in one statement, since a login's round trips to the
@@ -101,6 +102,8 @@ pub struct LoginAccount {
     pub password_hash: String,
     /// A password reset link still live when the login began.
     pub has_reset_links: bool,
+    /// Failed logins since the last successful one (see `store::login_streaks`).
+    pub has_failure_streak: bool,
 }
 
 impl From<UserRow> for User {
@@ -168,6 +171,31 @@ pub async fn insert(db: &Database, new: NewUser<'_>) -> Result<User, CoreError> 
     }
 }
 
+/// The conflict [`insert`] would answer when the email or username is already taken, found by
+/// reading: a sign-up for a taken address then costs no password hash. The unique indexes
+/// still decide between concurrent sign-ups.
+pub async fn already_taken(
+    pool: &AnyPool,
+    email: &Email,
+    username: Option<&Username>,
+) -> Result<Option<CoreError>, CoreError> {
+    let email_taken: Option<i64> =
+        sqlx::query_scalar("SELECT id FROM users WHERE email = $1").bind(email.as_str()).fetch_optional(pool).await?;
+    if email_taken.is_some() {
+        return Ok(Some(taken("email", "A user with that email already exists.")));
+    }
+    if let Some(username) = username {
+        let name_taken: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE username_key = $1")
+            .bind(username.key())
+            .fetch_optional(pool)
+            .await?;
+        if name_taken.is_some() {
+            return Ok(Some(taken("username", "A user with that username already exists.")));
+        }
+    }
+    Ok(None)
+}
+
 fn taken(field: &str, message: &str) -> CoreError {
     let mut fields = crate::error::FieldErrors::new();
     fields.insert(field.to_string(), vec![message.to_string()]);
@@ -193,14 +221,16 @@ pub async fn find_for_login(pool: &AnyPool, identifier: &LoginIdentifier) -> Res
         LoginIdentifier::Username(name) => ("username_key", name.key()),
     };
     let sql = format!(
-        "SELECT {COLUMNS}, password_hash, {} AS has_reset_links FROM users WHERE {column} = $1",
+        "SELECT {COLUMNS}, password_hash, {} AS has_reset_links, {} AS has_failure_streak FROM users WHERE {column} = $1",
         email_tokens::live_exists("users.id", Purpose::ResetPassword),
+        super::login_streaks::exists("users.id"),
     );
     let row = sqlx::query_as::<_, LoginRow>(&sql).bind(&value).fetch_optional(pool).await?;
     Ok(row.map(|r| LoginAccount {
         user: r.user.into(),
         password_hash: r.password_hash,
         has_reset_links: r.has_reset_links.0,
+        has_failure_streak: r.has_failure_streak.0,
     }))
 }
 

@@ -21,6 +21,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(read_account, update_account, delete_account))
         .routes(routes!(confirm_email_change))
+        .routes(routes!(cancel_email_change))
         .routes(routes!(history))
         .routes(routes!(list_sessions))
         .routes(routes!(revoke_session))
@@ -135,6 +136,19 @@ async fn confirm_email_change(
     ApiJson(body): ApiJson<EmailConfirmation>,
 ) -> Result<Json<User>, ApiError> {
     Ok(Json(state.core.confirm_email_change(&body.uid, &body.token, &client).await?))
+}
+
+/// Cancels the caller's pending email change: the link mailed to the new address stops
+/// working.
+#[utoipa::path(post, path = "/account/email/cancel", tag = "account", security(("Bearer" = []), ("JWT" = [])),
+    responses((status = 204, description = "Cancelled"), Unauthorized, SecondFactor, NotFound))]
+async fn cancel_email_change(
+    State(state): State<AppState>,
+    Client(client): Client,
+    AuthUser(principal): AuthUser,
+) -> Result<StatusCode, ApiError> {
+    state.core.cancel_email_change(&principal, &client).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// The caller's security history (what happened to the account, and what they did as an

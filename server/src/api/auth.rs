@@ -62,7 +62,7 @@ pub struct RegisterRequest {
 /// Creates an account and mails the confirmation link.
 #[utoipa::path(post, path = "/auth/register", tag = "auth", request_body = RegisterRequest,
     responses((status = 201, description = "The new account", body = User),
-        BadRequest, Conflict, PayloadTooLarge, UnsupportedMediaType))]
+        BadRequest, Conflict, Throttled, PayloadTooLarge, UnsupportedMediaType))]
 async fn register(
     State(state): State<AppState>,
     Client(client): Client,
@@ -145,7 +145,7 @@ pub struct EmailRequest {
 /// Mails a new confirmation link. The answer is the same whether or not the account exists.
 #[utoipa::path(post, path = "/auth/email/resend", tag = "auth", request_body = EmailRequest,
     responses((status = 202, description = "Accepted", body = Detail),
-        BadRequest, PayloadTooLarge, UnsupportedMediaType))]
+        BadRequest, Throttled, PayloadTooLarge, UnsupportedMediaType))]
 async fn resend_verification(
     State(state): State<AppState>,
     Client(client): Client,
@@ -285,7 +285,7 @@ async fn change_password(
 /// either way.
 #[utoipa::path(post, path = "/auth/password/reset", tag = "auth", request_body = EmailRequest,
     responses((status = 202, description = "Accepted", body = Detail),
-        BadRequest, PayloadTooLarge, UnsupportedMediaType))]
+        BadRequest, Throttled, PayloadTooLarge, UnsupportedMediaType))]
 async fn request_password_reset(
     State(state): State<AppState>,
     Client(client): Client,

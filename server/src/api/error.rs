@@ -106,6 +106,15 @@ pub struct ErrorBody {
     pub fields: Option<FieldErrors>,
 }
 
+impl ApiError {
+    fn core(&self) -> Option<&CoreError> {
+        match self {
+            ApiError::Core(error) => Some(error),
+            ApiError::BadRequest { .. } => None,
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
@@ -116,8 +125,8 @@ impl IntoResponse for ApiError {
         let body = ErrorEnvelope { error: ErrorBody { code: code.to_string(), message, fields } };
         let mut response = (status, axum::Json(body)).into_response();
         let headers = response.headers_mut();
-        if let ApiError::Core(CoreError::Throttled { retry_after_secs }) = &self {
-            headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+        if let Some(retry_after_secs) = self.core().and_then(CoreError::retry_after_secs) {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
         }
         if status == StatusCode::UNAUTHORIZED {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"api\""));

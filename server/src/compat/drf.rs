@@ -66,8 +66,10 @@ impl IntoResponse for DrfError {
     fn into_response(self) -> Response {
         let (status, body) = self.body();
         let mut response = (status, Json(body)).into_response();
-        if let DrfError::Core(CoreError::Throttled { retry_after_secs }) = &self {
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+        if let DrfError::Core(error) = &self {
+            if let Some(retry_after_secs) = error.retry_after_secs() {
+                response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+            }
         }
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("JWT realm=\"api\""));

@@ -4,7 +4,7 @@
 //! `{"status": <code>, "error": {"message": ...}}` with the same HTTP status — shaped here, in
 //! `Error::into_response`, and nowhere else. Decisions: `docs/compatibility.md`.
 
-use axum::extract::{FromRequest, FromRequestParts, Request, State};
+use axum::extract::{FromRequest, Request, State};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -63,8 +63,11 @@ impl IntoResponse for Error {
         };
         let body = json!({ "status": status.as_u16(), "error": { "message": message } });
         let mut response = (status, Json(body)).into_response();
-        if let Error::Core(CoreError::Throttled { retry_after_secs }) = &self {
-            response.headers_mut().insert(axum::http::header::RETRY_AFTER, (*retry_after_secs).into());
+        if let Some(retry_after_secs) = match &self {
+            Error::Core(error) => error.retry_after_secs(),
+            Error::Body(_) => None,
+        } {
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, retry_after_secs.into());
         }
         response
     }
@@ -80,18 +83,6 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
         let bytes = axum::body::Bytes::from_request(request, state).await.map_err(|e| Error::Body(e.body_text()))?;
         let text = if bytes.iter().all(u8::is_ascii_whitespace) { &b"{}"[..] } else { &bytes[..] };
         serde_json::from_slice(text).map(Body).map_err(|e| Error::Body(format!("Invalid JSON body: {e}")))
-    }
-}
-
-/// `Authorization: Bearer <token>` of a session that completed logging in.
-struct BearerUser(Principal);
-
-impl FromRequestParts<AppState> for BearerUser {
-    type Rejection = Error;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let token = bearer_token(parts).ok_or(CoreError::Unauthenticated)?;
-        Ok(BearerUser(state.core.authenticate_access_token(token).await?.completed()?))
     }
 }
 
@@ -149,13 +140,15 @@ async fn signin(
     let username = required("username", body.username)?;
     let password = required("password", body.password)?;
     let credentials = Credentials::parse(&username, &password)?;
-    let (_, tokens) = state.core.login_password_only_client(credentials, &client).await?;
-    Ok(ok(json!({ "token": tokens.access })))
+    Ok(ok(json!({ "token": state.core.sign_in_renewable(credentials, &client).await? })))
 }
 
-/// A new token for the same session (the package's clients renew before `exp`).
-async fn refresh(State(state): State<AppState>, BearerUser(principal): BearerUser) -> Result<Response, Error> {
-    Ok(ok(json!({ "token": state.core.renew_access_token(&principal)? })))
+/// A new token for the same session (the package's clients renew before `exp`): only for a
+/// token this surface issued, and only up to `GATEHOUSE_COMPAT_REST_JWT_AUTH_REFRESH_LIMIT`
+/// after its sign-in.
+async fn refresh(State(state): State<AppState>, parts: Parts) -> Result<Response, Error> {
+    let token = bearer_token(&parts).ok_or(CoreError::Unauthenticated)?;
+    Ok(ok(json!({ "token": state.core.renew_access_token(token).await? })))
 }
 
 #[derive(Deserialize)]
@@ -182,11 +175,14 @@ async fn restore(
     let email = required("email", body.email)?;
     let email = CoreError::parse_field("email", Email::parse(&email))?;
     match state.core.settings().compat_rest_jwt_auth_restore_url.clone() {
-        // The client's page gets the token as one query parameter, as the package sends it.
+        // The client's page gets the token as one query parameter, as the package sends it;
+        // the mail carries the parsed URL's own serialization (the setting is checked at start).
         Some(page) => {
+            let page = gatehouse_core::links::parse_client_url("compat_rest_jwt_auth_restore_url", &page)?;
             let link = move |uid: &str, token: &str| {
-                let joiner = if page.contains('?') { '&' } else { '?' };
-                format!("{page}{joiner}token={uid}.{token}")
+                let mut url = page;
+                url.query_pairs_mut().append_pair("token", &format!("{uid}.{token}"));
+                url.to_string()
             };
             state.core.request_password_reset_linking(&email, &client, link).await?;
         }

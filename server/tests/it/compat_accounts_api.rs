@@ -150,7 +150,8 @@ async fn seed_003_register_activate_log_in_profile_dashboard_history_and_passwor
     assert_eq!(status, 200);
     let stranger = json!({ "email": "nobody@example.com" });
     assert_eq!(send(&app, "POST", "/accounts/api/forget/password/", None, Some(stranger)).await, (200, answer));
-    let (uidb64, token) = client_link_parts(&outbox.wait_for_nth_link(email, 3).await);
+    // Mail 3 was the notice of the password change above; the reset link is mail 4.
+    let (uidb64, token) = client_link_parts(&outbox.wait_for_nth_link(email, 4).await);
     let set_path = format!("/accounts/api/set/new/forget/password/{uidb64}/{token}/");
     let newest = "the Newest passphrase 3";
     let mismatch = json!({ "new_password": newest, "confirm_password": "typo" });
@@ -304,4 +305,54 @@ async fn token_status(app: &TestApp, surface: &str, token: &str) -> u16 {
         _ => app.get_with_token("/api/v1/account/", "Bearer", token).await,
     };
     response.status().as_u16()
+}
+
+#[tokio::test]
+async fn a_link_base_with_whitespace_or_control_characters_is_refused_and_never_mailed() {
+    let app = seed_app().await;
+    let email = "smuggle@example.com";
+    let smuggled = [
+        format!("{CLIENT_PAGE}/\nhttps://evil.test/steal"),
+        format!("{CLIENT_PAGE}/ click https://evil.test"),
+        format!("{CLIENT_PAGE}/\r\nBcc: victim@example.com"),
+        format!("{CLIENT_PAGE}\t"),
+    ];
+    for base in &smuggled {
+        let form = json!({ "username": "smuggle", "email": email, "password": PASSWORD,
+            "confirm_password": PASSWORD, "verification_base_url": base });
+        let (status, body) = send(&app, "POST", "/accounts/api/registration/", None, Some(form)).await;
+        assert_eq!(status, 400, "{base:?}: {body}");
+        assert!(body["verification_base_url"].is_array(), "the field is named, in this surface's shape: {body}");
+    }
+    let form = json!({ "username": "smuggle", "email": email, "password": PASSWORD,
+        "confirm_password": PASSWORD, "verification_base_url": CLIENT_PAGE });
+    assert_eq!(send(&app, "POST", "/accounts/api/registration/", None, Some(form)).await.0, 201);
+    for (path, body) in [
+        ("/accounts/api/get/acctivation/token/", json!({ "email": email, "verification_base_url": smuggled[0] })),
+        ("/accounts/api/forget/password/", json!({ "email": email, "verification_base_url": smuggled[0] })),
+    ] {
+        let (status, answer) = send(&app, "POST", path, None, Some(body)).await;
+        assert_eq!(status, 400, "{path}: {answer}");
+        assert!(answer["verification_base_url"].is_array(), "{path}: {answer}");
+    }
+    // Only the registration's own mail went out, and no mail names the smuggled site.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let mails = app.outbox().messages_to(email);
+    assert_eq!(mails.len(), 1, "{mails:?}");
+    assert!(mails.iter().all(|m| !m.contains("evil.test")), "{mails:?}");
+}
+
+#[tokio::test]
+async fn the_mailed_client_link_is_the_parsed_url_with_the_uid_and_token_as_path_segments() {
+    let app = seed_app().await;
+    let email = "segments@example.com";
+    // A base that parses to a different serialization than its text (upper-case host, a dot
+    // segment): the mail carries the parsed form.
+    let base = "https://APP.example.com/activate/./";
+    let form = json!({ "username": "segments", "email": email, "password": PASSWORD,
+        "confirm_password": PASSWORD, "verification_base_url": base });
+    assert_eq!(send(&app, "POST", "/accounts/api/registration/", None, Some(form)).await.0, 201);
+    let link = app.outbox().wait_for_link(email).await;
+    let (uid, token) = client_link_parts(&link);
+    assert_eq!(link, format!("{CLIENT_PAGE}/{uid}/{token}/"));
 }

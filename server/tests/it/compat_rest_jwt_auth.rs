@@ -188,3 +188,64 @@ async fn restore_mails_the_clients_own_page_with_the_token_when_configured() {
     .await;
     assert_eq!(status, 200);
 }
+
+fn claims(token: &str) -> Value {
+    use base64::Engine;
+    let payload = token.split('.').nth(1).unwrap();
+    serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+}
+
+#[tokio::test]
+async fn refresh_renews_only_this_surfaces_tokens() {
+    let app = spawn_app_with(|s| s.set("require_email_verification", "false")).await;
+    let body = json!({ "email": "own@example.com", "email_as_name": true, "password": PASSWORD });
+    assert_eq!(post(&app, "/auth/signup", None, body).await.0, 200);
+    // A token of /api/v1 and one of the djoser surface, for the same account.
+    let api = app.login("own@example.com", PASSWORD).await.json::<Value>().await.unwrap()["access"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (_, djoser) =
+        post(&app, "/api/jwt/create/", None, json!({ "email": "own@example.com", "password": PASSWORD })).await;
+    let djoser = djoser["token"].as_str().expect("a djoser token").to_string();
+    for foreign in [&api, &djoser] {
+        assert!(claims(foreign).get("orig_iat").is_none());
+        let (status, body) = post(&app, "/auth/refresh", Some(foreign), json!({})).await;
+        assert_error(status, &body, 401);
+    }
+    // This surface's own token renews, carrying its sign-in time along.
+    let (_, signed_in) =
+        post(&app, "/auth/signin", None, json!({ "username": "own@example.com", "password": PASSWORD })).await;
+    let token = signed_in["token"].as_str().unwrap().to_string();
+    let orig_iat = claims(&token)["orig_iat"].as_i64().expect("the package's orig_iat claim");
+    let (status, renewed) = post(&app, "/auth/refresh", Some(&token), json!({})).await;
+    assert_eq!(status, 200, "{renewed}");
+    assert_eq!(claims(renewed["token"].as_str().unwrap())["orig_iat"], orig_iat, "kept, not moved forward");
+}
+
+#[tokio::test]
+async fn refresh_ends_at_the_refresh_limit_after_the_sign_in() {
+    for (limit, days) in [(None, 7u64), (Some("2d"), 2)] {
+        let app = spawn_app_with(|s| {
+            s.set("require_email_verification", "false");
+            if let Some(limit) = limit {
+                s.set("compat_rest_jwt_auth_refresh_limit", limit);
+            }
+        })
+        .await;
+        let body = json!({ "email": "limit@example.com", "email_as_name": true, "password": PASSWORD });
+        assert_eq!(post(&app, "/auth/signup", None, body).await.0, 200);
+        let (_, signed_in) =
+            post(&app, "/auth/signin", None, json!({ "username": "limit@example.com", "password": PASSWORD })).await;
+        let mut token = signed_in["token"].as_str().unwrap().to_string();
+        // Renewed along the way (the access token's own expiry runs on the real clock)...
+        app.clock.advance(std::time::Duration::from_secs(days * 86400 - 60));
+        let (status, body) = post(&app, "/auth/refresh", Some(&token), json!({})).await;
+        assert_eq!(status, 200, "within the limit: {body}");
+        token = body["token"].as_str().unwrap().to_string();
+        // ...but not past the limit after the sign-in.
+        app.clock.advance(std::time::Duration::from_secs(120));
+        let (status, body) = post(&app, "/auth/refresh", Some(&token), json!({})).await;
+        assert_error(status, &body, 401);
+    }
+}

@@ -93,6 +93,54 @@ async fn cross_origin_form_posts_are_refused() {
 }
 
 #[tokio::test]
+async fn a_crafted_error_in_the_url_shows_no_text_of_its_own() {
+    use base64::Engine;
+    let app = spawn_app().await;
+    let crafted = serde_json::json!({ "Rejected": { "code": "invalid_credentials",
+        "message": "Your account is suspended. Call +1 555 0100 now.",
+        "fields": { "username": ["Call +1 555 0100 now."] } } });
+    let encoded = base64::engine::general_purpose::URL_SAFE.encode(crafted.to_string());
+    for extra in ["", "&__err_tag=forged", "&next=%2Fdashboard"] {
+        let path = format!("/login?__path=%2F_fn%2Flogin&__err={encoded}{extra}");
+        let browser = app.browser();
+        let redirect = browser.redirect_of(&path).await.expect("sent to the page without the error");
+        assert!(!redirect.contains("__err"), "{redirect}");
+        assert!(redirect.starts_with("/login"), "{redirect}");
+        let html = browser.page(&redirect).await;
+        assert!(!html.contains("555 0100"), "the crafted text is not shown");
+    }
+    // Not a way off the site either.
+    let off_site = app.browser().redirect_of(&format!("//evil.test/?__path=x&__err={encoded}")).await;
+    assert!(off_site.as_deref().is_some_and(|l| l.starts_with('/') && !l.starts_with("//")), "{off_site:?}");
+
+    // The server's own error still makes the round trip.
+    let (_, location) = app
+        .browser()
+        .submit("/login", "/_fn/login", &[("username", "ghost@example.com"), ("password", "wrong password")])
+        .await;
+    assert!(location.contains("__err_tag="), "{location}");
+    assert!(app.browser().page(&location).await.contains("No active account found with the given credentials."));
+}
+
+#[tokio::test]
+async fn a_form_post_claiming_the_same_host_by_another_scheme_is_refused() {
+    let app = spawn_app().await;
+    let host = app.base.trim_start_matches("http://").to_string();
+    let post = |origin: String, email: &'static str| {
+        app.client
+            .post(app.url("/_fn/register"))
+            .header("Accept", "text/html")
+            .header("Origin", origin)
+            .form(&[("email", email), ("password", PASSWORD)])
+            .send()
+    };
+    assert_eq!(post(format!("https://{host}"), "scheme@example.com").await.unwrap().status(), 403);
+    assert_eq!(app.register("scheme@example.com", None).await.status(), 201, "the forged post created nothing");
+    let same = post(format!("http://{host}"), "same@example.com").await.unwrap();
+    assert!(same.status().as_u16() < 400, "the page's own origin is accepted: {}", same.status());
+}
+
+#[tokio::test]
 async fn the_dashboard_sends_anonymous_visitors_to_log_in() {
     let app = spawn_app().await;
     let response = app.get_page("/dashboard").await;

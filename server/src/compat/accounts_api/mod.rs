@@ -102,7 +102,7 @@ async fn registration(
     let password = required("password", body.password)?;
     confirmed(&password, body.confirm_password)?;
     let registration = Registration::parse(&email, Some(&username), &password, state.core.password_policy())?;
-    let page = state.core.link_page(body.verification_base_url.as_deref());
+    let page = state.core.link_page(body.verification_base_url.as_deref())?;
     let user = state.core.register_linking(registration, &client, page).await?;
     let name = user.display_username();
     Ok((
@@ -136,7 +136,7 @@ async fn activation_token(
 ) -> Answer<Msg> {
     let email = required("email", body.email)?;
     let email = CoreError::parse_field("email", Email::parse(&email))?;
-    let page = state.core.link_page(body.verification_base_url.as_deref());
+    let page = state.core.link_page(body.verification_base_url.as_deref())?;
     state.core.resend_verification_linking(&email, &client, page).await?;
     Ok(msg("We have sent you an account activation link at your registered email address. If you don't receive an \
          email, please make sure you have entered your registered email address. Thank you!"))
@@ -400,7 +400,7 @@ async fn forget_password(
 ) -> Answer<Msg> {
     let email = required("email", body.email)?;
     let email = CoreError::parse_field("email", Email::parse(&email))?;
-    let page = state.core.link_page(body.verification_base_url.as_deref());
+    let page = state.core.link_page(body.verification_base_url.as_deref())?;
     let public_url = state.core.settings().public_url();
     let link = move |uid: &str, token: &str| {
         page.url(&public_url, "/reset-password", &IssuedLink { uid: uid.into(), token: token.into() })

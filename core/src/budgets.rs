@@ -1,0 +1,98 @@
+//! Bounds on what a request can make the server do for strangers: mail to one address, and
+//! sign-ups and mail requests from one client, each at most so many within any hour (sliding
+//! windows, [`crate::store::rate_windows`]).
+//!
+//! - **Mail per recipient** (`mail_per_address_per_hour` of each kind): beyond it the request
+//!   is answered exactly as before (no enumeration) and nothing is sent; the refusal is logged
+//!   without the address and counted (`gatehouse_mail_suppressed_total`).
+//! - **Per client address** (the trusted-proxy-aware one; IPv6 per /64): sign-ups
+//!   (`signups_per_ip_per_hour`) and reset / resend / email-change requests
+//!   (`mail_requests_per_ip_per_hour`); beyond, 429 with `Retry-After`, before any work.
+
+use crate::context::RequestContext;
+use crate::error::CoreError;
+use crate::store::rate_windows::{self, Taken};
+use crate::Gatehouse;
+
+const HOUR_MS: i64 = 3_600_000;
+const DAY_MS: i64 = 24 * HOUR_MS;
+
+/// A mail that links to an action, counted per recipient address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MailKind {
+    Verification,
+    Reset,
+    EmailChange,
+}
+
+impl MailKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            MailKind::Verification => "verification",
+            MailKind::Reset => "reset",
+            MailKind::EmailChange => "email_change",
+        }
+    }
+}
+
+/// What a client asks for that costs the server (and third parties) something.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClientRequest {
+    SignUp,
+    /// A password reset, a new verification link or an email change.
+    Mail,
+}
+
+impl Gatehouse {
+    /// Takes one mail of `kind` to `address` from its hourly budget; `false` when spent.
+    pub(crate) async fn mail_budget_allows(&self, kind: MailKind, address: &str) -> Result<bool, CoreError> {
+        // The address is hashed in the key: the table holds no addresses.
+        let key = format!("mail:{}:{}", kind.as_str(), crate::tokens::token_hash(&address.to_lowercase()));
+        let limit = self.settings().mail_per_address_per_hour;
+        match rate_windows::take(self.database(), &key, limit, HOUR_MS, self.clock().now_millis()).await? {
+            Taken::Allowed => Ok(true),
+            Taken::Refused(_) => {
+                tracing::info!(kind = kind.as_str(), "mail not sent: the address had its hourly share of this kind");
+                crate::metrics::mail_suppressed(kind.as_str());
+                Ok(false)
+            }
+        }
+    }
+
+    /// Takes one `request` from the calling client's hourly budget; `Throttled` when spent.
+    pub(crate) async fn take_client_budget(
+        &self,
+        request: ClientRequest,
+        context: &RequestContext,
+    ) -> Result<(), CoreError> {
+        let Ok(ip) = context.ip.parse() else { return Ok(()) };
+        let (name, limit) = match request {
+            ClientRequest::SignUp => ("signup", self.settings().signups_per_ip_per_hour),
+            ClientRequest::Mail => ("mail-request", self.settings().mail_requests_per_ip_per_hour),
+        };
+        let key = format!("{name}:{}", crate::throttle::address_key(ip));
+        match rate_windows::take(self.database(), &key, limit, HOUR_MS, self.clock().now_millis()).await? {
+            Taken::Allowed => Ok(()),
+            Taken::Refused(millis) => {
+                crate::metrics::throttled();
+                Err(CoreError::Throttled { retry_after_secs: (millis as u64).div_ceil(1000) })
+            }
+        }
+    }
+
+    /// Takes the one `notice` mail a day an account may get about it; `false` when sent today.
+    pub(crate) async fn notice_budget_allows(
+        &self,
+        notice: &str,
+        user: crate::domain::UserId,
+    ) -> Result<bool, CoreError> {
+        let key = format!("notice:{notice}:{}", user.0);
+        let taken = rate_windows::take(self.database(), &key, 1, DAY_MS, self.clock().now_millis()).await?;
+        Ok(taken == Taken::Allowed)
+    }
+
+    /// Forgets budgets with nothing left in their window (run periodically).
+    pub async fn purge_budgets(&self) -> Result<u64, CoreError> {
+        rate_windows::purge(self.database(), DAY_MS, self.clock().now_millis()).await
+    }
+}
