@@ -12,6 +12,7 @@ mod django_import;
 mod email_verification;
 mod health;
 mod login;
+mod lookalike_names;
 mod management;
 mod mfa;
 mod observability;
