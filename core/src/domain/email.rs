@@ -30,9 +30,7 @@ impl Email {
             // An address literal (`[192.0.2.1]`): no name to map.
             domain.to_string()
         } else {
-            idna::domain_to_ascii_cow(domain.as_bytes(), idna::AsciiDenyList::STD3)
-                .map_err(|_| invalid())?
-                .into_owned()
+            idna::domain_to_ascii_cow(domain.as_bytes(), idna::AsciiDenyList::STD3).map_err(|_| invalid())?.into_owned()
         };
         let normalised = format!("{local}@{domain}");
         if normalised.len() > Self::MAX_LEN {

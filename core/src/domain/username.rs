@@ -121,7 +121,8 @@ mod tests {
     #[test]
     fn look_alikes_of_a_name_share_its_skeleton() {
         let admin = Username::parse("admin").unwrap().skeleton();
-        for look_alike in ["ａｄｍｉｎ", "аdmin", "admın", "ADMİN", "ᴬdmin", "ADMIN", "Admin", "ａdmin", "аdmіn"] {
+        for look_alike in ["ａｄｍｉｎ", "аdmin", "admın", "ADMİN", "ᴬdmin", "ADMIN", "Admin", "ａdmin", "аdmіn"]
+        {
             let name = Username::parse(look_alike).unwrap_or_else(|e| panic!("{look_alike}: {e:?}"));
             assert_eq!(name.skeleton(), admin, "{look_alike} should look like admin");
         }
