@@ -63,6 +63,22 @@ async fn look_alike_usernames_are_taken_on_the_compat_surfaces() {
 }
 
 #[tokio::test]
+async fn look_alike_usernames_are_taken_on_the_web_sign_up() {
+    let app = spawn_app().await;
+    assert_eq!(app.register("admin@example.com", Some("admin")).await.status(), 201);
+    for (n, name) in LOOK_ALIKES.iter().enumerate() {
+        let email = format!("web{n}@example.com");
+        let fields = [("email", email.as_str()), ("username", name), ("password", PASSWORD)];
+        let (status, location) = app.browser().submit("/register", "/_fn/register", &fields).await;
+        assert_eq!(status, 302, "{name}");
+        assert!(location.contains("__err="), "{name}: {location}");
+        let html = app.browser().page(&location).await;
+        assert!(html.contains("A user with that username already exists."), "{name}");
+    }
+    assert!(app.outbox().messages_to("web0@example.com").is_empty(), "no account was made");
+}
+
+#[tokio::test]
 async fn renaming_to_a_look_alike_is_refused_in_the_profile_and_by_staff() {
     let app = spawn_app().await;
     app.verified_user("admin@example.com", Some("admin")).await;
