@@ -61,6 +61,8 @@ pub enum DatabaseError {
     Connect(sqlx::Error),
     #[error("cannot apply migrations: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("cannot renormalise the stored usernames and emails: {0}")]
+    Renormalise(sqlx::Error),
 }
 
 impl Database {
@@ -117,6 +119,8 @@ impl Database {
             Backend::Sqlite => SQLITE_MIGRATIONS.run(&self.pool).await?,
             Backend::Postgres => POSTGRES_MIGRATIONS.run(&self.pool).await?,
         }
+        // What SQL cannot compute: the look-alike keys of rows stored before them.
+        crate::store::users::renormalise_names(self).await.map_err(DatabaseError::Renormalise)?;
         Ok(())
     }
 

@@ -6,7 +6,7 @@ mod otp_code;
 mod password;
 mod profile;
 mod user_id;
-mod username;
+pub(crate) mod username;
 
 pub use email::Email;
 pub use otp_code::{RecoveryCode, TotpCode, RECOVERY_CODE_ALPHABET, RECOVERY_CODE_LENGTH};

@@ -2,7 +2,9 @@ use serde::Serialize;
 use sqlx::{AnyPool, FromRow};
 
 use crate::db::{now, unique_violation, Database, Flag};
-use crate::domain::{Email, LoginIdentifier, ProfileChanges, UserId, Username};
+use unicode_normalization::UnicodeNormalization;
+
+use crate::domain::{username, Email, LoginIdentifier, ProfileChanges, UserId, Username};
 use crate::error::CoreError;
 use crate::store::email_tokens::{self, Purpose};
 
@@ -144,13 +146,16 @@ pub struct NewUser<'a> {
 
 pub async fn insert(db: &Database, new: NewUser<'_>) -> Result<User, CoreError> {
     let sql = format!(
-        "INSERT INTO users (email, username, username_key, password_hash, is_verified, is_staff, is_superuser, date_joined) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {COLUMNS}"
+        "INSERT INTO users (email, username, username_key, username_skeleton, names_rule, password_hash, is_verified, \
+           is_staff, is_superuser, date_joined) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING {COLUMNS}"
     );
     let result = sqlx::query_as::<_, UserRow>(&sql)
         .bind(new.email.as_str())
         .bind(new.username.map(|u| u.as_str().to_string()))
         .bind(new.username.map(Username::key))
+        .bind(new.username.map(Username::skeleton))
+        .bind(NAMES_RULE)
         .bind(new.password_hash)
         .bind(new.is_verified)
         .bind(new.is_staff)
@@ -300,6 +305,7 @@ impl UserUpdate<'_> {
             if let Some(username) = &p.username {
                 set.push(("username", Value::MaybeText(username.as_ref().map(|u| u.as_str().to_string()))));
                 set.push(("username_key", Value::MaybeText(username.as_ref().map(Username::key))));
+                set.push(("username_skeleton", Value::MaybeText(username.as_ref().map(Username::skeleton))));
             }
         }
         if let Some(email) = self.email {
@@ -525,14 +531,16 @@ pub async fn upsert_imported(
     let existing = sqlx::query_as::<_, UserWithHashRow>(&sql).bind(user.id).fetch_optional(&mut **tx).await?;
     let Some(existing) = existing else {
         let result = sqlx::query(
-            "INSERT INTO users (id, email, username, username_key, password_hash, first_name, last_name, \
-               is_active, is_verified, is_staff, is_superuser, date_joined, last_login) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+            "INSERT INTO users (id, email, username, username_key, username_skeleton, names_rule, password_hash, \
+               first_name, last_name, is_active, is_verified, is_staff, is_superuser, date_joined, last_login) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
         )
         .bind(user.id)
         .bind(user.email.as_str())
         .bind(user.username.map(|u| u.as_str().to_string()))
         .bind(user.username.map(Username::key))
+        .bind(user.username.map(Username::skeleton))
+        .bind(NAMES_RULE)
         .bind(user.password_hash)
         .bind(user.first_name)
         .bind(user.last_name)
@@ -564,13 +572,14 @@ pub async fn upsert_imported(
         return Ok(ImportOutcome::Unchanged);
     }
     sqlx::query(
-        "UPDATE users SET email = $1, username = $2, username_key = $3, password_hash = $4, first_name = $5, \
-           last_name = $6, is_active = $7, is_verified = $8, is_staff = $9, is_superuser = $10, date_joined = $11, \
-           last_login = $12 WHERE id = $13",
+        "UPDATE users SET email = $1, username = $2, username_key = $3, username_skeleton = $4, password_hash = $5, \
+           first_name = $6, last_name = $7, is_active = $8, is_verified = $9, is_staff = $10, is_superuser = $11, \
+           date_joined = $12, last_login = $13 WHERE id = $14",
     )
     .bind(user.email.as_str())
     .bind(user.username.map(|u| u.as_str().to_string()))
     .bind(user.username.map(Username::key))
+    .bind(user.username.map(Username::skeleton))
     .bind(password_hash)
     .bind(user.first_name)
     .bind(user.last_name)
@@ -599,4 +608,105 @@ pub async fn after_explicit_ids(
             .await?;
     }
     Ok(())
+}
+
+/// The rule `names_rule` records for a row whose email and username are stored as
+/// [`Email::parse`] and [`Username::parse`] give them today, with `username_key` and
+/// `username_skeleton` computed from that. Raise it when those rules change: the next start
+/// then renormalises every row (see [`renormalise_names`]).
+pub const NAMES_RULE: i64 = 1;
+
+/// Rows renormalised per transaction at start.
+const RENORMALISE_CHUNK: usize = 500;
+
+/// Brings the names of rows stored under an earlier rule (`names_rule` below [`NAMES_RULE`])
+/// to today's: the email and the username in NFKC form (the email's domain IDNA-mapped), and
+/// the username's log-in key and look-alike skeleton. Each row's email and username change in
+/// their own savepoint: one whose new form another account already holds (two accounts that
+/// were distinct before, such as `admin` and `ａｄｍｉｎ`) is left as it was, with no skeleton,
+/// and a warning; whichever claimed the name first keeps it. Such rows, and those whose email
+/// today's rules refuse (a quoted local part), keep `names_rule` 0 and are tried again at the
+/// next start (after one of the pair is renamed or deleted, say). Idempotent; several
+/// processes starting at once only repeat one another's work.
+pub(crate) async fn renormalise_names(db: &Database) -> Result<(), sqlx::Error> {
+    let rows: Vec<(i64, String, Option<String>)> =
+        sqlx::query_as("SELECT id, email, username FROM users WHERE names_rule < $1 ORDER BY id")
+            .bind(NAMES_RULE)
+            .fetch_all(&db.pool)
+            .await?;
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let (mut done, mut left) = (0usize, 0usize);
+    for chunk in rows.chunks(RENORMALISE_CHUNK) {
+        let mut tx = db.writer.begin().await?;
+        for (id, email, username) in chunk {
+            let email_done = match Email::parse(email) {
+                Ok(parsed) if parsed.as_str() == email => true,
+                Ok(parsed) => {
+                    let set = sqlx::query("UPDATE users SET email = $1 WHERE id = $2").bind(parsed.as_str()).bind(id);
+                    claim(&mut tx, set, *id, "email").await?
+                }
+                Err(_) => {
+                    tracing::warn!(user_id = id, "the stored email is not one today's rules accept; left as it is");
+                    false
+                }
+            };
+            let username_done = match username {
+                None => true,
+                Some(name) => {
+                    let display: String = name.nfkc().collect();
+                    let set = sqlx::query(
+                        "UPDATE users SET username = $1, username_key = $2, username_skeleton = $3 WHERE id = $4",
+                    )
+                    .bind(display)
+                    .bind(username::case_key(name))
+                    .bind(username::look_alike_key(name))
+                    .bind(id);
+                    claim(&mut tx, set, *id, "username").await?
+                }
+            };
+            if email_done && username_done {
+                sqlx::query("UPDATE users SET names_rule = $1 WHERE id = $2")
+                    .bind(NAMES_RULE)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                done += 1;
+            } else {
+                left += 1;
+            }
+        }
+        tx.commit().await?;
+        db.changed();
+    }
+    tracing::info!(done, left, "usernames and emails renormalised (look-alike names)");
+    Ok(())
+}
+
+/// Runs `update` in a savepoint: `false` (and a warning) if it would give the row a name
+/// another account holds, the row then as it was.
+async fn claim<'q>(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    update: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    id: i64,
+    field: &'static str,
+) -> Result<bool, sqlx::Error> {
+    let mut savepoint = sqlx::Acquire::begin(&mut **tx).await?;
+    match update.execute(&mut *savepoint).await {
+        Ok(_) => {
+            savepoint.commit().await?;
+            Ok(true)
+        }
+        Err(e) if unique_violation(&e).is_some() => {
+            savepoint.rollback().await?;
+            tracing::warn!(
+                user_id = id,
+                field,
+                "normalised, this account's {field} is another account's (a look-alike); left as it was"
+            );
+            Ok(false)
+        }
+        Err(e) => Err(e),
+    }
 }

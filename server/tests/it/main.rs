@@ -15,6 +15,7 @@ mod guessing_limits;
 mod health;
 mod link_lifecycle;
 mod login;
+mod lookalike_names;
 mod management;
 mod markup_injection;
 mod mfa;
