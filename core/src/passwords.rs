@@ -18,7 +18,7 @@
 //! `django_hashes`). Checking one runs the legacy step, then argon2id, so it costs more than a
 //! native hash by the legacy step, which no wrapping can take away (the key must be derived
 //! from the password). So that this cost tells nobody which accounts exist, every failed
-//! check does the same legacy work: the *legacy bound*, the costliest legacy step still
+//! login does the same legacy work: the *legacy bound*, the costliest legacy step still
 //! stored (kept in the database, read with the account). A wrapped hash whose own step is
 //! cheaper, a wrong password on a native hash, an unusable password and an unknown account
 //! make up the difference with PBKDF2-HMAC-SHA256 iterations; with no legacy hash stored the
