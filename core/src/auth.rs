@@ -101,10 +101,8 @@ impl Gatehouse {
         kind: SessionKind,
         context: &RequestContext,
     ) -> Result<Login, CoreError> {
-        let found = match &credentials.identifier {
-            Some(identifier) => users::find_for_login(self.pool(), identifier).await?,
-            None => None,
-        };
+        let users::LoginLookup { account: found, legacy_bound } =
+            users::find_for_login(self.pool(), credentials.identifier.as_ref()).await?;
         let now = self.clock().now_millis() / 1000;
         let device = found.as_ref().and_then(|account| {
             self.0.devices.recognise(context.device_cookie.as_deref(), account.user.id, &account.password_hash, now)
@@ -123,7 +121,11 @@ impl Gatehouse {
         let verification = self
             .0
             .hasher
-            .verify(found.as_ref().map(|account| account.password_hash.as_str()), credentials.password.expose())
+            .verify(
+                found.as_ref().map(|account| account.password_hash.as_str()),
+                credentials.password.expose(),
+                legacy_bound,
+            )
             .await?;
         let (account, needs_rehash) = match (found, verification) {
             (Some(account), Verification::Match { needs_rehash }) if account.user.is_active => (account, needs_rehash),

@@ -35,7 +35,8 @@ impl Gatehouse {
         let keys = crate::throttle::AttemptKeys::for_account(user.id);
         self.take_login_attempt(&keys).await?;
         let hash = users::password_hash(self.pool(), user.id).await?;
-        match self.0.hasher.verify(hash.as_deref(), password.expose()).await? {
+        // No legacy bound: the account is the caller's own, its existence no secret.
+        match self.0.hasher.verify(hash.as_deref(), password.expose(), 0).await? {
             Verification::Match { .. } => self.clear_login_throttle(&keys).await,
             Verification::Mismatch => Err(CoreError::field("current_password", "Your current password is incorrect.")),
         }

@@ -1,15 +1,18 @@
 //! `gatehouse import-django`: users from a Django `manage.py dumpdata` JSON (`auth.user`, or a
 //! custom user model with the same fields). Ids, usernames, emails, names, flags, dates and
-//! password hashes are kept, so the users log in at once with their Django passwords (the
-//! hash is upgraded to argon2id on their first login, see `django_hashes`).
+//! passwords are kept, so the users log in at once with their Django passwords. Each Django
+//! hash is stored wrapped under argon2id (see `passwords`), never as Django wrote it; it is
+//! replaced by a plain argon2id hash on the user's first login.
 //!
 //! All or nothing: a malformed user row stops the import, naming the row, and nothing is
 //! written. Running it again updates what changed and never duplicates anyone.
 
 use serde_json::{Map, Value};
 
+use crate::django_hashes::LegacyKdf;
 use crate::domain::{Email, Username};
 use crate::error::CoreError;
+use crate::passwords;
 use crate::store::users::{self, ImportOutcome, ImportedUser};
 use crate::Gatehouse;
 
@@ -174,8 +177,12 @@ impl Gatehouse {
     pub async fn import_django(&self, dump: &str, options: ImportOptions) -> Result<ImportReport, ImportError> {
         let (parsed, other_objects) = parse_dump(dump)?;
         let mut report = ImportReport { other_objects, dry_run: options.dry_run, ..Default::default() };
+        // Wrapping costs an argon2id per user: done before the transaction, so that the
+        // database is not held meanwhile.
+        let wrapped = self.wrap_all(parsed.iter().map(|user| user.password.clone()).collect()).await?;
+        let mut legacy_bound = 0;
         let mut tx = self.database().writer.begin().await.map_err(CoreError::from)?;
-        for (index, user) in parsed.iter().enumerate() {
+        for (index, (user, wrapped)) in parsed.iter().zip(&wrapped).enumerate() {
             if let Some(name) = &user.dropped_username {
                 report.usernames_dropped.push((user.pk, name.clone()));
             }
@@ -188,13 +195,19 @@ impl Gatehouse {
                 VerifiedPolicy::All => true,
                 VerifiedPolicy::None => false,
             };
+            let kdf = wrapped.as_ref().map(|(_, kdf)| kdf);
+            legacy_bound = legacy_bound.max(kdf.map_or(0, LegacyKdf::cost));
+            let keeps_hash = |existing: &str| keeps_hash(existing, kdf);
             let imported = ImportedUser {
                 id: user.pk,
                 email,
                 username: user.username.as_ref(),
                 first_name: &user.first_name,
                 last_name: &user.last_name,
-                password_hash: &user.password,
+                // A hash Gatehouse cannot verify (an unusable password, another format) is
+                // kept as it came: it never matches.
+                password_hash: wrapped.as_ref().map_or(&user.password, |(hash, _)| hash),
+                keeps_hash: &keeps_hash,
                 is_active: user.is_active,
                 is_verified,
                 is_staff: user.is_staff || user.is_superuser,
@@ -217,12 +230,62 @@ impl Gatehouse {
             tx.rollback().await.map_err(CoreError::from)?;
         } else {
             users::after_explicit_ids(&mut tx, self.database().backend).await?;
+            users::raise_legacy_bound(&mut tx, legacy_bound).await?;
             tx.commit().await.map_err(CoreError::from)?;
             // The user store counts its own writes; this transaction is the import's.
             self.database().changed();
         }
         Ok(report)
     }
+
+    /// At start: Django hashes stored as Django wrote them (imported before wrapping existed)
+    /// are wrapped, and the legacy bound becomes the costliest legacy step still stored (it
+    /// falls when the last users of a costly step have logged in and been upgraded).
+    pub async fn wrap_stored_django_hashes(&self) -> Result<(), CoreError> {
+        let stored = users::hashes_not_made_here(self.pool()).await?;
+        let unwrapped: Vec<&(i64, String)> =
+            stored.iter().filter(|(_, hash)| passwords::wrapped_kdf(hash).is_none()).collect();
+        let wrapped = self.wrap_all(unwrapped.iter().map(|(_, hash)| hash.clone()).collect()).await?;
+        let mut count = 0;
+        for ((id, old), new) in unwrapped.iter().map(|row| (row.0, &row.1)).zip(&wrapped) {
+            if let Some((new, _)) = new {
+                count += usize::from(users::replace_password_hash(self.database(), id, old, new).await?);
+            }
+        }
+        let already: Vec<LegacyKdf> = stored.iter().filter_map(|(_, hash)| passwords::wrapped_kdf(hash)).collect();
+        let now_wrapped = wrapped.iter().flatten().map(|(_, kdf)| kdf);
+        let bound = already.iter().chain(now_wrapped).map(LegacyKdf::cost).max().unwrap_or(0);
+        users::set_legacy_bound(self.database(), bound).await?;
+        if count > 0 {
+            tracing::info!(count, "Django hashes stored as Django wrote them are now wrapped under argon2id");
+        }
+        Ok(())
+    }
+
+    /// [`PasswordHasher::wrap`](passwords::PasswordHasher::wrap) for each hash, in order, all
+    /// queued at once so that every hashing thread works on them.
+    async fn wrap_all(&self, hashes: Vec<String>) -> Result<Vec<Option<(String, LegacyKdf)>>, CoreError> {
+        let mut tasks = tokio::task::JoinSet::new();
+        for (index, hash) in hashes.into_iter().enumerate() {
+            let hasher = self.0.hasher.clone();
+            tasks.spawn(async move { (index, hasher.wrap(&hash).await) });
+        }
+        let mut wrapped = Vec::new();
+        wrapped.resize_with(tasks.len(), || None);
+        while let Some(done) = tasks.join_next().await {
+            let (index, result) = done.map_err(|e| CoreError::internal("wrapping a Django hash", e))?;
+            wrapped[index] = result?;
+        }
+        Ok(wrapped)
+    }
+}
+
+/// Whether a hash stored by an earlier import (or since) is kept over the dump's: one
+/// Gatehouse made (a login upgraded it, or the password changed here; they start with `$`),
+/// or the same Django hash already wrapped (same legacy step, salt included: Django draws a
+/// new salt for every password it sets, so the key is the same too).
+fn keeps_hash(existing: &str, dump: Option<&LegacyKdf>) -> bool {
+    existing.starts_with('$') || dump.is_some_and(|kdf| passwords::wrapped_kdf(existing).as_ref() == Some(kdf))
 }
 
 #[cfg(test)]

@@ -88,6 +88,8 @@ pub enum StartupError {
     Key(#[from] keys::KeyError),
     #[error(transparent)]
     Mail(#[from] mail::MailError),
+    #[error(transparent)]
+    Core(#[from] CoreError),
 }
 
 impl Gatehouse {
@@ -100,7 +102,9 @@ impl Gatehouse {
     pub async fn start_with_clock(settings: Settings, clock: Clock) -> Result<Self, StartupError> {
         let db = Database::connect(&settings).await?;
         db.migrate().await?;
-        Self::with_database(settings, db, clock)
+        let core = Self::with_database(settings, db, clock)?;
+        core.wrap_stored_django_hashes().await?;
+        Ok(core)
     }
 
     /// Like [`start`](Self::start) but with a database that is already connected and migrated.
@@ -187,6 +191,11 @@ impl Gatehouse {
     /// Password hashes and verifications this core has run.
     pub fn password_hash_runs(&self) -> u64 {
         self.0.hasher.runs()
+    }
+
+    /// The work inside them: argon2 runs and legacy work (see [`passwords::Work`]).
+    pub fn password_work(&self) -> passwords::Work {
+        self.0.hasher.work()
     }
 
     /// How many password hashes run at once: the hasher's threads (`hash_concurrency`).

@@ -12,14 +12,32 @@
 //! already hashing while the other core sat idle until the next load balance, milliseconds
 //! later (`perf sched`: CPUs 8 % idle in a login storm, 70 % of that beside a runnable hash).
 //! Threads that do nothing but hash keep to their cores; the same storm left no idle time.
+//!
+//! Imported Django hashes are stored *wrapped* (`wrapped$<argon2id PHC>$<legacy step>`):
+//! argon2id over the key Django derived, beside the legacy step's parameters (see
+//! `django_hashes`). Checking one runs the legacy step, then argon2id, so it costs more than a
+//! native hash by the legacy step, which no wrapping can take away (the key must be derived
+//! from the password). So that this cost tells nobody which accounts exist, every failed
+//! login does the same legacy work: the *legacy bound*, the costliest legacy step still
+//! stored (kept in the database, read with the account). A wrapped hash whose own step is
+//! cheaper, a wrong password on a native hash, an unusable password and an unknown account
+//! make up the difference with PBKDF2-HMAC-SHA256 iterations; with no legacy hash stored the
+//! bound is 0 and nothing is added.
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use argon2::password_hash::{Output, ParamsString, PasswordHash, Salt, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
+use sha2::Sha256;
+use std::sync::atomic::{AtomicU64, Ordering};
+use subtle::ConstantTimeEq;
 
+use crate::django_hashes::{DjangoHash, LegacyKdf};
 use crate::error::CoreError;
+
+/// The prefix of a wrapped Django hash (Gatehouse's own hashes start with `$`).
+const WRAPPED: &str = "wrapped";
 
 /// A hash to run, and where its result goes; run by whichever hashing thread is free first.
 type Job = Box<dyn FnOnce(&mut Vec<Block>) + Send>;
@@ -35,17 +53,33 @@ pub struct PasswordHasher {
     dummy_hash: Arc<String>,
     /// Hashes and verifications run so far: lets tests prove that an unknown account costs
     /// exactly the work of a wrong password, without timing anything.
-    runs: Arc<std::sync::atomic::AtomicU64>,
+    runs: Arc<AtomicU64>,
+    /// The work inside them, by kind, for the same proofs.
+    work: Arc<WorkCounters>,
     /// Hashes waiting for a thread, and how many may wait: past that a request is refused at
     /// once (`Overloaded`, 503) rather than queued behind a flood.
     waiting: Arc<std::sync::atomic::AtomicUsize>,
     queue_limit: usize,
 }
 
+/// Work done by the hashing threads: argon2 computations, and legacy work in PBKDF2-SHA256
+/// iterations (the legacy steps' estimated costs plus the padding up to the bound).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Work {
+    pub argon2: u64,
+    pub legacy: u64,
+}
+
+#[derive(Default)]
+struct WorkCounters {
+    argon2: AtomicU64,
+    legacy: AtomicU64,
+}
+
 impl PasswordHasher {
     pub fn new(memory_kib: u32, iterations: u32, parallelism: u32, concurrency: usize, queue_limit: usize) -> Self {
         let params = Params::new(memory_kib, iterations, parallelism, None).expect("checked by Settings");
-        let dummy_hash = hash_blocking(&params, &uuid::Uuid::new_v4().to_string(), &mut Vec::new())
+        let dummy_hash = hash_blocking(&params, uuid::Uuid::new_v4().to_string().as_bytes(), &mut Vec::new())
             .expect("hashing a random password");
         Self {
             jobs: start_hashing_threads(concurrency, params.block_count()),
@@ -53,13 +87,18 @@ impl PasswordHasher {
             concurrency,
             dummy_hash: Arc::new(dummy_hash),
             runs: Arc::default(),
+            work: Arc::default(),
             waiting: Arc::default(),
             queue_limit,
         }
     }
 
     pub fn runs(&self) -> u64 {
-        self.runs.load(std::sync::atomic::Ordering::SeqCst)
+        self.runs.load(Ordering::SeqCst)
+    }
+
+    pub fn work(&self) -> Work {
+        Work { argon2: self.work.argon2.load(Ordering::SeqCst), legacy: self.work.legacy.load(Ordering::SeqCst) }
     }
 
     /// How many hashes run at once (`hash_concurrency`).
@@ -70,28 +109,51 @@ impl PasswordHasher {
     pub async fn hash(&self, password: &str) -> Result<String, CoreError> {
         let params = self.params.clone();
         let password = password.to_string();
-        self.run("hash", move |memory| hash_blocking(&params, &password, memory)).await?
+        let work = self.work.clone();
+        self.run("hash", move |memory| {
+            work.argon2.fetch_add(1, Ordering::SeqCst);
+            hash_blocking(&params, password.as_bytes(), memory)
+        })
+        .await?
     }
 
-    /// `Some(hash)` checks against it; `None` burns the same time on the dummy hash and fails.
-    /// The result says whether the password matched and whether the stored hash should be
-    /// replaced with one made with the current parameters.
-    pub async fn verify(&self, stored: Option<&str>, password: &str) -> Result<Verification, CoreError> {
-        let (hash, real) = match stored {
-            Some(h) => (h.to_string(), true),
-            None => (self.dummy_hash.as_str().to_string(), false),
-        };
+    /// The wrapped form of a Django hash (argon2id with the current parameters over the key
+    /// Django stored) and its legacy step; `None` when it is not a Django hash Gatehouse can
+    /// verify (it is then stored as it came, and never matches).
+    pub async fn wrap(&self, django: &str) -> Result<Option<(String, LegacyKdf)>, CoreError> {
+        let Some(django) = DjangoHash::parse(django) else { return Ok(None) };
+        let params = self.params.clone();
+        let work = self.work.clone();
+        let key = django.key().to_vec();
+        let argon2 = self
+            .run("wrap", move |memory| {
+                work.argon2.fetch_add(1, Ordering::SeqCst);
+                hash_blocking(&params, &key, memory)
+            })
+            .await??;
+        Ok(Some((format!("{WRAPPED}{argon2}${}", django.kdf), django.kdf)))
+    }
+
+    /// `Some(hash)` checks against it; `None` (no such account) does the same work on the
+    /// dummy hash and fails. A failure does `legacy_bound` of legacy work whatever was stored
+    /// (see the module's notes). The result says whether the password matched and whether the
+    /// stored hash should be replaced with one made with the current parameters.
+    pub async fn verify(
+        &self,
+        stored: Option<&str>,
+        password: &str,
+        legacy_bound: u64,
+    ) -> Result<Verification, CoreError> {
+        let stored = stored.map(str::to_string);
         let password = password.to_string();
         let params = self.params.clone();
-        let matched = self
-            .run("verify", move |memory| {
-                verify_blocking(&hash, &password, memory).then(|| needs_rehash(&hash, &params))
-            })
-            .await?;
-        Ok(match (real, matched) {
-            (true, Some(rehash)) => Verification::Match { needs_rehash: rehash },
-            _ => Verification::Mismatch,
+        let dummy = self.dummy_hash.clone();
+        let work = self.work.clone();
+        self.run("verify", move |memory| {
+            let mut check = Check { password: &password, legacy_bound, memory, work: &work };
+            check.run(stored.as_deref(), &dummy, &params)
         })
+        .await
     }
 
     async fn run<T: Send + 'static>(
@@ -111,7 +173,7 @@ impl PasswordHasher {
                 return;
             }
             let started = Instant::now();
-            runs.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            runs.fetch_add(1, Ordering::SeqCst);
             let output = work(memory);
             crate::metrics::hash_time(operation, started - queued, started.elapsed());
             let _ = reply.send(output);
@@ -170,27 +232,136 @@ pub enum Verification {
     Mismatch,
 }
 
-fn hash_blocking(params: &Params, password: &str, memory: &mut Vec<Block>) -> Result<String, CoreError> {
+fn hash_blocking(params: &Params, password: &[u8], memory: &mut Vec<Block>) -> Result<String, CoreError> {
     let salt = SaltString::generate(&mut rand::rngs::OsRng);
     argon2_hash(Algorithm::Argon2id, Version::V0x13, params.clone(), password, salt.as_salt(), memory)
         .map(|h| h.to_string())
         .map_err(|e| CoreError::internal("password hashing failed", e))
 }
 
-fn verify_blocking(stored: &str, password: &str, memory: &mut Vec<Block>) -> bool {
-    if let Some(matched) = crate::django_hashes::verify(stored, password) {
-        return matched;
+/// What a stored password hash is, as far as checking a password goes.
+enum Stored<'a> {
+    /// Gatehouse's own (argon2id, PHC).
+    Native(PasswordHash<'a>),
+    /// An imported Django hash: its legacy step, then argon2id (PHC) over the derived key.
+    Wrapped { argon2: String, kdf: LegacyKdf },
+    /// A Django hash as Django wrote it (imported before wrapping existed; the next start
+    /// wraps it).
+    Django(DjangoHash),
+    /// Nothing a password matches: no account, Django's unusable password (`!…`), a format
+    /// Gatehouse does not verify.
+    Unusable,
+}
+
+impl<'a> Stored<'a> {
+    fn classify(stored: Option<&'a str>) -> Self {
+        let Some(stored) = stored else { return Stored::Unusable };
+        if let Some((argon2, kdf)) = split_wrapped(stored) {
+            return Stored::Wrapped { argon2, kdf };
+        }
+        if let Some(django) = DjangoHash::parse(stored) {
+            return Stored::Django(django);
+        }
+        PasswordHash::new(stored).map_or(Stored::Unusable, Stored::Native)
     }
-    // An unparsable stored hash (e.g. "!" for "no usable password") simply never matches.
-    let Ok(parsed) = PasswordHash::new(stored) else { return false };
-    argon2_matches(&parsed, password, memory).unwrap_or(false)
+}
+
+/// The legacy step of a wrapped hash (`None` for any other stored hash).
+pub fn wrapped_kdf(stored: &str) -> Option<LegacyKdf> {
+    split_wrapped(stored).map(|(_, kdf)| kdf)
+}
+
+/// `wrapped$argon2id$v=…$m=…,t=…,p=…$<salt>$<hash>$<legacy step>` into the argon2id PHC
+/// string and the legacy step.
+fn split_wrapped(stored: &str) -> Option<(String, LegacyKdf)> {
+    let rest = stored.strip_prefix(WRAPPED)?.strip_prefix('$')?;
+    let fields: Vec<&str> = rest.splitn(6, '$').collect();
+    let [algorithm, version, params, salt, hash, kdf] = fields[..] else { return None };
+    Some((format!("${algorithm}${version}${params}${salt}${hash}"), LegacyKdf::parse(kdf)?))
+}
+
+/// One password check on a hashing thread, counting its work.
+struct Check<'a> {
+    password: &'a str,
+    legacy_bound: u64,
+    memory: &'a mut Vec<Block>,
+    work: &'a WorkCounters,
+}
+
+impl Check<'_> {
+    /// Whether the password matches `stored`, and then whether to rehash it.
+    fn run(&mut self, stored: Option<&str>, dummy: &str, params: &Params) -> Verification {
+        let dummy = PasswordHash::new(dummy).expect("the dummy hash is our own");
+        let password = self.password.as_bytes();
+        let matched = match Stored::classify(stored) {
+            Stored::Native(hash) => {
+                let matched = self.argon2(&hash, password);
+                // A right password owes nothing; a wrong one costs what an unknown account costs.
+                if !matched {
+                    self.pad_legacy(0);
+                }
+                matched.then(|| needs_rehash(&hash, params))
+            }
+            Stored::Wrapped { argon2, kdf } => {
+                let key = self.legacy(&kdf);
+                self.pad_legacy(kdf.cost());
+                match PasswordHash::new(&argon2) {
+                    Ok(hash) => self.argon2(&hash, &key).then_some(true),
+                    // Not one of ours after all: the same work, and no match.
+                    Err(_) => {
+                        self.argon2(&dummy, &key);
+                        None
+                    }
+                }
+            }
+            Stored::Django(django) => {
+                let matched: bool = self.legacy(&django.kdf).ct_eq(django.key()).into();
+                self.pad_legacy(django.kdf.cost());
+                self.argon2(&dummy, password);
+                matched.then_some(true)
+            }
+            Stored::Unusable => {
+                self.argon2(&dummy, password);
+                self.pad_legacy(0);
+                None
+            }
+        };
+        match matched {
+            Some(needs_rehash) => Verification::Match { needs_rehash },
+            None => Verification::Mismatch,
+        }
+    }
+
+    fn argon2(&mut self, stored: &PasswordHash, input: &[u8]) -> bool {
+        self.work.argon2.fetch_add(1, Ordering::SeqCst);
+        argon2_matches(stored, input, self.memory).unwrap_or(false)
+    }
+
+    fn legacy(&mut self, kdf: &LegacyKdf) -> Vec<u8> {
+        self.work.legacy.fetch_add(kdf.cost(), Ordering::SeqCst);
+        kdf.derive(self.password)
+    }
+
+    /// Legacy work up to the bound, `done` of it done already: PBKDF2-HMAC-SHA256 iterations,
+    /// the unit the bound is counted in.
+    fn pad_legacy(&mut self, done: u64) {
+        let missing = self.legacy_bound.saturating_sub(done);
+        if missing == 0 {
+            return;
+        }
+        self.work.legacy.fetch_add(missing, Ordering::SeqCst);
+        let mut out = [0u8; 32];
+        let rounds = u32::try_from(missing).unwrap_or(u32::MAX);
+        pbkdf2::pbkdf2_hmac::<Sha256>(self.password.as_bytes(), b"gatehouse legacy bound", rounds, &mut out);
+        std::hint::black_box(out);
+    }
 }
 
 /// What argon2's `verify_password` does, hashing in `memory`: the stored hash's algorithm,
 /// version and parameters (its output length too) over its salt, compared in constant time.
 fn argon2_matches(
     stored: &PasswordHash,
-    password: &str,
+    password: &[u8],
     memory: &mut Vec<Block>,
 ) -> argon2::password_hash::Result<bool> {
     let (Some(salt), Some(expected)) = (stored.salt, &stored.hash) else { return Ok(false) };
@@ -208,7 +379,7 @@ fn argon2_hash<'a>(
     algorithm: Algorithm,
     version: Version,
     params: Params,
-    password: &str,
+    password: &[u8],
     salt: Salt<'a>,
     memory: &mut Vec<Block>,
 ) -> argon2::password_hash::Result<PasswordHash<'a>> {
@@ -225,7 +396,7 @@ fn argon2_hash<'a>(
     let output_len = params.output_len().unwrap_or(Params::DEFAULT_OUTPUT_LEN);
     let argon2 = Argon2::new(algorithm, version, params);
     let output = Output::init_with(output_len, |out| {
-        Ok(argon2.hash_password_into_with_memory(password.as_bytes(), salt_bytes, out, &mut memory[..])?)
+        Ok(argon2.hash_password_into_with_memory(password, salt_bytes, out, &mut memory[..])?)
     })?;
     Ok(PasswordHash {
         algorithm: algorithm.ident(),
@@ -236,9 +407,8 @@ fn argon2_hash<'a>(
     })
 }
 
-fn needs_rehash(stored: &str, params: &Params) -> bool {
-    let Ok(parsed) = PasswordHash::new(stored) else { return true };
-    let current = Params::try_from(&parsed).ok();
+fn needs_rehash(parsed: &PasswordHash, params: &Params) -> bool {
+    let current = Params::try_from(parsed).ok();
     parsed.algorithm.as_str() != "argon2id"
         || current.is_none_or(|p| {
             p.m_cost() != params.m_cost() || p.t_cost() != params.t_cost() || p.p_cost() != params.p_cost()
@@ -256,6 +426,15 @@ mod tests {
         PasswordHasher::new(1024, 1, 1, 2, 1000)
     }
 
+    /// Whether `password` matches `stored`, checked as the hasher checks it (no legacy bound).
+    fn verify_blocking(stored: &str, password: &str, memory: &mut Vec<Block>) -> bool {
+        let params = Params::new(1024, 1, 1, None).unwrap();
+        let dummy = hash_blocking(&params, b"dummy", &mut Vec::new()).unwrap();
+        let work = WorkCounters::default();
+        let mut check = Check { password, legacy_bound: 0, memory, work: &work };
+        matches!(check.run(Some(stored), &dummy, &params), Verification::Match { .. })
+    }
+
     #[tokio::test]
     async fn hashes_verify_and_are_salted() {
         let h = fast();
@@ -263,15 +442,15 @@ mod tests {
         let b = h.hash("correct horse").await.unwrap();
         assert_ne!(a, b);
         assert!(a.starts_with("$argon2id$v=19$m=1024,t=1,p=1$"));
-        assert_eq!(h.verify(Some(&a), "correct horse").await.unwrap(), Verification::Match { needs_rehash: false });
-        assert_eq!(h.verify(Some(&a), "wrong").await.unwrap(), Verification::Mismatch);
+        assert_eq!(h.verify(Some(&a), "correct horse", 0).await.unwrap(), Verification::Match { needs_rehash: false });
+        assert_eq!(h.verify(Some(&a), "wrong", 0).await.unwrap(), Verification::Mismatch);
     }
 
     #[tokio::test]
     async fn unknown_users_and_unusable_hashes_never_match() {
         let h = fast();
-        assert_eq!(h.verify(None, "anything").await.unwrap(), Verification::Mismatch);
-        assert_eq!(h.verify(Some("!"), "anything").await.unwrap(), Verification::Mismatch);
+        assert_eq!(h.verify(None, "anything", 0).await.unwrap(), Verification::Mismatch);
+        assert_eq!(h.verify(Some("!"), "anything", 0).await.unwrap(), Verification::Mismatch);
     }
 
     /// The reused-memory hashing gives exactly the argon2 crate's answers, both ways, for
@@ -290,14 +469,14 @@ mod tests {
             let crate_hasher = Argon2::new(algorithm, version, params.clone());
             let salt = SaltString::generate(&mut rand::rngs::OsRng);
             let theirs = crate_hasher.hash_password(b"pw-12345678", &salt).unwrap().to_string();
-            let ours = argon2_hash(algorithm, version, params.clone(), "pw-12345678", salt.as_salt(), &mut memory)
+            let ours = argon2_hash(algorithm, version, params.clone(), b"pw-12345678", salt.as_salt(), &mut memory)
                 .unwrap()
                 .to_string();
             assert_eq!(ours, theirs, "{algorithm:?} {version:?}");
             memory.resize(params.block_count() * 2, Block::default());
             assert!(verify_blocking(&theirs, "pw-12345678", &mut memory));
             assert!(!verify_blocking(&theirs, "pw-12345679", &mut memory));
-            let mine = hash_blocking(&params, "another password", &mut memory).unwrap();
+            let mine = hash_blocking(&params, b"another password", &mut memory).unwrap();
             let parsed = PasswordHash::new(&mine).unwrap();
             assert!(Argon2::default().verify_password(b"another password", &parsed).is_ok());
             assert!(Argon2::default().verify_password(b"another passwore", &parsed).is_err());
@@ -318,10 +497,72 @@ mod tests {
         assert!(!verify_blocking(&stored, "short outpu", &mut Vec::new()));
     }
 
+    /// Django's own vectors (`scripts/django-hash-vectors.py`): (password, encoded).
+    fn django_vectors() -> Vec<(String, String)> {
+        let fixture: serde_json::Value =
+            serde_json::from_str(include_str!("../tests/fixtures/django_hashes.json")).unwrap();
+        let vectors = fixture["vectors"].as_array().unwrap().iter();
+        vectors.map(|v| (v["password"].as_str().unwrap().into(), v["encoded"].as_str().unwrap().into())).collect()
+    }
+
+    #[tokio::test]
+    async fn a_wrapped_django_hash_holds_no_django_key_verifies_and_asks_for_a_rehash() {
+        let h = fast();
+        for (password, encoded) in django_vectors() {
+            let (wrapped, kdf) = h.wrap(&encoded).await.unwrap().expect("a Django hash wraps");
+            assert!(wrapped.starts_with("wrapped$argon2id$v=19$m=1024,t=1,p=1$"), "{wrapped}");
+            assert!(!wrapped.contains(&encoded[encoded.len() - 31..]), "no part of Django's key: {wrapped}");
+            assert_eq!(wrapped_kdf(&wrapped), Some(kdf));
+            let right = h.verify(Some(&wrapped), &password, 0).await.unwrap();
+            assert_eq!(right, Verification::Match { needs_rehash: true }, "{encoded}");
+            let wrong = h.verify(Some(&wrapped), &format!("{password}x"), 0).await.unwrap();
+            assert_eq!(wrong, Verification::Mismatch, "{encoded}");
+        }
+        assert_eq!(h.wrap("!unusable").await.unwrap(), None);
+        assert_eq!(h.wrap("$argon2id$v=19$m=1024,t=1,p=1$c2FsdHNhbHQ$aGFzaA").await.unwrap(), None);
+    }
+
+    /// Every failed check does one argon2 run and exactly the legacy bound, whatever is stored;
+    /// a right password on a native hash does no legacy work.
+    #[tokio::test]
+    async fn every_failed_check_does_the_work_of_the_legacy_bound() {
+        let h = fast();
+        let mut stored = vec![h.hash("a native password").await.unwrap(), "!unusable".into(), "md5$x$y".into()];
+        let mut bound = 0;
+        // The cheap vectors: a debug build runs PBKDF2 fifty times slower than a release one.
+        let cheap = django_vectors().into_iter().filter(|(_, e)| DjangoHash::parse(e).unwrap().kdf.cost() < 100_000);
+        for (_, encoded) in cheap {
+            let (wrapped, kdf) = h.wrap(&encoded).await.unwrap().unwrap();
+            bound = bound.max(kdf.cost());
+            stored.push(wrapped);
+            stored.push(encoded); // raw, as an earlier import left it
+        }
+        let work = |h: &PasswordHasher, stored: Option<String>, password: &'static str| {
+            let h = h.clone();
+            async move {
+                let before = h.work();
+                let verification = h.verify(stored.as_deref(), password, bound).await.unwrap();
+                let after = h.work();
+                (verification, Work { argon2: after.argon2 - before.argon2, legacy: after.legacy - before.legacy })
+            }
+        };
+        let failed = (Verification::Mismatch, Work { argon2: 1, legacy: bound });
+        assert_eq!(work(&h, None, "wrong").await, failed, "unknown account");
+        for hash in stored {
+            assert_eq!(work(&h, Some(hash.clone()), "wrong").await, failed, "{hash}");
+        }
+        let native = h.hash("right").await.unwrap();
+        let right = (Verification::Match { needs_rehash: false }, Work { argon2: 1, legacy: 0 });
+        assert_eq!(work(&h, Some(native), "right").await, right);
+    }
+
     #[tokio::test]
     async fn old_parameters_ask_for_a_rehash() {
         let old = PasswordHasher::new(512, 1, 1, 1, 1000).hash("pw-12345678").await.unwrap();
-        assert_eq!(fast().verify(Some(&old), "pw-12345678").await.unwrap(), Verification::Match { needs_rehash: true });
+        assert_eq!(
+            fast().verify(Some(&old), "pw-12345678", 0).await.unwrap(),
+            Verification::Match { needs_rehash: true }
+        );
     }
 
     /// A job for [`PasswordHasher::run`] that reports `n` on `started`, then holds its hashing
@@ -385,7 +626,7 @@ mod tests {
         started.recv_timeout(HANG).expect("the first job started");
         let abandoned = tokio::spawn({
             let hasher = hasher.clone();
-            async move { hasher.verify(None, "a password").await }
+            async move { hasher.verify(None, "a password", 0).await }
         });
         while hasher.jobs.is_empty() {
             tokio::task::yield_now().await;
@@ -434,7 +675,7 @@ mod tests {
         assert!(failed.is_err());
         let hash = hasher.hash("a password").await.unwrap();
         assert_eq!(
-            hasher.verify(Some(&hash), "a password").await.unwrap(),
+            hasher.verify(Some(&hash), "a password", 0).await.unwrap(),
             Verification::Match { needs_rehash: false }
         );
     }

@@ -1,5 +1,5 @@
 use serde::Serialize;
-use sqlx::{AnyPool, FromRow};
+use sqlx::{AnyPool, FromRow, Row as _};
 
 use crate::db::{now, unique_violation, Database, Flag};
 use unicode_normalization::UnicodeNormalization;
@@ -190,8 +190,8 @@ pub async fn already_taken(
         return Ok(Some(taken("email", "A user with that email already exists.")));
     }
     if let Some(username) = username {
-        let name_taken: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE username_key = $1")
-            .bind(username.key())
+        let name_taken: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE username_skeleton = $1")
+            .bind(username.skeleton())
             .fetch_optional(pool)
             .await?;
         if name_taken.is_some() {
@@ -219,24 +219,78 @@ pub async fn find_by_email(pool: &AnyPool, email: &Email) -> Result<Option<User>
     Ok(row.map(User::from))
 }
 
-/// The user and their password hash, for checking a login.
-pub async fn find_for_login(pool: &AnyPool, identifier: &LoginIdentifier) -> Result<Option<LoginAccount>, CoreError> {
+/// What a login reads: the account (if there is one) and the legacy work every password check
+/// does while imported Django hashes are stored (see `passwords`).
+pub struct LoginLookup {
+    pub account: Option<LoginAccount>,
+    pub legacy_bound: u64,
+}
+
+/// The user and their password hash, for checking a login, with the legacy bound. One
+/// statement whether or not the account exists (or the name could be one: `None` looks for
+/// an email no account has), so the database's part of the answer costs the same too.
+pub async fn find_for_login(pool: &AnyPool, identifier: Option<&LoginIdentifier>) -> Result<LoginLookup, CoreError> {
     let (column, value) = match identifier {
-        LoginIdentifier::Email(email) => ("email", email.as_str().to_string()),
-        LoginIdentifier::Username(name) => ("username_key", name.key()),
+        Some(LoginIdentifier::Email(email)) => ("email", email.as_str().to_string()),
+        Some(LoginIdentifier::Username(name)) => ("username_key", name.key()),
+        None => ("email", String::new()),
     };
+    // The bound's one row, joined to the user's row if there is one.
     let sql = format!(
-        "SELECT {COLUMNS}, password_hash, {} AS has_reset_links, {} AS has_failure_streak FROM users WHERE {column} = $1",
+        "SELECT legacy_hash_bound.work AS legacy_bound, {COLUMNS}, password_hash, {} AS has_reset_links, \
+         {} AS has_failure_streak FROM legacy_hash_bound LEFT JOIN users ON users.{column} = $1",
         email_tokens::live_exists("users.id", Purpose::ResetPassword),
         super::login_streaks::exists("users.id"),
     );
-    let row = sqlx::query_as::<_, LoginRow>(&sql).bind(&value).fetch_optional(pool).await?;
-    Ok(row.map(|r| LoginAccount {
-        user: r.user.into(),
-        password_hash: r.password_hash,
-        has_reset_links: r.has_reset_links.0,
-        has_failure_streak: r.has_failure_streak.0,
-    }))
+    let row = sqlx::query(&sql).bind(&value).fetch_one(pool).await?;
+    let legacy_bound: i64 = row.try_get("legacy_bound")?;
+    let found: Option<i64> = row.try_get("id")?;
+    let account = match found {
+        Some(_) => {
+            let r = LoginRow::from_row(&row)?;
+            Some(LoginAccount {
+                user: r.user.into(),
+                password_hash: r.password_hash,
+                has_reset_links: r.has_reset_links.0,
+                has_failure_streak: r.has_failure_streak.0,
+            })
+        }
+        None => None,
+    };
+    Ok(LoginLookup { account, legacy_bound: legacy_bound.max(0) as u64 })
+}
+
+/// Raises the legacy bound to `work` if it is lower (an import adds legacy hashes).
+pub async fn raise_legacy_bound(tx: &mut sqlx::Transaction<'_, sqlx::Any>, work: u64) -> Result<(), CoreError> {
+    sqlx::query("UPDATE legacy_hash_bound SET work = $1 WHERE work < $1").bind(work as i64).execute(&mut **tx).await?;
+    Ok(())
+}
+
+/// Sets the legacy bound (at start, from the legacy hashes still stored).
+pub async fn set_legacy_bound(db: &Database, work: u64) -> Result<(), CoreError> {
+    sqlx::query("UPDATE legacy_hash_bound SET work = $1").bind(work as i64).execute(&db.writer).await?;
+    Ok(())
+}
+
+/// Every stored hash Gatehouse did not make itself (its own start with `$`): imported ones,
+/// wrapped or not, and unusable passwords. By id, for the start's wrapping.
+pub async fn hashes_not_made_here(pool: &AnyPool) -> Result<Vec<(i64, String)>, CoreError> {
+    let rows = sqlx::query_as("SELECT id, password_hash FROM users WHERE password_hash NOT LIKE '$%' ORDER BY id")
+        .fetch_all(pool)
+        .await?;
+    Ok(rows)
+}
+
+/// Replaces the hash only if it is still `old` (a login may have upgraded it meanwhile).
+pub async fn replace_password_hash(db: &Database, id: i64, old: &str, new: &str) -> Result<bool, CoreError> {
+    let done = sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2 AND password_hash = $3")
+        .bind(new)
+        .bind(id)
+        .bind(old)
+        .execute(&db.writer)
+        .await?;
+    db.changed();
+    Ok(done.rows_affected() == 1)
 }
 
 pub async fn set_password_hash(db: &Database, id: UserId, hash: &str) -> Result<(), CoreError> {
@@ -504,7 +558,11 @@ pub struct ImportedUser<'a> {
     pub username: Option<&'a Username>,
     pub first_name: &'a str,
     pub last_name: &'a str,
+    /// What to store for the password (the import's wrapped form of the Django hash).
     pub password_hash: &'a str,
+    /// Whether a hash already stored for this id is to be kept instead (the import decides:
+    /// one Gatehouse made since, or this same Django hash wrapped by an earlier run).
+    pub keeps_hash: &'a (dyn Fn(&str) -> bool + Sync),
     pub is_active: bool,
     pub is_verified: bool,
     pub is_staff: bool,
@@ -521,8 +579,7 @@ pub enum ImportOutcome {
 }
 
 /// Creates the user with the given id, or brings an earlier import of it up to date. A hash
-/// Gatehouse made since (a login upgraded it, or the password changed here) is kept; so are a
-/// newer last login and a confirmation done here.
+/// the import says to keep is kept; so are a newer last login and a confirmation done here.
 pub async fn upsert_imported(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     user: &ImportedUser<'_>,
@@ -554,8 +611,8 @@ pub async fn upsert_imported(
         .await;
         return result.map(|_| ImportOutcome::Created).map_err(conflict_or);
     };
-    let made_here = existing.password_hash.starts_with('$');
-    let password_hash = if made_here { existing.password_hash.clone() } else { user.password_hash.to_string() };
+    let keep = (user.keeps_hash)(&existing.password_hash);
+    let password_hash = if keep { existing.password_hash.clone() } else { user.password_hash.to_string() };
     let last_login = existing.user.last_login.max(user.last_login);
     let is_verified = existing.user.is_verified.0 || user.is_verified;
     let current: User = existing.user.into();
