@@ -117,5 +117,7 @@ async fn a_sign_up_with_a_taken_address_or_name_costs_no_password_hash() {
     let name = app.register("free@example.com", Some("TakenName")).await;
     assert_eq!(name.status(), 409);
     assert!(name.json::<Value>().await.unwrap()["error"]["fields"]["username"].is_array());
+    let look_alike = app.register("other@example.com", Some("ｔａｋｅｎname")).await;
+    assert_eq!(look_alike.status(), 409, "a look-alike name is taken too");
     assert_eq!(app.core.password_hash_runs(), before, "no hash was run");
 }

@@ -15,6 +15,9 @@ use crate::support::{first_link, link_params, parse_message};
 pub(crate) struct Server {
     child: Child,
     pub(crate) base: String,
+    /// Reads the process's log as it is written: a pipe nobody reads fills up (64 KiB) and
+    /// then blocks the server at its next log line.
+    log: tokio::task::JoinHandle<String>,
 }
 
 async fn start(mut command: tokio::process::Command) -> Server {
@@ -40,7 +43,16 @@ pub(crate) async fn serve(mut command: tokio::process::Command) -> Server {
     let client = reqwest::Client::new();
     for _ in 0..200 {
         if client.get(format!("{base}/healthz")).send().await.is_ok_and(|r| r.status() == 200) {
-            return Server { child, base };
+            let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+            let log = tokio::spawn(async move {
+                let mut log = String::new();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    log.push_str(&line);
+                    log.push('\n');
+                }
+                log
+            });
+            return Server { child, base, log };
         }
         if let Ok(Some(status)) = child.try_wait() {
             let mut stderr = String::new();
@@ -63,12 +75,7 @@ impl Server {
         let pid = self.child.id().expect("running").to_string();
         let killed = std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap();
         assert!(killed.success());
-        let mut log = String::new();
-        let mut lines = BufReader::new(self.child.stderr.take().unwrap()).lines();
-        while let Some(line) = lines.next_line().await.unwrap() {
-            log.push_str(&line);
-            log.push('\n');
-        }
+        let log = self.log.await.unwrap();
         let status = tokio::time::timeout(Duration::from_secs(30), self.child.wait()).await.unwrap().unwrap();
         assert!(status.success(), "SIGTERM ends the process cleanly: {status}\n{log}");
         log
