@@ -91,7 +91,7 @@ pub struct RegistrationBody {
     responses((status = 201, description = "After successful registration", body = Msg),
         (status = 400, description = "Invalid fields", body = openapi::FieldErrors),
         (status = 409, description = "The email address or username is taken", body = openapi::FieldErrors),
-        openapi::PayloadTooLarge))]
+        openapi::Throttled, openapi::PayloadTooLarge))]
 async fn registration(
     State(state): State<AppState>,
     Client(client): Client,
@@ -128,7 +128,7 @@ pub struct ActivationTokenBody {
 /// same either way (it does not tell who has an account, and it carries no tokens).
 #[utoipa::path(post, path = "/get/acctivation/token", tag = "accounts", request_body = ActivationTokenBody,
     responses((status = 200, description = "After a successful request", body = Msg),
-        (status = 400, description = "Invalid fields", body = openapi::FieldErrors), openapi::PayloadTooLarge))]
+        (status = 400, description = "Invalid fields", body = openapi::FieldErrors), openapi::Throttled, openapi::PayloadTooLarge))]
 async fn activation_token(
     State(state): State<AppState>,
     Client(client): Client,
@@ -145,7 +145,7 @@ async fn activation_token(
 /// The document's other spelling of the same endpoint.
 #[utoipa::path(post, path = "/get/accttivation/token", tag = "accounts", request_body = ActivationTokenBody,
     responses((status = 200, description = "After a successful request", body = Msg),
-        (status = 400, description = "Invalid fields", body = openapi::FieldErrors), openapi::PayloadTooLarge))]
+        (status = 400, description = "Invalid fields", body = openapi::FieldErrors), openapi::Throttled, openapi::PayloadTooLarge))]
 async fn activation_token_other_spelling(
     state: State<AppState>,
     client: Client,
@@ -392,7 +392,7 @@ pub struct ForgetPasswordBody {
 /// Mails a reset link if the address has an account; the answer is the same either way.
 #[utoipa::path(post, path = "/forget/password", tag = "accounts", request_body = ForgetPasswordBody,
     responses((status = 200, description = "The request is taken", body = Msg),
-        (status = 400, description = "Invalid fields", body = openapi::FieldErrors), openapi::PayloadTooLarge))]
+        (status = 400, description = "Invalid fields", body = openapi::FieldErrors), openapi::Throttled, openapi::PayloadTooLarge))]
 async fn forget_password(
     State(state): State<AppState>,
     Client(client): Client,
