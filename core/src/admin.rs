@@ -91,9 +91,10 @@ impl AccountChanges {
     }
 
     /// Changes after which no link mailed earlier may work: they were sent under the old
-    /// password or to the old address, or the account is closed.
-    fn retires_links(&self) -> bool {
-        self.ends_sessions() || self.email.is_some()
+    /// password or to the old address (`current_email`), or the account is closed. A form that
+    /// sends the unchanged address back changes nothing.
+    fn retires_links(&self, current_email: &str) -> bool {
+        self.ends_sessions() || self.email.as_ref().is_some_and(|email| email.as_str() != current_email)
     }
 }
 
@@ -181,7 +182,7 @@ impl Gatehouse {
         if changes.ends_sessions() {
             sessions::revoke_all_for_user(self.database(), id, None, "admin").await?;
         }
-        if changes.retires_links() {
+        if changes.retires_links(&target.email) {
             email_tokens::retire_every_purpose(self.database(), id).await?;
         }
         if changes.password.is_some() {

@@ -133,7 +133,12 @@ impl Gatehouse {
                 crate::metrics::login("invalid_credentials");
                 self.record_login_failure(&keys).await?;
                 if let Some(account) = &found {
-                    self.count_password_failure(&account.user).await?;
+                    // Off the answer's path: an unknown account has no streak to count, and the
+                    // answer must not take longer for an account that exists.
+                    let user = account.user.clone();
+                    self.in_background("counting a failed login", move |core| async move {
+                        core.count_password_failure(&user).await
+                    });
                 }
                 let user_id = found.map(|account| account.user.id);
                 audit::record(self.database(), user_id, EventKind::LoginFailed, context, "").await?;

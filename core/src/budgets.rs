@@ -46,8 +46,9 @@ pub enum ClientRequest {
 impl Gatehouse {
     /// Takes one mail of `kind` to `address` from its hourly budget; `false` when spent.
     pub(crate) async fn mail_budget_allows(&self, kind: MailKind, address: &str) -> Result<bool, CoreError> {
-        // The address is hashed in the key: the table holds no addresses.
-        let key = format!("mail:{}:{}", kind.as_str(), crate::tokens::token_hash(&address.to_lowercase()));
+        // A MAC of the address under a server key: the table holds no addresses, nor hashes
+        // of them that a guessed address could be checked against.
+        let key = format!("mail:{}", self.0.budget_keys.tag(&[kind.as_str(), &address.to_lowercase()]));
         let limit = self.settings().mail_per_address_per_hour;
         match rate_windows::take(self.database(), &key, limit, HOUR_MS, self.clock().now_millis()).await? {
             Taken::Allowed => Ok(true),

@@ -26,18 +26,19 @@ impl Gatehouse {
     }
 
     /// Re-authentication for sensitive changes; a wrong password is a field error. Throttled
-    /// like logins to the same account (see [`crate::throttle`]).
+    /// like logins to the same account (see [`crate::throttle`]). Returns the stored hash the
+    /// password matched, for a caller that must see it still stored once its change is made.
     pub(crate) async fn check_current_password(
         &self,
         user: &User,
         password: &PasswordAttempt,
-    ) -> Result<(), CoreError> {
+    ) -> Result<Option<String>, CoreError> {
         let keys = crate::throttle::AttemptKeys::for_account(user.id);
         self.take_login_attempt(&keys).await?;
         let hash = users::password_hash(self.pool(), user.id).await?;
         // No legacy bound: the account is the caller's own, its existence no secret.
         match self.0.hasher.verify(hash.as_deref(), password.expose(), 0).await? {
-            Verification::Match { .. } => self.clear_login_throttle(&keys).await,
+            Verification::Match { .. } => self.clear_login_throttle(&keys).await.map(|()| hash),
             Verification::Mismatch => Err(CoreError::field("current_password", "Your current password is incorrect.")),
         }
     }

@@ -262,13 +262,22 @@ impl Gatehouse {
         Ok(())
     }
 
-    /// [`PasswordHasher::wrap`](passwords::PasswordHasher::wrap) for each hash, in order, all
-    /// queued at once so that every hashing thread works on them.
+    /// [`PasswordHasher::wrap`](passwords::PasswordHasher::wrap) for each hash, in order, a
+    /// few per hashing thread at a time: every thread works on them, and the queue stays well
+    /// under `hash_queue_limit` (past it a hash is refused as `Overloaded`, which would fail an
+    /// import, or a start, of more users than the queue holds).
     async fn wrap_all(&self, hashes: Vec<String>) -> Result<Vec<Option<(String, LegacyKdf)>>, CoreError> {
+        let in_flight = (self.password_hash_threads() * 2).min(self.settings().hash_queue_limit).max(1);
+        let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(in_flight));
         let mut tasks = tokio::task::JoinSet::new();
         for (index, hash) in hashes.into_iter().enumerate() {
             let hasher = self.0.hasher.clone();
-            tasks.spawn(async move { (index, hasher.wrap(&hash).await) });
+            let slot = slots.clone().acquire_owned().await.map_err(|e| CoreError::internal("wrapping", e))?;
+            tasks.spawn(async move {
+                let wrapped = hasher.wrap(&hash).await;
+                drop(slot);
+                (index, wrapped)
+            });
         }
         let mut wrapped = Vec::new();
         wrapped.resize_with(tasks.len(), || None);

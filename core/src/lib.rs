@@ -67,6 +67,8 @@ struct Inner {
     two_factor: two_factor::TwoFactorKeys,
     /// Tags messages a page is asked to show, so that only the server's own are shown.
     page_messages: keys::Tagger,
+    /// Keys the per-recipient mail budgets by a MAC of the address: the table holds none.
+    budget_keys: keys::Tagger,
     clock: Clock,
     /// Work that outlives the request that started it (mail, answer-hiding work).
     background: tokio_util::task::TaskTracker,
@@ -124,6 +126,7 @@ impl Gatehouse {
             devices: DeviceKeys::new(&root),
             two_factor: two_factor::TwoFactorKeys::new(&root),
             page_messages: keys::Tagger::new(&root, "page-messages"),
+            budget_keys: keys::Tagger::new(&root, "budget-keys"),
             clock,
             mailer: Mailer::new(&settings, background.clone())?,
             background,

@@ -8,6 +8,7 @@ use crate::domain::{Email, PasswordAttempt, ProfileChanges};
 use crate::error::CoreError;
 use crate::store::audit::{self, EventKind};
 use crate::store::email_tokens::{self, Purpose};
+use crate::store::sessions;
 use crate::store::users::{self, User, UserUpdate};
 use crate::Gatehouse;
 
@@ -44,7 +45,7 @@ impl Gatehouse {
             return Err(CoreError::field("email", "This is already your email address."));
         }
         self.take_client_budget(ClientRequest::Mail, context).await?;
-        self.check_current_password(user, current_password).await?;
+        let verified_hash = self.check_current_password(user, current_password).await?;
         if users::find_by_email(self.pool(), new_email).await?.is_some() {
             return Err(CoreError::Conflict {
                 message: "A user with that email already exists.".into(),
@@ -53,6 +54,7 @@ impl Gatehouse {
         }
         let ttl = self.settings().verification_token_ttl;
         let link = self.issue_link_for(user, new_email.as_str(), Purpose::ChangeEmail, ttl).await?;
+        self.retire_if_credentials_changed(principal, verified_hash.as_deref()).await?;
         // Beyond the address's hourly share the answer is the same, and no mail goes out.
         if self.mail_budget_allows(MailKind::EmailChange, new_email.as_str()).await? {
             let url = format!("{}/confirm-email?uid={}&token={}", self.settings().public_url(), link.uid, link.token);
@@ -63,6 +65,26 @@ impl Gatehouse {
         audit::record(self.database(), Some(user.id), EventKind::EmailChangeRequested, context, new_email.as_str())
             .await?;
         Ok(())
+    }
+
+    /// A password change or "log out everywhere" that ran while this request checked the
+    /// password retired the account's links *before* this one was issued: the link would
+    /// outlive the credentials it was asked under. Seen now (the hash or the session is not
+    /// the one checked), the new link is retired too; a change that comes later retires it
+    /// itself.
+    async fn retire_if_credentials_changed(
+        &self,
+        principal: &Principal,
+        verified_hash: Option<&str>,
+    ) -> Result<(), CoreError> {
+        let user = principal.user.id;
+        let hash_now = users::password_hash(self.pool(), user).await?;
+        let session_alive = sessions::find_active(self.pool(), &principal.session.id).await?.is_some();
+        if hash_now.as_deref() == verified_hash && session_alive {
+            return Ok(());
+        }
+        email_tokens::retire_all(self.database(), user, Purpose::ChangeEmail).await?;
+        Err(CoreError::Unauthenticated)
     }
 
     fn send_change_notice(&self, user: &User, new_email: &Email) -> Result<(), CoreError> {

@@ -139,47 +139,62 @@ fn query_pairs(query: &str) -> Vec<(String, String)> {
     url::form_urlencoded::parse(query.as_bytes()).into_owned().collect()
 }
 
-fn pair<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    pairs.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str())
+/// The *last* value of `name`: the one Leptos reads (`ParamsMap::get_str`), and the one a
+/// failed server function appends to the page's address.
+fn last<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    pairs.iter().rev().find(|(key, _)| key == name).map(|(_, value)| value.as_str())
 }
 
-/// `Location` with a tag added when it carries a form's error back to its page.
+fn is_error_param(key: &str) -> bool {
+    [ERROR_SOURCE_PARAM, ERROR_PARAM, ERROR_TAG_PARAM].contains(&key)
+}
+
+/// The pairs without the error parameters, then `extra`, as a query string.
+fn query_with(pairs: &[(String, String)], extra: &[(&str, &str)]) -> String {
+    let kept = pairs.iter().filter(|(key, _)| !is_error_param(key)).map(|(k, v)| (k.as_str(), v.as_str()));
+    url::form_urlencoded::Serializer::new(String::new()).extend_pairs(kept.chain(extra.iter().copied())).finish()
+}
+
+/// `Location` with a tag added when it carries a form's error back to its page. Only the
+/// error the server function just appended is kept and tagged: error parameters that were
+/// already in the page's address (a crafted `Referer`) are dropped, never tagged.
 fn error_redirect_tagged(core: &gatehouse_core::Gatehouse, location: &str) -> Option<String> {
     let base = url::Url::parse("http://page.invalid").expect("a valid URL");
     let mut url = base.join(location).ok()?;
     let pairs = query_pairs(url.query()?);
-    let (source, error) = (pair(&pairs, ERROR_SOURCE_PARAM)?, pair(&pairs, ERROR_PARAM)?);
+    let (source, error) = (last(&pairs, ERROR_SOURCE_PARAM)?, last(&pairs, ERROR_PARAM)?);
     let tag = core.page_message_tag(source, error);
-    url.query_pairs_mut().append_pair(ERROR_TAG_PARAM, &tag);
+    let query = query_with(&pairs, &[(ERROR_SOURCE_PARAM, source), (ERROR_PARAM, error), (ERROR_TAG_PARAM, &tag)]);
+    url.set_query(Some(&query));
     if url.origin() == base.origin() {
         // It was a path: keep it one.
-        return Some(format!("{}?{}", url.path(), url.query().unwrap_or_default()));
+        return Some(format!("{}?{query}", url.path()));
     }
     Some(url.into())
 }
 
 /// The page's own address without the error parameters when `uri` carries an error that this
-/// server did not tag; `None` when there is nothing to remove.
+/// server did not tag, or any of them more than once; `None` when there is nothing to remove.
 fn foreign_error_removed(core: &gatehouse_core::Gatehouse, uri: &axum::http::Uri) -> Option<String> {
     let pairs = query_pairs(uri.query()?);
-    let error = pair(&pairs, ERROR_PARAM);
-    let source = pair(&pairs, ERROR_SOURCE_PARAM);
-    let tag = pair(&pairs, ERROR_TAG_PARAM);
-    match (source, error, tag) {
-        (None, None, None) => return None,
-        (Some(source), Some(error), Some(tag)) if core.is_own_page_message(source, error, tag) => return None,
-        _ => {}
+    let count = |name: &str| pairs.iter().filter(|(key, _)| key == name).count();
+    let counts = (count(ERROR_SOURCE_PARAM), count(ERROR_PARAM), count(ERROR_TAG_PARAM));
+    if counts == (0, 0, 0) {
+        return None;
     }
-    // One leading slash: `//evil.test/` (or `/\evil.test/`) would leave the site.
+    if counts == (1, 1, 1) {
+        let (source, error, tag) =
+            (last(&pairs, ERROR_SOURCE_PARAM)?, last(&pairs, ERROR_PARAM)?, last(&pairs, ERROR_TAG_PARAM)?);
+        if core.is_own_page_message(source, error, tag) {
+            return None;
+        }
+    }
+    // One leading slash: `//evil.test/` (or `/\\evil.test/`) would leave the site.
     let path = format!("/{}", uri.path().trim_start_matches(['/', '\\']));
-    let kept: Vec<&(String, String)> = pairs
-        .iter()
-        .filter(|(key, _)| ![ERROR_SOURCE_PARAM, ERROR_PARAM, ERROR_TAG_PARAM].contains(&key.as_str()))
-        .collect();
-    if kept.is_empty() {
+    let query = query_with(&pairs, &[]);
+    if query.is_empty() {
         return Some(path);
     }
-    let query = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(kept).finish();
     Some(format!("{path}?{query}"))
 }
 

@@ -202,3 +202,22 @@ async fn an_unknown_account_costs_the_work_of_an_imported_one_with_a_wrong_passw
     let after = app.core.password_work();
     assert_eq!((after.argon2 - before.argon2, after.legacy - before.legacy), (1, 0));
 }
+
+/// Wrapping many hashes at once keeps within the hashing queue's bound: an import of more
+/// users than the queue may hold still succeeds (each would otherwise be refused `Overloaded`).
+#[tokio::test]
+async fn an_import_larger_than_the_hash_queue_succeeds() {
+    let app = spawn_app().await;
+    let output = gatehouse(app.data_dir.path())
+        .env("GATEHOUSE_DATABASE_URL", app.core.settings().database_url())
+        .env("GATEHOUSE_HASH_QUEUE_LIMIT", "1")
+        .env("GATEHOUSE_HASH_CONCURRENCY", "1")
+        .arg("import-django")
+        .arg(DUMP)
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(String::from_utf8_lossy(&output.stdout).contains("7 created"));
+}

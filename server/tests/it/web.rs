@@ -120,6 +120,27 @@ async fn a_crafted_error_in_the_url_shows_no_text_of_its_own() {
         .await;
     assert!(location.contains("__err_tag="), "{location}");
     assert!(app.browser().page(&location).await.contains("No active account found with the given credentials."));
+
+    // A genuine tagged error with a second, crafted one after it (Leptos shows the last).
+    let doubled = format!("{location}&__err={encoded}");
+    let redirect = app.browser().redirect_of(&doubled).await.expect("sent to the page without the errors");
+    assert!(!redirect.contains("__err"), "{redirect}");
+    // A crafted error in the page address the form was posted from is not what gets tagged.
+    let referer = format!("{}/login?__path=%2F_fn%2Flogin&__err={encoded}", app.base);
+    let response = app
+        .client
+        .post(app.url("/_fn/login"))
+        .header("Accept", "text/html")
+        .header("Referer", &referer)
+        .form(&[("username", "ghost@example.com"), ("password", "wrong password")])
+        .send()
+        .await
+        .unwrap();
+    let location = response.headers()["location"].to_str().unwrap().to_string();
+    assert_eq!(location.matches("__err=").count(), 1, "{location}");
+    let html = app.browser().page(&location).await;
+    assert!(!html.contains("555 0100"), "the crafted text was not tagged");
+    assert!(html.contains("No active account found with the given credentials."));
 }
 
 #[tokio::test]
