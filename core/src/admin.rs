@@ -185,6 +185,9 @@ impl Gatehouse {
         if changes.retires_links(&target.email) {
             email_tokens::retire_every_purpose(self.database(), id).await?;
         }
+        if let Some(new_email) = changes.email.as_ref().filter(|email| email.as_str() != target.email) {
+            self.send_email_changed_notice(&target, new_email)?;
+        }
         if changes.password.is_some() {
             self.send_password_changed_notice(&user, "set by an administrator")?;
         }

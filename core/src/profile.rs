@@ -129,7 +129,7 @@ impl Gatehouse {
 
     /// Tells the address an account just left that it left, and where to turn if that was
     /// not its owner (who can no longer reset the password by mail).
-    fn send_email_changed_notice(&self, before: &User, new_email: &Email) -> Result<(), CoreError> {
+    pub(crate) fn send_email_changed_notice(&self, before: &User, new_email: &Email) -> Result<(), CoreError> {
         let extra = serde_json::json!({
             "new_email": masked_address(new_email.as_str()),
             "site_url": self.settings().public_url(),

@@ -134,14 +134,23 @@ async fn reset_and_verification_links_die_when_an_admin_sets_the_password_or_dea
 async fn a_pending_email_change_dies_when_an_admin_changes_the_address() {
     let app = spawn_app().await;
     let (_, admin) = app.privileged_user("root@example.com", true, true).await;
-    let (_, link) = pending_takeover(&app, "owner@example.com").await;
+    let (owner, link) = pending_takeover(&app, "owner@example.com").await;
     let id = users_id(&app, &admin, "owner@example.com").await;
     let path = format!("/api/v1/account/management/{id}/update/");
+    // The admin form sends the address back unchanged with every save: that retires nothing.
+    let same = json!({ "email": "owner@example.com", "first_name": "Owner" });
+    assert_eq!(app.call("PATCH", &path, &admin, Some(same)).await.status(), 200);
+    let me: Value = app.call("GET", "/api/v1/account/", &owner, None).await.json().await.unwrap();
+    assert_eq!(me["pending_email"], ATTACKER, "still pending");
     let body = json!({ "email": "restored@example.com" });
     assert_eq!(app.call("PATCH", &path, &admin, Some(body)).await.status(), 200);
     assert_eq!(confirm_change(&app, &link).await, 400);
     let user: Value = app.call("GET", &path, &admin, None).await.json().await.unwrap();
     assert_eq!(user["email"], "restored@example.com");
+    assert!(app.core.drain_background(std::time::Duration::from_secs(10)).await);
+    let told =
+        app.outbox().messages_to("owner@example.com").into_iter().any(|m| m.contains("was changed to r***d@e***e.com"));
+    assert!(told, "the old address hears of an admin's change too");
 }
 
 async fn users_id(app: &TestApp, admin: &str, email: &str) -> i64 {
