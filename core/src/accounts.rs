@@ -60,7 +60,8 @@ impl Gatehouse {
     }
 
     /// The same, the confirmation link opening `page` (see [`Gatehouse::link_page`]).
-    #[tracing::instrument(skip_all, fields(email = %registration.email))]
+    // No email in the span: every line logged inside it would carry the address.
+    #[tracing::instrument(skip_all)]
     pub async fn register_linking(
         &self,
         registration: Registration,

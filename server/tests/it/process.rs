@@ -173,7 +173,38 @@ async fn the_log_of_a_whole_flow_names_requests_and_holds_no_secret() {
     let confirm = json!({ "uid": uid, "token": token, "new_password": new_password });
     assert_eq!(server.post("/api/v1/auth/password/reset/confirm/", confirm).await.status(), 204);
     let again = server.post("/api/v1/auth/token/", json!({ "email": email, "password": new_password })).await;
-    secrets.push(again.json::<Value>().await.unwrap()["access"].as_str().unwrap().to_string());
+    let access = again.json::<Value>().await.unwrap()["access"].as_str().unwrap().to_string();
+    secrets.push(access.clone());
+    // Every surface's sign-up, login, reset and the email change: no address reaches the log.
+    let other = |n: u32| email.replace("logged-", &format!("logged{n}-"));
+    let (djoser, seed002, seed003, changed) = (other(2), other(3), other(4), other(5));
+    secrets.extend([email.clone(), djoser.clone(), seed002.clone(), seed003.clone(), changed.clone()]);
+    let calls = [
+        ("/api/users/create/", json!({ "email": djoser, "password": new_password })),
+        ("/api/jwt/create/", json!({ "email": djoser, "password": new_password })),
+        ("/api/user/password/reset/", json!({ "email": djoser })),
+        ("/auth/signup", json!({ "email": seed002, "email_as_name": true, "password": new_password })),
+        ("/auth/signin", json!({ "username": seed002, "password": new_password })),
+        ("/auth/restore", json!({ "email": seed002 })),
+        (
+            "/accounts/api/registration/",
+            json!({ "username": "loggedseed3", "email": seed003, "password": new_password, "confirm_password": new_password }),
+        ),
+        ("/accounts/api/login/", json!({ "email": seed003, "password": "a wrong one" })),
+        ("/accounts/api/forget/password/", json!({ "email": seed003 })),
+    ];
+    for (path, body) in calls {
+        let status = server.post(path, body).await.status();
+        assert!(status.as_u16() < 500, "{path}: {status}");
+    }
+    let change = client
+        .patch(format!("{}/api/v1/account/", server.base))
+        .bearer_auth(&access)
+        .json(&json!({ "email": changed, "current_password": new_password }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(change.status(), 202);
 
     let log = server.stop().await;
     assert!(log.lines().count() > 20, "a debug log was written:\n{log}");
