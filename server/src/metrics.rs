@@ -2,6 +2,7 @@
 //! HTTP request counts and latencies by route template, and the `/metrics` endpoint — on the
 //! main address, on a separate one (`GATEHOUSE_METRICS_BIND`), or off (`GATEHOUSE_METRICS`).
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::Instant;
 
@@ -37,6 +38,27 @@ pub fn recorder() -> PrometheusHandle {
         .clone()
 }
 
+/// Requests recorded by [`track_http`] between two drains of the recorder's histograms.
+const UPKEEP_EVERY: u64 = 1024;
+static REQUESTS_RECORDED: AtomicU64 = AtomicU64::new(0);
+static UPKEEPS: AtomicU64 = AtomicU64::new(0);
+
+/// The recorder keeps every histogram sample until something drains it: a scrape, or its
+/// upkeep. Without a scraper that was never, and memory grew with every request (issue 19:
+/// 97 → 197 MiB in 3 minutes under load). So every [`UPKEEP_EVERY`] requests recorded drain
+/// it: what it holds is bounded by requests, whether or not anyone scrapes.
+fn upkeep_now_and_then() {
+    if (REQUESTS_RECORDED.fetch_add(1, Ordering::Relaxed) + 1) % UPKEEP_EVERY == 0 {
+        recorder().run_upkeep();
+        UPKEEPS.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// How many times the histograms were drained without a scrape (for tests).
+pub fn upkeeps() -> u64 {
+    UPKEEPS.load(Ordering::Relaxed)
+}
+
 /// Counts every request by method, route template (never the raw path: ids and tokens would
 /// explode the label set) and status, with its latency.
 pub async fn track_http(request: Request<Body>, next: Next) -> Response {
@@ -54,6 +76,7 @@ pub async fn track_http(request: Request<Body>, next: Next) -> Response {
     let labels = [("method", method), ("route", route), ("status", status)];
     metrics::counter!("gatehouse_http_requests_total", &labels).increment(1);
     metrics::histogram!("gatehouse_http_request_duration_seconds", &labels).record(started.elapsed().as_secs_f64());
+    upkeep_now_and_then();
     response
 }
 

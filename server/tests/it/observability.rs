@@ -138,3 +138,15 @@ async fn readiness_is_off_once_shutdown_begins() {
     state.readiness.shutting_down();
     assert_eq!(router.oneshot(readyz()).await.unwrap().status(), 503, "load balancers are told to stop");
 }
+
+/// Without anyone scraping `/metrics`, the recorder's histograms are still drained (its held
+/// samples would otherwise grow with every request, for ever).
+#[tokio::test]
+async fn the_recorder_is_drained_without_a_scrape() {
+    let app = spawn_app().await;
+    let before = gatehouse_server::metrics::upkeeps();
+    for _ in 0..2100 {
+        assert_eq!(app.client.get(app.url("/healthz")).send().await.unwrap().status(), 200);
+    }
+    assert!(gatehouse_server::metrics::upkeeps() >= before + 2, "drained at least every 1024 requests");
+}
