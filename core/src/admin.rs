@@ -90,11 +90,16 @@ impl AccountChanges {
         self.password.is_some() || self.is_active == Some(false)
     }
 
+    /// The address the account moves to, if it is not `current_email` (a form that sends the
+    /// unchanged address back changes nothing).
+    fn new_email(&self, current_email: &str) -> Option<&Email> {
+        self.email.as_ref().filter(|email| email.as_str() != current_email)
+    }
+
     /// Changes after which no link mailed earlier may work: they were sent under the old
-    /// password or to the old address (`current_email`), or the account is closed. A form that
-    /// sends the unchanged address back changes nothing.
+    /// password or to the old address, or the account is closed.
     fn retires_links(&self, current_email: &str) -> bool {
-        self.ends_sessions() || self.email.as_ref().is_some_and(|email| email.as_str() != current_email)
+        self.ends_sessions() || self.new_email(current_email).is_some()
     }
 }
 
@@ -185,7 +190,7 @@ impl Gatehouse {
         if changes.retires_links(&target.email) {
             email_tokens::retire_every_purpose(self.database(), id).await?;
         }
-        if let Some(new_email) = changes.email.as_ref().filter(|email| email.as_str() != target.email) {
+        if let Some(new_email) = changes.new_email(&target.email) {
             self.send_email_changed_notice(&target, new_email)?;
         }
         if changes.password.is_some() {

@@ -264,7 +264,7 @@ impl Gatehouse {
         if self.clock().now_secs().saturating_sub(signed_in_at) > limit {
             return Err(CoreError::Unauthenticated);
         }
-        let principal = self.authenticate_access_token(token).await?.completed()?;
+        let principal = self.principal_of_claims(&claims).await?.completed()?;
         self.issue_access_token(&principal.user, &principal.session, Some(signed_in_at))
     }
 
@@ -295,6 +295,11 @@ impl Gatehouse {
     /// still alive, AND an active user. Checked on every request, so revocation is immediate.
     pub async fn authenticate_access_token(&self, token: &str) -> Result<Principal, CoreError> {
         let claims = self.0.jwt.verify(token).ok_or(CoreError::Unauthenticated)?;
+        self.principal_of_claims(&claims).await
+    }
+
+    /// The principal behind verified claims: a live session that still has the token's aal.
+    async fn principal_of_claims(&self, claims: &crate::tokens::AccessClaims) -> Result<Principal, CoreError> {
         let principal = self.authenticate_session(&claims.sid).await?;
         // A token issued before the session stepped up (or down) is not the session's any more.
         if principal.user.id.0 != claims.user_id || principal.session.aal != claims.aal {
@@ -306,7 +311,7 @@ impl Gatehouse {
     /// The principal behind an access token, and when the token expires (Unix seconds).
     pub async fn inspect_access_token(&self, token: &str) -> Result<(Principal, i64), CoreError> {
         let claims = self.0.jwt.verify(token).ok_or(CoreError::Unauthenticated)?;
-        Ok((self.authenticate_access_token(token).await?, claims.exp))
+        Ok((self.principal_of_claims(&claims).await?, claims.exp))
     }
 
     /// The principal behind a session id (the web app keeps it in the cookie session).

@@ -74,10 +74,7 @@ impl Gatehouse {
         let key = format!("{name}:{}", crate::throttle::address_key(ip));
         match rate_windows::take(self.database(), &key, limit, HOUR_MS, self.clock().now_millis()).await? {
             Taken::Allowed => Ok(()),
-            Taken::Refused(millis) => {
-                crate::metrics::throttled();
-                Err(CoreError::Throttled { retry_after_secs: (millis as u64).div_ceil(1000) })
-            }
+            Taken::Refused(millis) => Err(crate::throttle::throttled(millis)),
         }
     }
 

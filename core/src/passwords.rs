@@ -579,6 +579,25 @@ mod tests {
 
     const HANG: Duration = Duration::from_secs(60);
 
+    /// Holds the hasher's one thread with a job that has started; sending on the sender ends it.
+    fn occupy(hasher: &PasswordHasher) -> (mpsc::Sender<()>, tokio::task::JoinHandle<Result<usize, CoreError>>) {
+        let (started_tx, started) = mpsc::channel();
+        let (release, job) = held(0, &started_tx);
+        let holding = tokio::spawn({
+            let hasher = hasher.clone();
+            async move { hasher.run("test", job).await }
+        });
+        started.recv_timeout(HANG).expect("the first job started");
+        (release, holding)
+    }
+
+    /// Returns once a job waits in the queue.
+    async fn until_queued(hasher: &PasswordHasher) {
+        while hasher.jobs.is_empty() {
+            tokio::task::yield_now().await;
+        }
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn concurrency_hashes_run_at_once_and_the_next_one_waits_for_a_free_thread() {
         let hasher = PasswordHasher::new(1024, 1, 1, 3, 1000);
@@ -617,20 +636,12 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_hash_whose_request_went_away_while_queued_is_not_run() {
         let hasher = PasswordHasher::new(1024, 1, 1, 1, 1000);
-        let (started_tx, started) = mpsc::channel();
-        let (release, job) = held(0, &started_tx);
-        let holding = tokio::spawn({
-            let hasher = hasher.clone();
-            async move { hasher.run("test", job).await }
-        });
-        started.recv_timeout(HANG).expect("the first job started");
+        let (release, holding) = occupy(&hasher);
         let abandoned = tokio::spawn({
             let hasher = hasher.clone();
             async move { hasher.verify(None, "a password", 0).await }
         });
-        while hasher.jobs.is_empty() {
-            tokio::task::yield_now().await;
-        }
+        until_queued(&hasher).await;
         abandoned.abort();
         assert!(abandoned.await.unwrap_err().is_cancelled());
         release.send(()).unwrap();
@@ -644,21 +655,13 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn past_the_queue_limit_a_hash_is_refused_at_once_not_queued() {
         let hasher = PasswordHasher::new(1024, 1, 1, 1, 1);
-        let (started_tx, started) = mpsc::channel();
-        let (release, job) = held(0, &started_tx);
-        let holding = tokio::spawn({
-            let hasher = hasher.clone();
-            async move { hasher.run("test", job).await }
-        });
-        started.recv_timeout(HANG).expect("the first job started");
+        let (release, holding) = occupy(&hasher);
         // The thread is busy: one hash may wait for it...
         let waiting = tokio::spawn({
             let hasher = hasher.clone();
             async move { hasher.hash("a password").await }
         });
-        while hasher.jobs.is_empty() {
-            tokio::task::yield_now().await;
-        }
+        until_queued(&hasher).await;
         // ...the next is refused without waiting.
         let refused = hasher.hash("another password").await;
         assert!(matches!(refused, Err(CoreError::Overloaded { retry_after_secs: 1 })), "{refused:?}");

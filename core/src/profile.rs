@@ -88,21 +88,9 @@ impl Gatehouse {
     }
 
     fn send_change_notice(&self, user: &User, new_email: &Email) -> Result<(), CoreError> {
-        let mail = self
-            .mailer()
-            .render(
-                "email_change_notice",
-                &user.email,
-                "Your email address is being changed",
-                serde_json::json!({
-                    "name": user.display_username(),
-                    "new_email": new_email.as_str(),
-                    "link": format!("{}/security", self.settings().public_url()),
-                }),
-            )
-            .map_err(|e| CoreError::internal("rendering a mail", e))?;
-        self.mailer().send(mail);
-        Ok(())
+        let link = format!("{}/security", self.settings().public_url());
+        let extra = serde_json::json!({ "new_email": new_email.as_str(), "link": link });
+        self.send_notice(user, "email_change_notice", "Your email address is being changed", extra)
     }
 
     /// Uses the link from the new address: the account's email becomes that address (and

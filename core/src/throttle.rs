@@ -108,7 +108,8 @@ pub fn retry_after_secs(millis: i64) -> u64 {
     (millis.max(0) as u64).div_ceil(1000)
 }
 
-fn throttled(millis: i64) -> CoreError {
+/// A refusal of `millis` more: counted, and answered with whole seconds to wait.
+pub(crate) fn throttled(millis: i64) -> CoreError {
     crate::metrics::throttled();
     CoreError::Throttled { retry_after_secs: retry_after_secs(millis) }
 }

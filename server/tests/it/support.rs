@@ -282,6 +282,17 @@ impl Outbox {
         panic!("no mail number {n} to {to} in {}", self.0.display());
     }
 
+    /// Waits (up to 10 s) for the n-th message to `to` whose text contains `text`.
+    pub async fn wait_for_message(&self, to: &str, text: &str, n: usize) -> String {
+        for _ in 0..200 {
+            if let Some(body) = self.messages_to(to).into_iter().filter(|m| m.contains(text)).nth(n) {
+                return body;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("no mail number {n} to {to} with {text:?} in {}", self.0.display());
+    }
+
     pub async fn wait_for_link(&self, to: &str) -> String {
         self.wait_for_nth_link(to, 0).await
     }
