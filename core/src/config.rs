@@ -175,6 +175,21 @@ pub struct Settings {
     /// is answered 503 with `Retry-After` at once.
     pub hash_queue_limit: usize,
     pub max_body_bytes: usize,
+    /// How long a client has to send a request's headers: from the connection's start for
+    /// its first request, from the first byte for a later one (then the connection is closed).
+    #[serde(with = "duration")]
+    pub header_read_timeout: Duration,
+    /// How long a connection may sit without a request in flight and without traffic before
+    /// it is closed (keep-alive connections between requests, a body that stopped coming).
+    #[serde(with = "duration")]
+    pub idle_timeout: Duration,
+    /// Connections served at once; beyond, a new one is answered 503 and closed at once.
+    /// `None`: the open-file limit (raised to its hard limit at start) less a reserve.
+    pub max_connections: Option<usize>,
+    /// How long a request waits for a database connection (a free one, or a new one to a
+    /// database that is down) before it is answered 503 with `Retry-After`.
+    #[serde(with = "duration")]
+    pub database_acquire_timeout: Duration,
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
     /// Browser cookies carry `Secure`; `None`: on when the public URL is https.
@@ -250,6 +265,10 @@ impl Default for Settings {
             hash_concurrency: num_cpus::get().max(1),
             hash_queue_limit: 256,
             max_body_bytes: 64 * 1024,
+            header_read_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            max_connections: None,
+            database_acquire_timeout: Duration::from_secs(1),
             tls_cert: None,
             tls_key: None,
             secure_cookies: None,
@@ -424,6 +443,18 @@ impl Settings {
         }
         if self.max_body_bytes < 1024 {
             return Err(ConfigError::new("max_body_bytes", "must be at least 1024"));
+        }
+        for (key, value) in [
+            ("header_read_timeout", self.header_read_timeout),
+            ("idle_timeout", self.idle_timeout),
+            ("database_acquire_timeout", self.database_acquire_timeout),
+        ] {
+            if value < Duration::from_millis(100) {
+                return Err(ConfigError::new(key, "must be at least 100ms"));
+            }
+        }
+        if self.max_connections.is_some_and(|n| n < 2) {
+            return Err(ConfigError::new("max_connections", "must be at least 2"));
         }
         if self.access_token_ttl.as_secs() == 0 {
             return Err(ConfigError::new("access_token_ttl", "must be at least one second"));

@@ -75,9 +75,10 @@ impl Database {
                 .map_err(|e| DatabaseError::DataDir(settings.data_dir.display().to_string(), e))?;
         }
         let options: AnyConnectOptions = settings.database_url().parse().map_err(DatabaseError::Connect)?;
-        let pool = connect_pool(backend, &options, if backend == Backend::Sqlite { 8 } else { 16 }).await?;
+        let wait = settings.database_acquire_timeout;
+        let pool = connect_pool(backend, &options, if backend == Backend::Sqlite { 8 } else { 16 }, wait).await?;
         let writer = match backend {
-            Backend::Sqlite => connect_pool(backend, &options, 1).await?,
+            Backend::Sqlite => connect_pool(backend, &options, 1, wait).await?,
             Backend::Postgres => pool.clone(),
         };
         let listen_url = (backend == Backend::Postgres).then(|| Arc::from(settings.database_url()));
@@ -128,17 +129,56 @@ impl Database {
     pub async fn ping(&self) -> bool {
         sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
     }
+
+    /// Readiness of writes: rewrites the one row of `write_probe` through the writers' path.
+    /// A database that answers reads with its disk full fails here.
+    pub async fn probe_write(&self, now: i64) -> Result<(), Failure> {
+        sqlx::query("INSERT INTO write_probe (id, at) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET at = excluded.at")
+            .bind(now)
+            .execute(&self.writer)
+            .await
+            .map(drop)
+            .map_err(|error| {
+                tracing::warn!(%error, "the readiness write probe failed");
+                classify(&error)
+            })
+    }
 }
 
 /// A PostgreSQL connection idle this long is pinged before it is handed out (HikariCP's
 /// default bypass window: one used within it is taken to be alive).
 const CHECK_CONNECTIONS_IDLE_FOR: Duration = Duration::from_millis(500);
 
+/// How long the start waits for the database to accept a first connection (one starting up
+/// beside Gatehouse, say) before giving up.
+const START_WAIT: Duration = Duration::from_secs(10);
+
 /// A pool of `size` connections; SQLite's are set up for WAL, waiting writers and foreign keys.
-async fn connect_pool(backend: Backend, options: &AnyConnectOptions, size: u32) -> Result<AnyPool, DatabaseError> {
+/// A request waits at most `wait` for one (then 503), so a database that is down answers fast;
+/// the start waits longer for the first.
+async fn connect_pool(
+    backend: Backend,
+    options: &AnyConnectOptions,
+    size: u32,
+    wait: Duration,
+) -> Result<AnyPool, DatabaseError> {
+    let pool = pool_options(backend, size, wait).connect_lazy_with(options.clone());
+    let started = std::time::Instant::now();
+    loop {
+        match pool.acquire().await {
+            Ok(_) => return Ok(pool),
+            Err(error @ (sqlx::Error::PoolTimedOut | sqlx::Error::Io(_))) if started.elapsed() < START_WAIT => {
+                tracing::debug!(%error, "waiting for the database to accept connections");
+            }
+            Err(error) => return Err(DatabaseError::Connect(error)),
+        }
+    }
+}
+
+fn pool_options(backend: Backend, size: u32, wait: Duration) -> AnyPoolOptions {
     AnyPoolOptions::new()
         .max_connections(size)
-        .acquire_timeout(Duration::from_secs(10))
+        .acquire_timeout(wait)
         // sqlx's default pings every connection it hands out: a round trip to PostgreSQL (or
         // to SQLite's worker thread) before each statement, a third of a login's statements'
         // cost. A SQLite file cannot hang up; a PostgreSQL connection used moments ago is
@@ -168,9 +208,47 @@ async fn connect_pool(backend: Backend, options: &AnyConnectOptions, size: u32) 
                 Ok(())
             })
         })
-        .connect_with(options.clone())
-        .await
-        .map_err(DatabaseError::Connect)
+}
+
+/// What a failed statement says about the database, for the answer a client gets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Failure {
+    /// Down, restarting, unreachable, or no connection free in time: try again shortly.
+    Unreachable,
+    /// The disk is full: writes fail until someone makes room.
+    DiskFull,
+    /// Anything else: a bug or a broken database.
+    Other,
+}
+
+/// SQLite's `SQLITE_FULL` (the primary code of the extended one sqlx reports).
+const SQLITE_FULL: i64 = 13;
+/// PostgreSQL's SQLSTATE classes and codes that mean the server is going or not there yet:
+/// connection exceptions, `admin_shutdown`, `crash_shutdown`, `cannot_connect_now`.
+const POSTGRES_UNREACHABLE: [&str; 4] = ["08", "57P01", "57P02", "57P03"];
+const POSTGRES_DISK_FULL: &str = "53100";
+
+pub fn classify(error: &sqlx::Error) -> Failure {
+    match error {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::WorkerCrashed => Failure::Unreachable,
+        sqlx::Error::Database(db) => {
+            let code = db.code().unwrap_or_default();
+            // SQLite's codes are numbers below 10,000; PostgreSQL's SQLSTATEs five characters.
+            let sqlite_code = code.parse::<i64>().ok().filter(|_| code.len() < 5);
+            if code == POSTGRES_DISK_FULL || sqlite_code.is_some_and(|c| c & 0xff == SQLITE_FULL) {
+                Failure::DiskFull
+            } else if POSTGRES_UNREACHABLE.iter().any(|prefix| code.starts_with(prefix)) {
+                Failure::Unreachable
+            } else {
+                Failure::Other
+            }
+        }
+        _ => Failure::Other,
+    }
 }
 
 /// Listens on [`CHANGES_CHANNEL`] and counts each notification as a change, until the

@@ -42,6 +42,13 @@ pub enum CoreError {
     /// The server is too busy to take this on now (password hashes queued past their bound).
     #[error("The server is busy. Try again in {retry_after_secs} seconds.")]
     Overloaded { retry_after_secs: u64 },
+    /// The database cannot be reached (down, restarting, or every connection busy past
+    /// `GATEHOUSE_DATABASE_ACQUIRE_TIMEOUT`).
+    #[error("The service is temporarily unavailable. Try again in a moment.")]
+    DatabaseUnavailable,
+    /// The database refused a write because its disk is full.
+    #[error("The service cannot store anything right now. Try again later.")]
+    StorageFull,
     /// Anything unexpected; the detail is logged, never shown.
     #[error("Internal error.")]
     Internal(String),
@@ -63,6 +70,8 @@ impl CoreError {
             CoreError::NotFound => "not_found",
             CoreError::Throttled { .. } => "throttled",
             CoreError::Overloaded { .. } => "overloaded",
+            CoreError::DatabaseUnavailable => "database_unavailable",
+            CoreError::StorageFull => "storage_full",
             CoreError::Internal(_) => "internal_error",
         }
     }
@@ -80,7 +89,7 @@ impl CoreError {
             CoreError::NotFound => 404,
             CoreError::Conflict { .. } => 409,
             CoreError::Throttled { .. } => 429,
-            CoreError::Overloaded { .. } => 503,
+            CoreError::Overloaded { .. } | CoreError::DatabaseUnavailable | CoreError::StorageFull => 503,
             CoreError::Internal(_) => 500,
         }
     }
@@ -124,9 +133,24 @@ impl CoreError {
     }
 }
 
+/// A database that is down usually comes back within seconds (a restart, a failover).
+const DATABASE_RETRY_AFTER_SECS: u64 = 2;
+/// A full disk needs someone to act: ask clients to wait longer.
+const STORAGE_RETRY_AFTER_SECS: u64 = 30;
+
 impl From<sqlx::Error> for CoreError {
     fn from(error: sqlx::Error) -> Self {
-        CoreError::internal("database error", error)
+        match crate::db::classify(&error) {
+            crate::db::Failure::Unreachable => {
+                tracing::warn!(%error, "the database cannot be reached");
+                CoreError::DatabaseUnavailable
+            }
+            crate::db::Failure::DiskFull => {
+                tracing::error!(%error, "the database's disk is full: writes fail");
+                CoreError::StorageFull
+            }
+            crate::db::Failure::Other => CoreError::internal("database error", error),
+        }
     }
 }
 
@@ -173,6 +197,8 @@ impl CoreError {
             CoreError::Throttled { retry_after_secs } | CoreError::Overloaded { retry_after_secs } => {
                 Some(*retry_after_secs)
             }
+            CoreError::DatabaseUnavailable => Some(DATABASE_RETRY_AFTER_SECS),
+            CoreError::StorageFull => Some(STORAGE_RETRY_AFTER_SECS),
             _ => None,
         }
     }

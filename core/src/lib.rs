@@ -74,6 +74,8 @@ struct Inner {
     background: tokio_util::task::TaskTracker,
     /// When `/metrics` last counted the live sessions (Unix ms).
     sessions_counted_at: std::sync::atomic::AtomicI64,
+    /// The last readiness write probe: when (Unix ms) and how it went.
+    write_probed: std::sync::Mutex<Option<(i64, Result<(), db::Failure>)>>,
     /// Live principals by session id (see [`principal_cache`]).
     principals: principal_cache::PrincipalCache,
     /// Refresh-token rotations, written in groups (see [`rotations`]).
@@ -93,6 +95,9 @@ pub enum StartupError {
     #[error(transparent)]
     Core(#[from] CoreError),
 }
+
+/// How often `/readyz` may write to the database to learn whether writes work.
+pub const WRITE_PROBE_EVERY_MS: i64 = 5_000;
 
 impl Gatehouse {
     /// Connects, applies migrations, loads (or generates) the secret key and sets up mail.
@@ -131,6 +136,7 @@ impl Gatehouse {
             mailer: Mailer::new(&settings, background.clone())?,
             background,
             sessions_counted_at: Default::default(),
+            write_probed: Default::default(),
             principals: principal_cache::PrincipalCache::new(settings.principal_cache_ttl),
             policy: PasswordPolicy { min_length: settings.password_min_length },
             hasher,
@@ -173,6 +179,23 @@ impl Gatehouse {
             Ok(count) => metrics::sessions_alive(count),
             Err(error) => tracing::warn!(%error, "could not count live sessions"),
         }
+    }
+
+    /// Whether the database takes reads and writes now (for `/readyz`). Reads are checked
+    /// every time (a trivial query, answered or refused within the acquire timeout); writes by
+    /// rewriting one row, at most every [`WRITE_PROBE_EVERY_MS`], the outcome kept meanwhile.
+    pub async fn storage_readiness(&self) -> Result<(), db::Failure> {
+        if !self.0.db.ping().await {
+            return Err(db::Failure::Unreachable);
+        }
+        let now = self.clock().now_millis();
+        let cached = *self.0.write_probed.lock().expect("never poisoned");
+        if let Some((_, outcome)) = cached.filter(|(at, _)| now - at < WRITE_PROBE_EVERY_MS) {
+            return outcome;
+        }
+        let outcome = self.0.db.probe_write(now.div_euclid(1000)).await;
+        *self.0.write_probed.lock().expect("never poisoned") = Some((now, outcome));
+        outcome
     }
 
     /// At shutdown: waits up to `timeout` for background work (mail being delivered, reset

@@ -10,6 +10,7 @@ pub mod health;
 pub mod metrics;
 pub mod request_context;
 pub mod security_headers;
+pub mod serve;
 pub mod shutdown;
 pub mod startup;
 pub mod state;

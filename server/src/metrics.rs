@@ -80,6 +80,11 @@ pub async fn track_http(request: Request<Body>, next: Next) -> Response {
     response
 }
 
+/// A connection over `GATEHOUSE_MAX_CONNECTIONS` was refused.
+pub fn connection_refused() {
+    metrics::counter!("gatehouse_connections_refused_total").increment(1);
+}
+
 /// `GET /metrics`.
 pub fn router() -> Router<AppState> {
     Router::new().route("/metrics", get(scrape))

@@ -19,6 +19,7 @@ use tower_http::trace::TraceLayer;
 use tower_sessions::ExpiredDeletion;
 
 use crate::request_context::attach_request_context;
+use crate::serve::{self, ConnectionLimits};
 use crate::shutdown::ShutdownTrigger;
 use crate::state::AppState;
 use crate::{api, health, metrics, security_headers, telemetry, web};
@@ -101,47 +102,62 @@ impl Application {
         if let Some(metrics_listener) = metrics_listener {
             let metrics_app = metrics::router().with_state(state.clone());
             let stop = shutdown.clone();
-            tokio::spawn(async move {
-                let served = axum::serve(metrics_listener, metrics_app).with_graceful_shutdown(async move {
-                    stop.triggered().await;
-                });
-                if let Err(error) = served.await {
-                    tracing::error!(%error, "the metrics listener failed");
-                }
-            });
+            let limits = connection_limits(state.core.settings());
+            tokio::spawn(serve::serve(metrics_listener, None, metrics_app, limits, async move {
+                stop.triggered().await;
+            }));
         }
         let core = state.core.clone();
-        let service = service(state).into_make_service_with_connect_info::<SocketAddr>();
-        match tls {
-            None => {
-                tracing::info!("Gatehouse listening on http://{addr}");
-                let server = axum::serve(listener, service).with_graceful_shutdown(stopping);
-                // In-flight requests get `timeout` once shutdown begins; then the process moves on.
-                let deadline = async {
-                    let began = shutdown.triggered().await;
-                    tokio::time::sleep_until((began + timeout).into()).await;
-                };
-                tokio::select! {
-                    served = server => served?,
-                    _ = deadline => tracing::warn!(?timeout, "requests still running at the shutdown deadline were cut off"),
-                }
-            }
-            Some(tls) => {
-                tracing::info!("Gatehouse listening on https://{addr}");
-                let handle = axum_server::Handle::new();
-                let stopper = handle.clone();
-                tokio::spawn(async move {
-                    stopping.await;
-                    stopper.graceful_shutdown(Some(timeout));
-                });
-                axum_server::from_tcp_rustls(listener.into_std()?, tls)?.handle(handle).serve(service).await?;
-            }
+        let limits = connection_limits(core.settings());
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        tracing::info!(max_connections = limits.max_connections, "Gatehouse listening on {scheme}://{addr}");
+        let tls = tls.map(|tls| tokio_rustls::TlsAcceptor::from(tls.get_inner()));
+        let server = serve::serve(listener, tls, service(state), limits, stopping);
+        // In-flight requests get `timeout` once shutdown begins; then the process moves on.
+        let deadline = async {
+            let began = shutdown.triggered().await;
+            tokio::time::sleep_until((began + timeout).into()).await;
+        };
+        tokio::select! {
+            () = server => {}
+            () = deadline => tracing::warn!(?timeout, "requests still running at the shutdown deadline were cut off"),
         }
         // One deadline for everything: what requests left of it goes to background work.
         let began = shutdown.triggered().await;
         core.drain_background((began + timeout).saturating_duration_since(std::time::Instant::now())).await;
         tracing::info!("stopped");
         Ok(())
+    }
+}
+
+/// File descriptors kept for what is not a client connection: database connections, the
+/// outbox, logs, the listeners.
+const RESERVED_FILES: u64 = 256;
+
+/// The bounds on connections, from the settings. Without `GATEHOUSE_MAX_CONNECTIONS` the cap
+/// follows the open-file limit, raised first to its hard limit, so that a flood of silent
+/// connections is refused before `accept` runs out of file descriptors.
+fn connection_limits(settings: &Settings) -> ConnectionLimits {
+    let files = raise_open_file_limit();
+    let max_connections = settings
+        .max_connections
+        .unwrap_or_else(|| usize::try_from(files.saturating_sub(RESERVED_FILES).clamp(16, 1 << 20)).unwrap_or(1 << 20));
+    ConnectionLimits {
+        header_read_timeout: settings.header_read_timeout,
+        idle_timeout: settings.idle_timeout,
+        max_connections,
+    }
+}
+
+/// Raises the soft limit on open files to the hard limit (the common soft default, 1,024, is
+/// far below what a server facing many clients needs) and returns the limit now in force.
+fn raise_open_file_limit() -> u64 {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => limit,
+        Err(error) => {
+            tracing::warn!(%error, "cannot raise the open-file limit");
+            rlimit::getrlimit(rlimit::Resource::NOFILE).map(|(soft, _)| soft).unwrap_or(1024)
+        }
     }
 }
 

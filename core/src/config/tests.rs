@@ -43,6 +43,10 @@ fn a_bad_value_names_its_variable() {
         (&[("mail_per_address_per_hour", "0")], "GATEHOUSE_MAIL_PER_ADDRESS_PER_HOUR"),
         (&[("signups_per_ip_per_hour", "-1")], "GATEHOUSE_SIGNUPS_PER_IP_PER_HOUR"),
         (&[("hash_queue_limit", "0")], "GATEHOUSE_HASH_QUEUE_LIMIT"),
+        (&[("header_read_timeout", "0s")], "GATEHOUSE_HEADER_READ_TIMEOUT"),
+        (&[("idle_timeout", "10ms")], "GATEHOUSE_IDLE_TIMEOUT"),
+        (&[("max_connections", "1")], "GATEHOUSE_MAX_CONNECTIONS"),
+        (&[("database_acquire_timeout", "0")], "GATEHOUSE_DATABASE_ACQUIRE_TIMEOUT"),
         (&[("trusted_proxies", "10.0.0.0/99")], "GATEHOUSE_TRUSTED_PROXIES"),
         (&[("log_format", "xml")], "GATEHOUSE_LOG_FORMAT"),
         (&[("tls_cert", "/x.pem")], "GATEHOUSE_TLS_KEY"),
@@ -208,6 +212,12 @@ fn every_setting() -> Vec<Case> {
         case("hash_concurrency", "7", "7", |s| s.hash_concurrency == 7),
         case("hash_queue_limit", "9", "9", |s| s.hash_queue_limit == 9),
         case("max_body_bytes", "2048", "2048", |s| s.max_body_bytes == 2048),
+        case("header_read_timeout", "3s", "\"3s\"", |s| s.header_read_timeout == secs(3)),
+        case("idle_timeout", "2m", "\"2m\"", |s| s.idle_timeout == secs(120)),
+        case("max_connections", "500", "500", |s| s.max_connections == Some(500)),
+        case("database_acquire_timeout", "250ms", "\"250ms\"", |s| {
+            s.database_acquire_timeout == Duration::from_millis(250)
+        }),
         Case {
             with: &[("tls_key", "/k.pem")],
             ..case("tls_cert", "/c.pem", "\"/c.pem\"", |s| s.tls_cert.is_some() && s.public_url().starts_with("https"))

@@ -8,6 +8,7 @@ mod compat_accounts_api;
 mod compat_bad_input;
 mod compat_djoser;
 mod compat_rest_jwt_auth;
+mod connections;
 mod django_import;
 mod email_verification;
 mod floods;
