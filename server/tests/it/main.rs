@@ -9,6 +9,7 @@ mod compat_bad_input;
 mod compat_djoser;
 mod compat_rest_jwt_auth;
 mod connections;
+mod database_faults;
 mod django_import;
 mod email_verification;
 mod floods;
