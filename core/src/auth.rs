@@ -90,6 +90,14 @@ impl Principal {
 /// Failed password logins in a row after which the owner is mailed (at most once a day).
 pub const PASSWORD_FAILURE_NOTICE_AFTER: i64 = 20;
 
+/// After a process starts, how long a retry of a refresh whose rotation an earlier process
+/// committed is still answered with the committed pair (the client's retry after a crash and
+/// restart), rather than taken as theft.
+pub const RESTART_GRACE_SECS: i64 = 60;
+/// How long before this process's start such a rotation may have been committed: a restart
+/// slower than this, the client has given up and the retry is suspect again.
+pub const RESTART_GAP_SECS: i64 = 600;
+
 impl Gatehouse {
     /// Checks the password and opens a session. Unknown accounts, wrong passwords and inactive
     /// accounts all get [`CoreError::InvalidCredentials`] after the same amount of hashing;
@@ -473,6 +481,15 @@ impl Gatehouse {
         Ok((self.token_pair(&user, &current)?, "grace"))
     }
 
+    /// Whether a rotation at `rotated_at` may have had its answer lost to the end of the
+    /// process that made it: committed before this process started (at most
+    /// [`RESTART_GAP_SECS`] before), with `now` within [`RESTART_GRACE_SECS`] of the start.
+    fn lost_in_a_restart(&self, rotated_at: Option<i64>, now: i64) -> bool {
+        let started = self.0.started_at;
+        rotated_at.is_some_and(|at| at < started && started - at <= RESTART_GAP_SECS)
+            && now - started <= RESTART_GRACE_SECS
+    }
+
     async fn live_api_session(&self, session_id: &str) -> Result<Session, CoreError> {
         sessions::find_active(self.pool(), session_id)
             .await?
@@ -481,11 +498,14 @@ impl Gatehouse {
     }
 
     /// Accepts `presented` if it is the generation just before the session's current one and
-    /// the rotation happened within the grace interval; otherwise revokes the session.
+    /// its answer may have been lost: the rotation happened within the grace interval, or it
+    /// was committed before this process started (the process that made it died before
+    /// answering, say) and the retry comes soon after the start. Otherwise revokes the session.
     async fn within_grace(&self, session: &Session, presented: i64, context: &RequestContext) -> Result<(), CoreError> {
         let grace = self.settings().refresh_reuse_grace.as_secs() as i64;
-        let recent = session.rotated_at.is_some_and(|at| self.clock().now_secs() - at <= grace);
-        if presented + 1 == session.refresh_generation && recent {
+        let now = self.clock().now_secs();
+        let recent = session.rotated_at.is_some_and(|at| now - at <= grace);
+        if presented + 1 == session.refresh_generation && (recent || self.lost_in_a_restart(session.rotated_at, now)) {
             return Ok(());
         }
         if sessions::revoke(self.database(), &session.id, "refresh_reuse").await? {

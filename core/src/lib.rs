@@ -74,6 +74,9 @@ struct Inner {
     background: tokio_util::task::TaskTracker,
     /// When `/metrics` last counted the live sessions (Unix ms).
     sessions_counted_at: std::sync::atomic::AtomicI64,
+    /// When this process's core started (Unix seconds, by its clock): rotations committed
+    /// before it may have lost their answers to a crash (see `auth::RESTART_GRACE_SECS`).
+    started_at: i64,
     /// The last readiness write probe: when (Unix ms) and how it went.
     write_probed: std::sync::Mutex<Option<(i64, Result<(), db::Failure>)>>,
     /// Live principals by session id (see [`principal_cache`]).
@@ -125,6 +128,7 @@ impl Gatehouse {
             settings.hash_queue_limit,
         );
         let background = tokio_util::task::TaskTracker::new();
+        let started_at = clock.now_secs();
         Ok(Self(Arc::new(Inner {
             jwt: JwtKeys::new(&root),
             refresh: RefreshKeys::new(&root),
@@ -137,6 +141,7 @@ impl Gatehouse {
             background,
             sessions_counted_at: Default::default(),
             write_probed: Default::default(),
+            started_at,
             principals: principal_cache::PrincipalCache::new(settings.principal_cache_ttl),
             policy: PasswordPolicy { min_length: settings.password_min_length },
             hasher,

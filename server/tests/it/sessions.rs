@@ -70,6 +70,42 @@ async fn reuse_after_the_grace_interval_is_detected() {
     assert_eq!(refresh(&app, &second.refresh).await.status(), 401, "revoked");
 }
 
+/// The process that committed a rotation died before answering, and came back after longer
+/// than the reuse grace: the client's retry with the token it still has is answered with the
+/// committed pair, not taken as theft. The same retry long after the restart still is.
+#[tokio::test]
+async fn a_retry_after_a_crash_and_a_slow_restart_gets_the_committed_pair_not_a_theft_alarm() {
+    use std::time::Duration;
+    let clock = gatehouse_core::clock::Clock::manual();
+    let first_run = crate::support::spawn_app_on_clock(clock.clone(), |_| {}).await;
+    first_run.verified_user("crash@example.com", None).await;
+    let held = login_pair(&first_run, "crash@example.com").await;
+    let committed = pair_of(refresh(&first_run, &held.refresh).await).await;
+    // The answer never reached the client; the process is gone, and comes back 30 s later.
+    let (data_dir, database_url) =
+        (first_run.data_dir.path().display().to_string(), first_run.core.settings().database_url());
+    first_run.shutdown.trigger();
+    let _ = first_run.server.await;
+    clock.advance(Duration::from_secs(30));
+    let restart = |clock| {
+        let (data_dir, database_url) = (data_dir.clone(), database_url.clone());
+        crate::support::spawn_app_on_clock(clock, move |s| {
+            s.set("data_dir", data_dir);
+            s.set("database_url", database_url);
+        })
+    };
+    let next_run = restart(clock.clone()).await;
+    clock.advance(Duration::from_secs(2));
+    let retried = pair_of(refresh(&next_run, &held.refresh).await).await;
+    assert_eq!(retried.refresh, committed.refresh, "the pair the crashed process committed");
+    assert_eq!(account_status(&next_run, &retried.access).await, 200, "the session lives");
+
+    // A minute and more after the start, an old token is theft again.
+    clock.advance(Duration::from_secs(gatehouse_core::auth::RESTART_GRACE_SECS as u64));
+    assert_eq!(refresh(&next_run, &held.refresh).await.status(), 401);
+    assert_eq!(refresh(&next_run, &committed.refresh).await.status(), 401, "the session was revoked");
+}
+
 #[tokio::test]
 async fn racing_refreshes_of_one_token_leave_one_live_session() {
     let app = spawn_app().await;

@@ -38,6 +38,12 @@ pub async fn spawn_app() -> TestApp {
 
 /// The app with some settings changed.
 pub async fn spawn_app_with(configure: impl FnOnce(&mut RawSettings)) -> TestApp {
+    spawn_app_on_clock(Clock::manual(), configure).await
+}
+
+/// The app telling time by `clock` (a manual one), e.g. a second process, or a restart,
+/// that shares the first one's time.
+pub async fn spawn_app_on_clock(clock: Clock, configure: impl FnOnce(&mut RawSettings)) -> TestApp {
     let data_dir = tempfile::tempdir().expect("temp dir");
     let mut raw = RawSettings::default();
     raw.set("bind", "127.0.0.1:0");
@@ -50,7 +56,6 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut RawSettings)) -> TestApp
     let settings = Settings::from_raw(raw).expect("test settings are valid");
     gatehouse_server::telemetry::init(&settings.log, settings.log_format);
     let scheme = if settings.tls_cert.is_some() { "https" } else { "http" };
-    let clock = Clock::manual();
     let app = Application::build_with_clock(settings, clock.clone()).await.expect("the app starts");
     let addr = app.local_addr();
     let metrics_addr = app.metrics_addr();
