@@ -26,6 +26,7 @@ mod openapi;
 mod passwords;
 mod principal_cache;
 mod process;
+mod process_faults;
 mod profile;
 mod registration;
 mod seed_004;

@@ -65,6 +65,10 @@ pub(crate) async fn serve(mut command: tokio::process::Command) -> Server {
 }
 
 impl Server {
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id().expect("running")
+    }
+
     pub(crate) async fn post(&self, path: &str, body: Value) -> reqwest::Response {
         let client = reqwest::Client::new();
         client.post(format!("{}{path}", self.base)).json(&body).send().await.unwrap()
