@@ -120,6 +120,10 @@ pub struct Settings {
     pub mail_from: String,
     /// Also write every mail to the outbox when SMTP is configured.
     pub mail_outbox_always: bool,
+    /// How long after its first attempt an undelivered SMTP message is still retried (from
+    /// `outbox/pending/`, backing off); then it is given up to `outbox/failed/`.
+    #[serde(with = "duration")]
+    pub mail_retry_window: Duration,
     pub site_name: String,
     pub require_email_verification: bool,
     #[serde(with = "duration")]
@@ -240,6 +244,7 @@ impl Default for Settings {
             smtp_tls: SmtpTls::StartTls,
             mail_from: "Gatehouse <noreply@localhost>".into(),
             mail_outbox_always: false,
+            mail_retry_window: Duration::from_secs(24 * 3600),
             site_name: "Gatehouse".into(),
             require_email_verification: true,
             access_token_ttl: Duration::from_secs(15 * 60),
@@ -391,6 +396,10 @@ impl Settings {
             if !ok {
                 return Err(ConfigError::new("database_url", "must start with sqlite: or postgres://"));
             }
+        }
+        if self.mail_retry_window < Duration::from_secs(60) || self.mail_retry_window > Duration::from_secs(30 * 86400)
+        {
+            return Err(ConfigError::new("mail_retry_window", "must be between 1m and 30d"));
         }
         if self.principal_cache_ttl > Duration::from_secs(60) {
             return Err(ConfigError::new("principal_cache_ttl", "must be at most 60s"));

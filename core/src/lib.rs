@@ -136,8 +136,8 @@ impl Gatehouse {
             two_factor: two_factor::TwoFactorKeys::new(&root),
             page_messages: keys::Tagger::new(&root, "page-messages"),
             budget_keys: keys::Tagger::new(&root, "budget-keys"),
+            mailer: Mailer::new(&settings, background.clone(), clock.clone())?,
             clock,
-            mailer: Mailer::new(&settings, background.clone())?,
             background,
             sessions_counted_at: Default::default(),
             write_probed: Default::default(),
@@ -167,13 +167,16 @@ impl Gatehouse {
         &self.0.mailer
     }
 
-    /// Refreshes the gauges that are read rather than counted (for a metrics scrape). The
+    /// Refreshes the gauges that are read rather than counted (for a metrics scrape): the
+    /// pool, the mail waiting in and given up to the outbox, the live sessions. The
     /// session count costs a query, so it is taken at most every ten seconds however often
     /// `/metrics` is asked.
     pub async fn observe_gauges(&self) {
         let pool = self.pool();
         let idle = pool.num_idle();
         metrics::database_pool((pool.size() as usize).saturating_sub(idle), idle);
+        let (pending, failed) = self.mailer().queue_counts().await;
+        metrics::mail_queue(pending, failed);
         let now = self.clock().now_millis();
         let last = self.0.sessions_counted_at.load(std::sync::atomic::Ordering::Relaxed);
         if now - last < 10_000 {

@@ -15,10 +15,18 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use minijinja::Environment;
 use serde::Serialize;
 
+use crate::clock::Clock;
 use crate::config::{Settings, SmtpTls};
 
-/// Attempts per message before it is given up and written to `outbox/failed/`.
-const SMTP_ATTEMPTS: u32 = 4;
+/// Attempts made in process right after a message is accepted: at 0, 0.5 s and 2.5 s.
+const QUICK_ATTEMPTS: u32 = 3;
+/// The pause after the first quick attempt; each next one is four times longer.
+const FIRST_QUICK_PAUSE: Duration = Duration::from_millis(500);
+/// Pauses (ms) after the quick attempts: 1 min, 5 min, 30 min, 2 h, then every 2 h, until
+/// `GATEHOUSE_MAIL_RETRY_WINDOW` since the first attempt is spent.
+const LATER_PAUSES_MS: [i64; 4] = [60_000, 5 * 60_000, 30 * 60_000, 2 * 3_600_000];
+/// How often a running server looks in `outbox/pending/` for messages that are due.
+pub const DUE_PASS_EVERY: Duration = Duration::from_secs(30);
 
 #[derive(Clone)]
 pub struct Mailer {
@@ -27,6 +35,10 @@ pub struct Mailer {
     /// Messages accepted for SMTP and not yet delivered; they survive a shutdown here.
     pending_dir: PathBuf,
     failed_dir: PathBuf,
+    /// Tells when a message is due again (tests move a manual clock).
+    clock: Clock,
+    /// How long after its first attempt a message is still tried (`GATEHOUSE_MAIL_RETRY_WINDOW`).
+    retry_window: Duration,
     /// Background work of the core (deliveries among it), so shutdown can wait for it.
     deliveries: tokio_util::task::TaskTracker,
     from: Mailbox,
@@ -48,6 +60,10 @@ pub enum MailError {
     Outbox(#[from] std::io::Error),
     #[error("a message in outbox/pending has no readable recipient: {0}")]
     Unreadable(String),
+    #[error("not sent after {0} attempts within GATEHOUSE_MAIL_RETRY_WINDOW; kept in outbox/failed")]
+    GaveUp(u32),
+    #[error("not sent, and not kept either: outbox/pending cannot be written: {0}")]
+    Lost(std::io::Error),
 }
 
 /// A rendered message, ready to deliver.
@@ -80,8 +96,13 @@ const MAIL_TEMPLATES: [(&str, &str); 16] = [
 ];
 
 impl Mailer {
-    /// `background` tracks the deliveries, so shutdown can wait for them.
-    pub fn new(settings: &Settings, background: tokio_util::task::TaskTracker) -> Result<Self, MailError> {
+    /// `background` tracks the deliveries, so shutdown can wait for them; `clock` tells when a
+    /// message is due again.
+    pub fn new(
+        settings: &Settings,
+        background: tokio_util::task::TaskTracker,
+        clock: Clock,
+    ) -> Result<Self, MailError> {
         let smtp = settings.smtp().as_ref().map(build_transport).transpose()?;
         let outbox = (smtp.is_none() || settings.mail_outbox_always).then(|| settings.outbox_dir());
         let mut templates = Environment::new();
@@ -94,6 +115,8 @@ impl Mailer {
             outbox,
             pending_dir: settings.outbox_dir().join("pending"),
             failed_dir: settings.outbox_dir().join("failed"),
+            clock,
+            retry_window: settings.mail_retry_window,
             deliveries: background,
             from: settings.mail_from.parse()?,
             site_name: settings.site_name.clone(),
@@ -131,13 +154,19 @@ impl Mailer {
         self.deliveries.spawn(delivery.instrument(tracing::Span::current()));
     }
 
-    /// Delivers now (used by `send` and by `gatehouse check`).
+    /// Delivers now (used by `send`): the quick attempts, then, if none went through, the
+    /// message waits in `outbox/pending/` for [`deliver_due`](Self::deliver_due). A folder
+    /// that cannot be written (a full disk) never stops the delivery: the message goes out
+    /// from memory, and the failure is logged and counted.
     pub async fn deliver(&self, mail: &OutgoingMail) -> Result<(), MailError> {
         let message = self.build(mail)?;
         let raw = message.formatted();
+        let id = message_id();
         if let Some(dir) = &self.outbox {
-            write_eml(dir, &raw, false).await?;
-            tracing::info!(subject = %mail.subject, "mail written to the outbox");
+            match write_eml(dir, &format!("{id}.eml"), &raw, false).await {
+                Ok(_) => tracing::info!(subject = %mail.subject, "mail written to the outbox"),
+                Err(error) => outbox_write_failed("outbox", &error),
+            }
         }
         if self.smtp.is_none() {
             // The console is a delivery channel of its own (stdout), not a log line: mails
@@ -148,99 +177,169 @@ impl Mailer {
             );
             return Ok(());
         }
-        // Locked while this run tries it, so that another process starting on the same folder
-        // (a restart beside this one) leaves it alone; released when it is sent or given up.
-        let (pending, _held) = write_eml(&self.pending_dir, &raw, true).await?;
-        self.send_pending(&pending, message.envelope(), &raw, &mail.subject).await
-    }
-
-    /// At start, before serving: delivers in the background, one after another, what an
-    /// earlier run accepted and had not delivered when it stopped (`outbox/pending/`). Only the
-    /// messages there now are taken (never one this run sends), and none that a live process
-    /// is still trying (it holds a lock on the file). Returns how many were found; without
-    /// SMTP they wait.
-    pub async fn resend_pending(&self) -> Result<usize, MailError> {
-        let mut left = Vec::new();
-        match tokio::fs::read_dir(&self.pending_dir).await {
-            Ok(mut entries) => {
-                while let Some(entry) = entries.next_entry().await? {
-                    let name = entry.file_name();
-                    let name = name.to_string_lossy();
-                    // Dot files are messages still being written.
-                    if name.ends_with(".eml") && !name.starts_with('.') {
-                        left.push(entry.path());
-                    }
-                }
-            }
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(0),
-            Err(error) => return Err(error.into()),
-        }
-        if self.smtp.is_none() {
-            if !left.is_empty() {
-                tracing::warn!(messages = left.len(), "mail left in outbox/pending waits for SMTP to be configured");
-            }
-            return Ok(0);
-        }
-        // Oldest first (the names start with the time they were written).
-        left.sort();
-        let found = left.len();
-        let mailer = self.clone();
-        self.deliveries.spawn(async move {
-            for path in left {
-                if let Err(error) = mailer.resend(&path).await {
-                    tracing::error!(%error, file = %path.display(), "mail left by an earlier run not delivered");
-                }
-            }
-        });
-        Ok(found)
-    }
-
-    async fn resend(&self, left: &Path) -> Result<(), MailError> {
-        let path = left.to_path_buf();
-        let taken = blocking_io(move || take_left_message(&path)).await?;
-        let Some((raw, _held)) = taken else { return Ok(()) };
-        let name = left.file_name().unwrap_or_default().to_string_lossy().into_owned();
-        match envelope_of(&raw, &self.from) {
-            Ok(envelope) => self.send_pending(left, &envelope, &raw, &name).await,
+        let schedule = Schedule::fresh(self.clock.now_millis());
+        // Locked while this run tries it, so that another process on the same folder (a
+        // restart beside this one) leaves it alone; released when it is sent or rescheduled.
+        let written = write_eml(&self.pending_dir, &schedule.file_name(&id), &raw, true).await;
+        let (pending, _held) = match written {
+            Ok((path, held)) => (Some(path), held),
             Err(error) => {
-                self.give_up(left).await?;
-                Err(error)
+                outbox_write_failed("outbox/pending", &error);
+                (None, None)
             }
-        }
-    }
-
-    /// Sends the message written at `pending`, retrying with growing pauses; removes the file
-    /// once sent, moves it to `outbox/failed/` when every attempt failed. `what` names it in
-    /// the log (never the recipient: addresses stay out of the log).
-    async fn send_pending(&self, pending: &Path, envelope: &Envelope, raw: &[u8], what: &str) -> Result<(), MailError> {
-        let Some(smtp) = &self.smtp else { return Ok(()) };
-        let mut delay = Duration::from_millis(500);
-        for attempt in 1..=SMTP_ATTEMPTS {
-            match smtp.send_raw(envelope, raw).await {
-                Ok(_) => {
-                    tracing::info!(mail = %what, "mail sent");
-                    tokio::fs::remove_file(pending).await?;
+        };
+        let envelope = message.envelope();
+        let mut pause = FIRST_QUICK_PAUSE;
+        for attempt in 1..=QUICK_ATTEMPTS {
+            match self.send_once(envelope, &raw).await {
+                Ok(()) => {
+                    tracing::info!(mail = %id, subject = %mail.subject, "mail sent");
+                    if let Some(pending) = &pending {
+                        tokio::fs::remove_file(pending).await?;
+                    }
                     return Ok(());
                 }
-                Err(error) if attempt < SMTP_ATTEMPTS => {
-                    tracing::warn!(%error, attempt, "SMTP send failed, retrying");
-                    tokio::time::sleep(delay).await;
-                    delay *= 4;
-                }
-                Err(error) => {
-                    self.give_up(pending).await?;
-                    return Err(error.into());
-                }
+                Err(error) => tracing::warn!(%error, mail = %id, attempt, "SMTP send failed"),
+            }
+            if attempt < QUICK_ATTEMPTS {
+                tokio::time::sleep(pause).await;
+                pause *= 4;
+            }
+        }
+        self.after_failure(pending.as_deref(), &id, schedule, QUICK_ATTEMPTS, &raw).await
+    }
+
+    /// One pass over `outbox/pending/`: every message whose next attempt is due by the
+    /// clock gets one attempt, oldest first, one after another. A message another process
+    /// holds (it is trying it) is left alone. A message left by an earlier version, without a
+    /// schedule in its name, is due at once. Returns how many were sent; without SMTP none.
+    /// The running server calls this every [`DUE_PASS_EVERY`] (first at start); tests call it
+    /// after moving the manual clock.
+    pub async fn deliver_due(&self) -> Result<usize, MailError> {
+        if self.smtp.is_none() {
+            return Ok(0);
+        }
+        let now = self.clock.now_millis();
+        let mut due = Vec::new();
+        for (path, name) in list_messages(&self.pending_dir).await? {
+            let (id, schedule) = parse_name(&name);
+            let schedule = schedule.unwrap_or(Schedule::fresh(now));
+            if schedule.due_ms <= now {
+                due.push((path, id, schedule));
+            }
+        }
+        // Oldest first (the names start with the time they were written).
+        due.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut sent = 0;
+        for (path, id, schedule) in due {
+            match self.try_due(&path, &id, schedule).await {
+                Ok(true) => sent += 1,
+                Ok(false) => {}
+                Err(error) => tracing::error!(%error, mail = %id, "mail in outbox/pending not delivered"),
+            }
+        }
+        Ok(sent)
+    }
+
+    /// One attempt at a due message; `Ok(true)` once sent.
+    async fn try_due(&self, path: &Path, id: &str, schedule: Schedule) -> Result<bool, MailError> {
+        let owned = path.to_path_buf();
+        let taken = blocking_io(move || take_left_message(&owned)).await?;
+        let Some((raw, _held)) = taken else { return Ok(false) };
+        let envelope = match envelope_of(&raw, &self.from) {
+            Ok(envelope) => envelope,
+            Err(error) => {
+                self.give_up(Some(path), id, &raw).await?;
+                return Err(error);
+            }
+        };
+        let attempts = schedule.attempts + 1;
+        match self.send_once(&envelope, &raw).await {
+            Ok(()) => {
+                tracing::info!(mail = %id, attempts, "mail sent");
+                tokio::fs::remove_file(path).await?;
+                Ok(true)
+            }
+            Err(error) => {
+                tracing::warn!(%error, mail = %id, attempts, "SMTP send failed");
+                self.after_failure(Some(path), id, schedule, attempts, &raw).await.map(|()| false)
+            }
+        }
+    }
+
+    async fn send_once(&self, envelope: &Envelope, raw: &[u8]) -> Result<(), lettre::transport::smtp::Error> {
+        let Some(smtp) = &self.smtp else { return Ok(()) };
+        smtp.send_raw(envelope, raw).await.map(|_| ())
+    }
+
+    /// After `attempts` failed: the message (at `pending`, or only in memory when that folder
+    /// could not be written) is renamed to carry its next due time, or moved to
+    /// `outbox/failed/` once the retry window is spent.
+    async fn after_failure(
+        &self,
+        pending: Option<&Path>,
+        id: &str,
+        schedule: Schedule,
+        attempts: u32,
+        raw: &[u8],
+    ) -> Result<(), MailError> {
+        let now = self.clock.now_millis();
+        let Some(next) = schedule.after_failure(attempts, now, self.retry_window) else {
+            self.give_up(pending, id, raw).await?;
+            return Err(MailError::GaveUp(attempts));
+        };
+        let name = next.file_name(id);
+        match pending {
+            // The rename is atomic: the file carries either the old schedule or the new one.
+            Some(path) => tokio::fs::rename(path, self.pending_dir.join(&name)).await?,
+            None => {
+                write_eml(&self.pending_dir, &name, raw, false).await.map_err(MailError::Lost)?;
+            }
+        }
+        tracing::warn!(mail = %id, attempts, retry_in_secs = (next.due_ms - now) / 1000, "mail not sent yet; it waits in outbox/pending");
+        Ok(())
+    }
+
+    async fn give_up(&self, pending: Option<&Path>, id: &str, raw: &[u8]) -> Result<(), MailError> {
+        let name = format!("{id}.eml");
+        match pending {
+            Some(path) => {
+                tokio::fs::create_dir_all(&self.failed_dir).await?;
+                tokio::fs::rename(path, self.failed_dir.join(name)).await?;
+            }
+            None => {
+                write_eml(&self.failed_dir, &name, raw, false).await.map_err(MailError::Lost)?;
             }
         }
         Ok(())
     }
 
-    async fn give_up(&self, pending: &Path) -> Result<(), MailError> {
-        tokio::fs::create_dir_all(&self.failed_dir).await?;
-        let name = pending.file_name().expect("written with a name");
-        tokio::fs::rename(pending, self.failed_dir.join(name)).await?;
-        Ok(())
+    /// `gatehouse mail retry`: moves every message in `outbox/failed/` back to
+    /// `outbox/pending/`, due at once with a fresh schedule; returns how many. A running
+    /// server sends them at its next pass.
+    pub async fn retry_failed(&self) -> Result<usize, MailError> {
+        let now = self.clock.now_millis();
+        let mut moved = 0;
+        for (path, name) in list_messages(&self.failed_dir).await? {
+            let (id, _) = parse_name(&name);
+            tokio::fs::create_dir_all(&self.pending_dir).await?;
+            tokio::fs::rename(&path, self.pending_dir.join(Schedule::fresh(now).file_name(&id))).await?;
+            moved += 1;
+        }
+        Ok(moved)
+    }
+
+    /// Messages waiting in `outbox/pending/` and given up in `outbox/failed/` (for the
+    /// metrics, read when scraped).
+    pub async fn queue_counts(&self) -> (usize, usize) {
+        let pending = list_messages(&self.pending_dir).await.map(|m| m.len()).unwrap_or(0);
+        let failed = list_messages(&self.failed_dir).await.map(|m| m.len()).unwrap_or(0);
+        (pending, failed)
+    }
+
+    /// Whether mail goes to an SMTP server (else to the console and the outbox).
+    pub fn uses_smtp(&self) -> bool {
+        self.smtp.is_some()
     }
 
     /// Whether the SMTP server answers (for `gatehouse check`); `None` without SMTP.
@@ -295,8 +394,82 @@ fn envelope_of(raw: &[u8], from: &Mailbox) -> Result<Envelope, MailError> {
     Ok(Envelope::new(Some(from.email.clone()), recipients)?)
 }
 
-fn eml_name() -> String {
-    format!("{}-{}.eml", time::OffsetDateTime::now_utc().unix_timestamp_nanos(), uuid::Uuid::new_v4().simple())
+/// A new message's id: the time it was made, then a random part (names sort oldest first).
+fn message_id() -> String {
+    format!("{}-{}", time::OffsetDateTime::now_utc().unix_timestamp_nanos(), uuid::Uuid::new_v4().simple())
+}
+
+/// Where a message in `outbox/pending/` stands, kept in its file name
+/// (`<id>.a<attempts>.f<first attempt>.d<next attempt due>.eml`, times in Unix ms by the core's
+/// clock), so that it changes with the one atomic rename that follows each failed attempt and
+/// a restart continues the schedule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Schedule {
+    attempts: u32,
+    first_ms: i64,
+    due_ms: i64,
+}
+
+impl Schedule {
+    /// Not tried yet, due at `now`.
+    fn fresh(now: i64) -> Self {
+        Self { attempts: 0, first_ms: now, due_ms: now }
+    }
+
+    /// After `attempts` failed, the last at `now`: when to try next (1 min after the quick
+    /// attempts, then 5 min, 30 min, 2 h, then every 2 h, the last attempt when the window
+    /// ends), or `None` once `window` since the first attempt is spent.
+    fn after_failure(self, attempts: u32, now: i64, window: Duration) -> Option<Self> {
+        let end = self.first_ms.saturating_add(i64::try_from(window.as_millis()).unwrap_or(i64::MAX));
+        if now >= end {
+            return None;
+        }
+        let later = attempts.saturating_sub(QUICK_ATTEMPTS) as usize;
+        let pause = LATER_PAUSES_MS[later.min(LATER_PAUSES_MS.len() - 1)];
+        Some(Self { attempts, first_ms: self.first_ms, due_ms: now.saturating_add(pause).min(end) })
+    }
+
+    fn file_name(&self, id: &str) -> String {
+        format!("{id}.a{}.f{}.d{}.eml", self.attempts, self.first_ms, self.due_ms)
+    }
+}
+
+/// A message file's id and schedule; a name without a (readable) schedule has none.
+fn parse_name(name: &str) -> (String, Option<Schedule>) {
+    let stem = name.strip_suffix(".eml").unwrap_or(name);
+    let mut parts = stem.split('.');
+    let id = parts.next().unwrap_or_default().to_string();
+    let mut field = |prefix: char| parts.next()?.strip_prefix(prefix)?.parse::<i64>().ok();
+    let schedule = (|| {
+        let attempts = u32::try_from(field('a')?).ok()?;
+        Some(Schedule { attempts, first_ms: field('f')?, due_ms: field('d')? })
+    })();
+    (id, schedule)
+}
+
+/// The messages in `dir` (path and file name): `.eml` files, not the dot files of messages
+/// still being written; none when the folder does not exist.
+async fn list_messages(dir: &Path) -> Result<Vec<(PathBuf, String)>, std::io::Error> {
+    let mut found = Vec::new();
+    let mut entries = match tokio::fs::read_dir(dir).await {
+        Ok(entries) => entries,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(found),
+        Err(error) => return Err(error),
+    };
+    while let Some(entry) = entries.next_entry().await? {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.ends_with(".eml") && !name.starts_with('.') {
+            found.push((entry.path(), name));
+        }
+    }
+    Ok(found)
+}
+
+/// A folder of the outbox could not be written: logged (the error only: never the recipient
+/// or the message) and counted; the delivery goes on without it.
+fn outbox_write_failed(folder: &'static str, error: &std::io::Error) {
+    crate::metrics::mail_outbox_write_failure();
+    tracing::error!(%error, folder, "cannot write the mail to the outbox; delivering it without");
 }
 
 /// A message left in `outbox/pending/`, with the lock that makes it this process's to send;
@@ -321,33 +494,39 @@ fn take_left_message(path: &Path) -> Result<Option<(Vec<u8>, File)>, std::io::Er
     Ok(Some((raw, file)))
 }
 
-/// Writes `raw` as a new message in `dir` (readable by the server's user only: messages carry
-/// link secrets); with `hold`, the file comes back locked, the lock taken before the message
-/// shows under its name.
-async fn write_eml(dir: &Path, raw: &[u8], hold: bool) -> Result<(PathBuf, Option<File>), std::io::Error> {
-    let (dir, raw) = (dir.to_path_buf(), raw.to_vec());
+/// Writes `raw` as the message `name` in `dir` (readable by the server's user only: messages
+/// carry link secrets); with `hold`, the file comes back locked, the lock taken before the
+/// message shows under its name.
+async fn write_eml(dir: &Path, name: &str, raw: &[u8], hold: bool) -> Result<(PathBuf, Option<File>), std::io::Error> {
+    let (dir, name, raw) = (dir.to_path_buf(), name.to_string(), raw.to_vec());
     blocking_io(move || {
         std::fs::create_dir_all(&dir)?;
-        let name = eml_name();
         // Written under a dot name, then renamed: a reader polling the folder never sees half
         // a message.
         let tmp = dir.join(format!(".{name}.tmp"));
         let mut file = File::create_new(&tmp)?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        let written = (|| {
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+            }
+            file.write_all(&raw)?;
+            if hold {
+                file.try_lock().map_err(std::io::Error::from)?;
+            }
+            let path = dir.join(&name);
+            std::fs::rename(&tmp, &path)?;
+            Ok(path)
+        })();
+        match written {
+            Ok(path) => Ok((path, hold.then_some(file))),
+            Err(error) => {
+                // A half-written message (a full disk) is not left behind.
+                let _ = std::fs::remove_file(&tmp);
+                Err(error)
+            }
         }
-        file.write_all(&raw)?;
-        let held = if hold {
-            file.try_lock().map_err(std::io::Error::from)?;
-            Some(file)
-        } else {
-            None
-        };
-        let path = dir.join(name);
-        std::fs::rename(&tmp, &path)?;
-        Ok((path, held))
     })
     .await
 }
@@ -380,7 +559,7 @@ mod tests {
     #[tokio::test]
     async fn a_message_a_live_sender_holds_is_not_taken_and_is_once_it_lets_go() {
         let dir = tempfile::tempdir().unwrap();
-        let (path, held) = write_eml(dir.path(), b"To: ann@example.com\r\n\r\nhi\r\n", true).await.unwrap();
+        let (path, held) = write_eml(dir.path(), "m.eml", b"To: ann@example.com\r\n\r\nhi\r\n", true).await.unwrap();
         assert!(take_left_message(&path).unwrap().is_none(), "locked by the run trying it");
         drop(held);
         let (raw, _taken) = take_left_message(&path).unwrap().expect("its sender is gone");
@@ -388,6 +567,37 @@ mod tests {
         assert!(take_left_message(&path).unwrap().is_none(), "taken by one process at a time");
         std::fs::remove_file(&path).unwrap();
         assert!(take_left_message(&path).unwrap().is_none(), "sent meanwhile");
+    }
+
+    #[test]
+    fn the_schedule_backs_off_until_the_window_is_spent() {
+        let window = Duration::from_secs(24 * 3600);
+        let first = Schedule::fresh(1_000);
+        let (min, hour) = (60_000, 3_600_000);
+        let mut now = first.first_ms;
+        let mut schedule = first;
+        let mut pauses = Vec::new();
+        for attempts in QUICK_ATTEMPTS.. {
+            let Some(next) = schedule.after_failure(attempts, now, window) else { break };
+            assert_eq!((next.attempts, next.first_ms), (attempts, first.first_ms));
+            pauses.push(next.due_ms - now);
+            now = next.due_ms;
+            schedule = next;
+        }
+        assert_eq!(pauses[..6], [min, 5 * min, 30 * min, 2 * hour, 2 * hour, 2 * hour]);
+        assert_eq!(now, first.first_ms + 24 * hour, "the last attempt when the window ends");
+        assert!(pauses.iter().all(|p| *p <= 2 * hour));
+        assert_eq!(pauses.len(), 15);
+    }
+
+    #[test]
+    fn the_schedule_is_read_back_from_the_file_name() {
+        let schedule = Schedule { attempts: 4, first_ms: 1_700_000_000_000, due_ms: 1_700_000_300_000 };
+        let name = schedule.file_name("123-abc");
+        assert_eq!(name, "123-abc.a4.f1700000000000.d1700000300000.eml");
+        assert_eq!(parse_name(&name), ("123-abc".to_string(), Some(schedule)));
+        assert_eq!(parse_name("123-abc.eml"), ("123-abc".to_string(), None), "left by an earlier version");
+        assert_eq!(parse_name("123-abc.a4.fx.d5.eml").1, None);
     }
 
     #[test]

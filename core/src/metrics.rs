@@ -33,6 +33,18 @@ pub fn mail_suppressed(kind: &'static str) {
     counter!("gatehouse_mail_suppressed_total", "kind" => kind).increment(1);
 }
 
+/// Mails whose outbox file (`outbox/pending/`, or the outbox without SMTP) could not be
+/// written: they were delivered without it.
+pub fn mail_outbox_write_failure() {
+    counter!("gatehouse_mail_outbox_write_failures_total").increment(1);
+}
+
+/// Mails waiting in `outbox/pending/` for their next attempt, and given up in `outbox/failed/`.
+pub fn mail_queue(pending: usize, failed: usize) {
+    gauge!("gatehouse_mail_pending").set(pending as f64);
+    gauge!("gatehouse_mail_failed").set(failed as f64);
+}
+
 /// Password hashes waiting for a free hashing slot (the bounded pool), up or down by one.
 pub fn hash_queue(change: f64) {
     gauge!("gatehouse_password_hash_queue").increment(change);

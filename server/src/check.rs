@@ -13,7 +13,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         Some(_) => println!("tls: certificate and key load"),
         None => println!("tls: off (plain HTTP)"),
     }
-    let mailer = Mailer::new(&settings, Default::default())?;
+    let mailer = Mailer::new(&settings, Default::default(), gatehouse_core::clock::Clock::System)?;
     match mailer.test_connection().await {
         None => println!("mail: console and outbox at {}", settings.outbox_dir().display()),
         Some(Ok(true)) => println!("mail: SMTP server answers"),

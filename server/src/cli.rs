@@ -27,6 +27,16 @@ pub enum Command {
     /// Import users from a Django `manage.py dumpdata` JSON file (auth.User or a custom user
     /// model with the same fields). All or nothing; running it again updates, never duplicates.
     ImportDjango(ImportDjangoArgs),
+    /// Mail kept in the outbox.
+    #[command(subcommand)]
+    Mail(MailCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MailCommand {
+    /// Move every message in `<data dir>/outbox/failed/` back to `outbox/pending/` with a
+    /// fresh retry schedule; a running server sends them at its next pass (within 30 s).
+    Retry,
 }
 
 #[derive(Debug, Args)]

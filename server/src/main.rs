@@ -4,7 +4,7 @@ use clap::Parser;
 use gatehouse_core::accounts::{Privileges, Registration};
 use gatehouse_core::config::RawSettings;
 use gatehouse_core::{Gatehouse, Settings};
-use gatehouse_server::cli::{Cli, Command, CreateSuperuserArgs, ImportDjangoArgs, ServeArgs, Verified};
+use gatehouse_server::cli::{Cli, Command, CreateSuperuserArgs, ImportDjangoArgs, MailCommand, ServeArgs, Verified};
 use gatehouse_server::startup::Application;
 
 /// mimalloc rather than the system allocator: a request allocates and frees many small
@@ -42,6 +42,7 @@ async fn main() -> ExitCode {
         Command::Createsuperuser(args) => create_superuser(settings, args).await,
         Command::Check => gatehouse_server::check::run(settings).await,
         Command::ImportDjango(args) => import_django(settings, args).await,
+        Command::Mail(MailCommand::Retry) => mail_retry(settings).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -75,6 +76,13 @@ async fn migrate(settings: Settings) -> anyhow::Result<()> {
     let db = gatehouse_core::db::Database::connect(&settings).await?;
     db.migrate().await?;
     println!("migrations applied");
+    Ok(())
+}
+
+async fn mail_retry(settings: Settings) -> anyhow::Result<()> {
+    let mailer = gatehouse_core::mail::Mailer::new(&settings, Default::default(), Default::default())?;
+    let moved = mailer.retry_failed().await?;
+    println!("{moved} messages moved from outbox/failed to outbox/pending");
     Ok(())
 }
 

@@ -85,11 +85,7 @@ impl Application {
         shutdown.on_signals();
         spawn_hourly_cleanup(&state.core);
         state.core.database().follow_other_processes();
-        match state.core.mailer().resend_pending().await {
-            Ok(0) => {}
-            Ok(messages) => tracing::info!(messages, "delivering mail an earlier run left in outbox/pending"),
-            Err(error) => tracing::error!(%error, "cannot read outbox/pending: mail left there is not delivered"),
-        }
+        spawn_mail_retries(&state.core, shutdown.clone()).await;
         let timeout = state.core.settings().shutdown_timeout;
         let readiness = state.readiness.clone();
         let stopping = {
@@ -185,6 +181,35 @@ fn spawn_hourly_cleanup(core: &Gatehouse) {
             }
             if let Err(error) = core.prune_history().await {
                 tracing::warn!(%error, "could not delete history older than GATEHOUSE_AUDIT_RETENTION");
+            }
+        }
+    });
+}
+
+/// Mail waiting in `outbox/pending/` is sent when due: a pass at start (what an earlier run
+/// left), then every [`DUE_PASS_EVERY`](gatehouse_core::mail::DUE_PASS_EVERY), until shutdown.
+/// Without SMTP it waits there.
+async fn spawn_mail_retries(core: &Gatehouse, shutdown: ShutdownTrigger) {
+    let mailer = core.mailer().clone();
+    if !mailer.uses_smtp() {
+        let (pending, _) = mailer.queue_counts().await;
+        if pending > 0 {
+            tracing::warn!(messages = pending, "mail left in outbox/pending waits for SMTP to be configured");
+        }
+        return;
+    }
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(gatehouse_core::mail::DUE_PASS_EVERY);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = shutdown.triggered() => return,
+                _ = every.tick() => {}
+            }
+            match mailer.deliver_due().await {
+                Ok(0) => {}
+                Ok(messages) => tracing::info!(messages, "mail from outbox/pending sent"),
+                Err(error) => tracing::error!(%error, "cannot read outbox/pending: mail waiting there is not sent"),
             }
         }
     });

@@ -29,6 +29,7 @@ fn defaults_are_the_embedded_setup() {
     assert!(!s.secure_cookies());
     assert!(s.metrics);
     assert_eq!(s.log_format, LogFormat::Text);
+    assert_eq!(s.mail_retry_window, Duration::from_secs(24 * 3600));
 }
 
 #[test]
@@ -62,6 +63,9 @@ fn a_bad_value_names_its_variable() {
             "GATEHOUSE_VERIFICATION_BASE_URL_ALLOWLIST",
         ),
         (&[("principal_cache_ttl", "61s")], "GATEHOUSE_PRINCIPAL_CACHE_TTL"),
+        (&[("mail_retry_window", "a while")], "GATEHOUSE_MAIL_RETRY_WINDOW"),
+        (&[("mail_retry_window", "30s")], "GATEHOUSE_MAIL_RETRY_WINDOW"),
+        (&[("mail_retry_window", "31d")], "GATEHOUSE_MAIL_RETRY_WINDOW"),
     ];
     for (pairs, variable) in cases {
         let from_env = Settings::load_from(None, env(pairs), RawSettings::default()).unwrap_err();
@@ -180,6 +184,7 @@ fn every_setting() -> Vec<Case> {
         case("smtp_tls", "tls", "\"tls\"", |s| s.smtp_tls == SmtpTls::Tls),
         case("mail_from", "Ops <ops@example.com>", "\"Ops <ops@example.com>\"", |s| s.mail_from.contains("ops@")),
         case("mail_outbox_always", "yes", "true", |s| s.mail_outbox_always),
+        case("mail_retry_window", "3d", "\"2h 30m\"", |s| [secs(3 * 86400), secs(9000)].contains(&s.mail_retry_window)),
         case("site_name", "1234", "\"Acme\"", |s| s.site_name != "Gatehouse"),
         case("require_email_verification", "off", "false", |s| !s.require_email_verification),
         case("access_token_ttl", "5m", "\"5m\"", |s| s.access_token_ttl == secs(300)),

@@ -18,6 +18,7 @@ mod health;
 mod link_lifecycle;
 mod login;
 mod lookalike_names;
+mod mail_faults;
 mod management;
 mod markup_injection;
 mod mfa;

@@ -9,7 +9,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use crate::support::{spawn_app, spawn_app_with, PASSWORD};
 
 /// The value of the sample `name{labels}` in a Prometheus text page (0 when absent).
-fn sample(page: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
+pub(crate) fn sample(page: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
     page.lines()
         .filter(|line| line.starts_with(name) && !line.starts_with('#'))
         .filter(|line| labels.iter().all(|(k, v)| line.contains(&format!("{k}=\"{v}\""))))

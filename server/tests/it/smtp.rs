@@ -6,17 +6,28 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use crate::support::{first_link, link_params, parse_message, spawn_app_with, TestApp, PASSWORD};
 
 /// Accepts SMTP sessions and hands each received message (raw RFC 822) to the channel.
-async fn smtp_sink() -> (u16, mpsc::UnboundedReceiver<Vec<u8>>) {
+pub(crate) async fn smtp_sink() -> (u16, mpsc::UnboundedReceiver<Vec<u8>>) {
+    smtp_sink_switched(Arc::new(AtomicBool::new(true))).await
+}
+
+/// Like [`smtp_sink`], down (every connection closed at once) while `up` is false.
+pub(crate) async fn smtp_sink_switched(up: Arc<AtomicBool>) -> (u16, mpsc::UnboundedReceiver<Vec<u8>>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let (tx, rx) = mpsc::unbounded_channel();
     tokio::spawn(async move {
         loop {
             let Ok((stream, _)) = listener.accept().await else { return };
+            if !up.load(Ordering::SeqCst) {
+                drop(stream);
+                continue;
+            }
             let tx = tx.clone();
             tokio::spawn(async move {
                 let (read, mut write) = stream.into_split();
@@ -105,7 +116,7 @@ async fn app_with_unreachable_smtp(database_url: Option<&str>) -> TestApp {
 }
 
 /// The messages in `<data dir>/outbox/<folder>/`.
-fn eml_files(data_dir: &Path, folder: &str) -> Vec<PathBuf> {
+pub(crate) fn eml_files(data_dir: &Path, folder: &str) -> Vec<PathBuf> {
     std::fs::read_dir(data_dir.join("outbox").join(folder))
         .map(|entries| {
             entries
