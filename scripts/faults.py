@@ -6,9 +6,10 @@ binary (standard library only):
 
 1. memory: RSS while 8 keep-alive clients hammer /healthz for 60 s with nobody scraping
    /metrics (sampled every 10 s);
-2. connections: with the soft open-file limit lowered to 1,024, 1,100 silent connections are
-   opened; then how long /healthz takes, how many of the silent ones the server refused at
-   once, and how long until the rest are closed (the header-read timeout);
+2. connections: 1,100 silent connections are opened, once with the soft open-file limit at
+   1,024 (the server raises it to the hard limit) and once with the hard limit at 1,024 too
+   (the cap is then 768); how many the server refused at once, what /healthz answers beside
+   them and how fast, and how long until the rest are closed (the header-read timeout).
 
 Each figure is printed; nothing is asserted here (the tests in server/tests/it assert the
 behaviour). The server runs on SQLite in a temporary data dir.
@@ -30,7 +31,7 @@ def free_port():
         return s.getsockname()[1]
 
 
-def start(binary, data_dir, port, soft_files=None):
+def start(binary, data_dir, port, soft_files=None, hard_files=None):
     env = {
         "PATH": os.environ.get("PATH", ""),
         "GATEHOUSE_DATA_DIR": data_dir,
@@ -40,6 +41,8 @@ def start(binary, data_dir, port, soft_files=None):
     command = [binary, "serve"]
     if soft_files:
         command = ["sh", "-c", f'ulimit -Sn {soft_files} && exec "$0" "$@"'] + command
+    if hard_files:
+        command = ["sh", "-c", f'ulimit -n {hard_files} && exec "$0" "$@"'] + command
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(200):
         try:
@@ -91,10 +94,10 @@ def memory(binary):
         print(f"memory: {total} requests in 60 s ({total / 60:.0f}/s), no scraper; RSS MiB every 10 s: {samples}")
 
 
-def connections(binary):
+def connections(binary, **limits):
     with tempfile.TemporaryDirectory() as data_dir:
         port = free_port()
-        server = start(binary, data_dir, port, soft_files=1024)
+        server = start(binary, data_dir, port, **limits)
         with open(f"/proc/{server.pid}/limits") as limits:
             line = next(l for l in limits if l.startswith("Max open files"))
         print("connections: open-file limit in force:", " ".join(line.split()[3:5]), "(soft, hard)")
@@ -102,11 +105,24 @@ def connections(binary):
         for _ in range(1100):
             s = socket.create_connection(("127.0.0.1", port))
             silent.append(s)
+        time.sleep(0.5)
+        refused = 0
+        for s in silent:
+            s.setblocking(False)
+            try:
+                if s.recv(12).startswith(b"HTTP/1.1 503"):
+                    refused += 1
+            except (BlockingIOError, OSError):
+                pass
+        print(f"connections: of 1,100 silent connections {refused} were answered 503 at once (over the cap)")
         started = time.time()
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        connection.request("GET", "/healthz")
-        status = connection.getresponse().status
-        print(f"connections: /healthz beside 1,100 silent connections: {status} in {(time.time() - started) * 1000:.1f} ms")
+        try:
+            connection.request("GET", "/healthz")
+            status = connection.getresponse().status
+        except OSError as error:
+            status = f"error {error}"
+        print(f"connections: /healthz beside them: {status} in {(time.time() - started) * 1000:.1f} ms")
         started = time.time()
         open_ones = list(silent)
         while open_ones and time.time() - started < 60:
@@ -134,4 +150,5 @@ def connections(binary):
 if __name__ == "__main__":
     binary = sys.argv[1] if len(sys.argv) > 1 else "target/release/gatehouse"
     memory(binary)
-    connections(binary)
+    connections(binary, soft_files=1024)
+    connections(binary, hard_files=1024)
