@@ -4,9 +4,11 @@
 use serde::Serialize;
 
 use crate::context::RequestContext;
+use crate::db::Changes;
 use crate::domain::{LoginIdentifier, PasswordAttempt, UserId};
 use crate::error::{CoreError, FieldErrorsBuilder};
 use crate::passwords::Verification;
+use crate::principal_cache::Lookup;
 use crate::store::audit::{self, EventKind};
 use crate::store::email_tokens::{self, Purpose};
 use crate::store::login_streaks;
@@ -89,6 +91,10 @@ impl Principal {
 
 /// Failed password logins in a row after which the owner is mailed (at most once a day).
 pub const PASSWORD_FAILURE_NOTICE_AFTER: i64 = 20;
+
+/// After a request found the database unreachable, how long the answers the principal cache
+/// can give are given without trying the database first (then one request tries it again).
+pub(crate) const OUTAGE_RECHECK: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// After a process starts, how long a retry of a refresh whose rotation an earlier process
 /// committed is still answered with the committed pair (the client's retry after a crash and
@@ -327,32 +333,55 @@ impl Gatehouse {
     /// read (see [`crate::principal_cache`]), else from the database.
     pub async fn authenticate_session(&self, session_id: &str) -> Result<Principal, CoreError> {
         // Taken before the reads: a write that races them leaves what they read stale.
-        let changes = self.database().changes();
-        let mut principal = match self.0.principals.get(session_id, changes, crate::db::now()) {
-            Some(cached) => cached,
-            None => {
-                let session =
-                    sessions::find_active(self.pool(), session_id).await?.ok_or(CoreError::Unauthenticated)?;
-                let user = self.active_user_as_of(session.user_id, changes).await?;
-                let principal = Principal { user, session };
-                self.0.principals.put(&principal, changes);
-                principal
+        let changes = self.database().change_counts();
+        let now = crate::db::now();
+        if self.database().recently_unreachable(OUTAGE_RECHECK) {
+            // Known down a moment ago: what the cache can answer it answers without a wait.
+            if let Some(cached) = self.0.principals.get(session_id, Lookup::Outage(changes), now) {
+                return Ok(cached);
             }
-        };
-        if let Some(touched_at) = sessions::touch(self.database(), &principal.session).await? {
-            principal.session.last_used_at = touched_at;
-            self.0.principals.put(&principal, changes);
         }
+        let mut principal = match self.0.principals.get(session_id, Lookup::Fresh(changes), now) {
+            Some(cached) => cached,
+            None => match self.read_principal(session_id, changes).await {
+                Ok(principal) => principal,
+                Err(CoreError::DatabaseUnavailable) => {
+                    self.database().note_unreachable();
+                    let cached = self.0.principals.get(session_id, Lookup::Outage(changes), now);
+                    return cached.ok_or(CoreError::DatabaseUnavailable);
+                }
+                Err(error) => return Err(error),
+            },
+        };
+        match sessions::touch(self.database(), &principal.session).await {
+            Ok(Some(touched_at)) => {
+                principal.session.last_used_at = touched_at;
+                self.0.principals.put(&principal, changes);
+            }
+            Ok(None) => {}
+            // Bookkeeping only: the caller proved who they are.
+            Err(CoreError::DatabaseUnavailable) => self.database().note_unreachable(),
+            Err(error) => return Err(error),
+        }
+        Ok(principal)
+    }
+
+    /// The principal of a live session, read from the database (and kept in the cache).
+    async fn read_principal(&self, session_id: &str, changes: Changes) -> Result<Principal, CoreError> {
+        let session = sessions::find_active(self.pool(), session_id).await?.ok_or(CoreError::Unauthenticated)?;
+        let user = self.active_user_as_of(session.user_id, changes).await?;
+        let principal = Principal { user, session };
+        self.0.principals.put(&principal, changes);
         Ok(principal)
     }
 
     /// The user if still active, from the principal cache while no user was written since.
     async fn active_user(&self, id: UserId) -> Result<User, CoreError> {
-        self.active_user_as_of(id, self.database().changes()).await
+        self.active_user_as_of(id, self.database().change_counts()).await
     }
 
     /// The same with the write count taken by the caller before its own reads.
-    async fn active_user_as_of(&self, id: UserId, changes: u64) -> Result<User, CoreError> {
+    async fn active_user_as_of(&self, id: UserId, changes: Changes) -> Result<User, CoreError> {
         let user = match self.0.principals.user(id, changes) {
             Some(user) => user,
             None => {

@@ -146,6 +146,10 @@ pub struct Settings {
     /// (this process's own changes apply at once). 0 turns the cache off.
     #[serde(with = "duration")]
     pub principal_cache_ttl: Duration,
+    /// While the database cannot be reached, how long past its TTL a cached principal still
+    /// answers (if no write of this process made it stale). 0: only within the TTL.
+    #[serde(with = "duration")]
+    pub principal_cache_outage_grace: Duration,
     /// Failed logins for one account (from browsers it has not seen log in) before delays start.
     pub login_free_attempts_per_account: i64,
     /// Different accounts failing to log in from one address before that address is slowed.
@@ -254,6 +258,7 @@ impl Default for Settings {
             password_reset_ttl: Duration::from_secs(3600),
             refresh_reuse_grace: Duration::from_secs(10),
             principal_cache_ttl: Duration::from_secs(1),
+            principal_cache_outage_grace: Duration::from_secs(60),
             login_free_attempts_per_account: 5,
             login_free_attempts_per_ip: 20,
             mail_per_address_per_hour: 5,
@@ -400,6 +405,9 @@ impl Settings {
         if self.mail_retry_window < Duration::from_secs(60) || self.mail_retry_window > Duration::from_secs(30 * 86400)
         {
             return Err(ConfigError::new("mail_retry_window", "must be between 1m and 30d"));
+        }
+        if self.principal_cache_outage_grace > Duration::from_secs(3600) {
+            return Err(ConfigError::new("principal_cache_outage_grace", "must be at most 1h"));
         }
         if self.principal_cache_ttl > Duration::from_secs(60) {
             return Err(ConfigError::new("principal_cache_ttl", "must be at most 60s"));

@@ -39,6 +39,13 @@ pub struct Database {
     /// processes made (see [`Database::follow_other_processes`]). The principal cache keeps
     /// an entry only while this count stands where it stood before the entry was read.
     changes: Arc<AtomicU64>,
+    /// The part of `changes` this handle's own writes made (the rest came from other
+    /// processes, or from losing their notifications): while the database is unreachable the
+    /// principal cache may still serve an entry no write of this process has made stale.
+    local_changes: Arc<AtomicU64>,
+    /// When (ms since `epoch`) a request last found the database unreachable; 0: never.
+    unreachable_at: Arc<AtomicU64>,
+    epoch: std::time::Instant,
     /// Where to listen for other processes' writes (PostgreSQL); it may hold a password.
     listen_url: Option<Arc<str>>,
 }
@@ -82,7 +89,16 @@ impl Database {
             Backend::Postgres => pool.clone(),
         };
         let listen_url = (backend == Backend::Postgres).then(|| Arc::from(settings.database_url()));
-        Ok(Self { pool, writer, backend, changes: Arc::default(), listen_url })
+        Ok(Self {
+            pool,
+            writer,
+            backend,
+            changes: Arc::default(),
+            local_changes: Arc::default(),
+            unreachable_at: Arc::default(),
+            epoch: std::time::Instant::now(),
+            listen_url,
+        })
     }
 
     /// On PostgreSQL, follows the writes of every other process on the same database: each
@@ -110,9 +126,30 @@ impl Database {
         self.changes.load(Ordering::SeqCst)
     }
 
+    /// Both write counts at once: every change, and this handle's own.
+    pub fn change_counts(&self) -> Changes {
+        // The local count first: a write landing between the two loads then shows in `all`.
+        let local = self.local_changes.load(Ordering::SeqCst);
+        Changes { all: self.changes.load(Ordering::SeqCst), local }
+    }
+
     /// Called by the session, user and email-token stores after every write (once committed).
     pub(crate) fn changed(&self) {
+        self.local_changes.fetch_add(1, Ordering::SeqCst);
         self.changes.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Notes that a request found the database unreachable just now.
+    pub(crate) fn note_unreachable(&self) {
+        let ms = self.epoch.elapsed().as_millis() as u64;
+        self.unreachable_at.store(ms.max(1), Ordering::Relaxed);
+    }
+
+    /// Whether a request found the database unreachable within the last `within`: then an
+    /// answer the cache can give is given without trying the database first.
+    pub(crate) fn recently_unreachable(&self, within: Duration) -> bool {
+        let at = self.unreachable_at.load(Ordering::Relaxed);
+        at != 0 && self.epoch.elapsed().as_millis() as u64 - at < within.as_millis() as u64
     }
 
     pub async fn migrate(&self) -> Result<(), DatabaseError> {
@@ -208,6 +245,16 @@ fn pool_options(backend: Backend, size: u32, wait: Duration) -> AnyPoolOptions {
                 Ok(())
             })
         })
+}
+
+/// The write counts the principal cache compares (see [`Database::change_counts`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Changes {
+    /// Every change: this process's writes, other processes' notified writes, and losses of
+    /// the notification connection.
+    pub all: u64,
+    /// This process's own writes.
+    pub local: u64,
 }
 
 /// What a failed statement says about the database, for the answer a client gets.

@@ -142,7 +142,10 @@ impl Gatehouse {
             sessions_counted_at: Default::default(),
             write_probed: Default::default(),
             started_at,
-            principals: principal_cache::PrincipalCache::new(settings.principal_cache_ttl),
+            principals: principal_cache::PrincipalCache::new(
+                settings.principal_cache_ttl,
+                settings.principal_cache_outage_grace,
+            ),
             policy: PasswordPolicy { min_length: settings.password_min_length },
             hasher,
             rotations: rotations::Rotations::new(db.clone()),

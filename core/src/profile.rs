@@ -6,6 +6,7 @@ use crate::budgets::{ClientRequest, MailKind};
 use crate::context::RequestContext;
 use crate::domain::{Email, PasswordAttempt, ProfileChanges};
 use crate::error::CoreError;
+use crate::principal_cache::Lookup;
 use crate::store::audit::{self, EventKind};
 use crate::store::email_tokens::{self, Purpose};
 use crate::store::sessions;
@@ -139,12 +140,28 @@ impl Gatehouse {
     /// The address waiting for its confirmation link, if an email change is under way.
     pub async fn pending_email(&self, user: &User) -> Result<Option<String>, CoreError> {
         // Taken before the read, as for principals (see `crate::principal_cache`).
-        let changes = self.database().changes();
+        let changes = self.database().change_counts();
         let now = self.clock().now_secs();
-        if let Some(cached) = self.0.principals.pending_email(user.id, changes, now) {
+        let cached = |lookup| self.0.principals.pending_email(user.id, lookup, now);
+        if self.database().recently_unreachable(crate::auth::OUTAGE_RECHECK) {
+            if let Some(cached) = cached(Lookup::Outage(changes)) {
+                return Ok(cached);
+            }
+        }
+        if let Some(cached) = cached(Lookup::Fresh(changes)) {
             return Ok(cached);
         }
-        let live = email_tokens::live_tokens(self.pool(), user.id, Purpose::ChangeEmail, now).await?;
+        let live = match email_tokens::live_tokens(self.pool(), user.id, Purpose::ChangeEmail, now).await {
+            Ok(live) => live,
+            Err(error) => {
+                let error = CoreError::from(error);
+                if matches!(error, CoreError::DatabaseUnavailable) {
+                    self.database().note_unreachable();
+                    return cached(Lookup::Outage(changes)).ok_or(error);
+                }
+                return Err(error);
+            }
+        };
         let pending = live.into_iter().next().map(|t| (t.email, t.expires_at));
         self.0.principals.put_pending_email(user.id, pending.clone(), changes);
         Ok(pending.map(|(email, _)| email))

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
-use crate::support::{spawn_app_with, PASSWORD};
+use crate::support::{spawn_app_with, TestApp, PASSWORD};
 
 /// A TCP proxy to PostgreSQL that can be unplugged: every connection through it is cut and
 /// new ones are refused, as when the database server stops.
@@ -57,11 +57,12 @@ impl Plug {
     }
 }
 
-#[tokio::test]
-async fn while_the_database_is_down_requests_get_503_at_once_and_all_recovers_when_it_is_back() {
+/// PostgreSQL behind a plug, and a server using it with `settings` on top; `None` on a
+/// SQLite run (a SQLite file cannot become unreachable).
+async fn app_behind_a_plug(settings: &[(&str, &str)]) -> Option<(Plug, TestApp)> {
     let Some(url) = crate::support::fresh_postgres_database().await else {
         eprintln!("a SQLite file cannot become unreachable: skipped on this SQLite run");
-        return;
+        return None;
     };
     let mut proxied = url::Url::parse(&url).unwrap();
     let upstream = format!("{}:{}", proxied.host_str().unwrap(), proxied.port().unwrap_or(5432));
@@ -71,12 +72,29 @@ async fn while_the_database_is_down_requests_get_503_at_once_and_all_recovers_wh
     let app = spawn_app_with(|s| {
         s.set("database_url", proxied.to_string());
         s.set("database_acquire_timeout", "500ms");
+        // Short, so that the test is past it once the plug is pulled.
+        s.set("principal_cache_ttl", "100ms");
+        for (key, value) in settings {
+            s.set(key, *value);
+        }
     })
     .await;
+    Some((plug, app))
+}
+
+/// Longer than the principal cache's TTL in these tests: after it, only the outage grace
+/// lets a cached principal answer.
+const PAST_THE_TTL: Duration = Duration::from_millis(300);
+
+#[tokio::test]
+async fn while_the_database_is_down_requests_get_503_at_once_and_all_recovers_when_it_is_back() {
+    let Some((plug, app)) = app_behind_a_plug(&[]).await else { return };
     let access = app.verified_user("down@example.com", None).await;
+    assert_eq!(app.get_with_token("/api/v1/account/", "Bearer", &access).await.status(), 200);
     assert_eq!(app.client.get(app.url("/readyz")).send().await.unwrap().status(), 200);
 
     plug.unplug();
+    tokio::time::sleep(PAST_THE_TTL).await;
     // Every surface's answer: the JSON API's shape, and a compatibility surface's.
     let login = app.login("down@example.com", PASSWORD).await;
     assert_eq!(login.status(), 503);
@@ -90,11 +108,13 @@ async fn while_the_database_is_down_requests_get_503_at_once_and_all_recovers_wh
     assert_eq!(ready.status(), 503);
     let ready: Value = ready.json().await.unwrap();
     assert_eq!(ready["database"], "unreachable");
-    // An authenticated read the principal cache cannot serve (the read above was long ago
-    // by its TTL) needs the database too.
-    app.clock.advance(Duration::from_secs(5));
+    // A caller who proved who they are before the outage is still answered from the cache
+    // (within GATEHOUSE_PRINCIPAL_CACHE_OUTAGE_GRACE), past the cache's TTL.
     let account = app.get_with_token("/api/v1/account/", "Bearer", &access).await;
-    assert_eq!(account.status(), 503);
+    assert_eq!(account.status(), 200);
+    let account: Value = account.json().await.unwrap();
+    assert_eq!(account["email"], "down@example.com");
+    assert_eq!(app.get_with_token("/api/v1/", "Bearer", &access).await.status(), 200);
 
     plug.plug_back().await;
     let mut back = false;
@@ -107,4 +127,35 @@ async fn while_the_database_is_down_requests_get_503_at_once_and_all_recovers_wh
     }
     assert!(back, "logins work again once the database is back, without a restart");
     assert_eq!(app.client.get(app.url("/readyz")).send().await.unwrap().status(), 200);
+}
+
+/// Without the outage grace a cached principal past its TTL is not used: the read needs the
+/// database and is answered 503. (The grace is what kept the read above working.)
+#[tokio::test]
+async fn without_the_outage_grace_a_cached_caller_past_the_ttl_gets_503_too() {
+    let Some((plug, app)) = app_behind_a_plug(&[("principal_cache_outage_grace", "0s")]).await else { return };
+    let access = app.verified_user("nograce@example.com", None).await;
+    assert_eq!(app.get_with_token("/api/v1/account/", "Bearer", &access).await.status(), 200);
+    plug.unplug();
+    tokio::time::sleep(PAST_THE_TTL).await;
+    let account = app.get_with_token("/api/v1/account/", "Bearer", &access).await;
+    assert_eq!(account.status(), 503);
+    let body: Value = account.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "database_unavailable", "{body}");
+}
+
+/// A session this process ended before the outage is never served from the cache in it.
+#[tokio::test]
+async fn a_session_logged_out_here_is_not_revived_by_the_outage_grace() {
+    let Some((plug, app)) = app_behind_a_plug(&[]).await else { return };
+    let access = app.verified_user("gone@example.com", None).await;
+    assert_eq!(app.get_with_token("/api/v1/account/", "Bearer", &access).await.status(), 200);
+    let other = app.login("gone@example.com", PASSWORD).await.json::<Value>().await.unwrap();
+    let logout = app.call("POST", "/api/v1/auth/logout_all/", &access, None).await;
+    assert!(logout.status().is_success(), "{}", logout.status());
+    plug.unplug();
+    tokio::time::sleep(PAST_THE_TTL).await;
+    assert_eq!(app.get_with_token("/api/v1/account/", "Bearer", &access).await.status(), 503);
+    let other_access = other["access"].as_str().unwrap();
+    assert_eq!(app.get_with_token("/api/v1/account/", "Bearer", other_access).await.status(), 503);
 }
