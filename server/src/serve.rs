@@ -223,9 +223,10 @@ impl Activity {
         }
     }
 
-    /// Resolves once the deadline has passed with no request in flight. Sleeps at most a
-    /// header timeout at a time, since traffic can bring a deadline closer (the first byte of
-    /// headers on an idle connection).
+    /// Resolves once the deadline has passed with no request in flight. Sleeps at most the
+    /// shorter of the two timeouts at a time, since traffic can bring a deadline closer (a
+    /// first request answered, or the first byte of headers on an idle connection): a
+    /// deadline is then kept to within twice its timeout.
     async fn expired(&self, limits: ConnectionLimits) {
         loop {
             let deadline = self.deadline(limits);
@@ -239,7 +240,8 @@ impl Activity {
                 tokio::time::sleep(limits.idle_timeout).await;
                 continue;
             }
-            tokio::time::sleep_until(deadline.min(now + limits.header_read_timeout)).await;
+            let recheck = limits.header_read_timeout.min(limits.idle_timeout);
+            tokio::time::sleep_until(deadline.min(now + recheck)).await;
         }
     }
 }
