@@ -36,6 +36,10 @@ if (( ${#apt_packages[@]} )); then
 fi
 
 if [[ -n "$testing" ]]; then
+  # rustfmt and clippy for the format and lint step of scripts/test.sh.
+  for component in rustfmt clippy; do
+    rustup component list --installed 2>/dev/null | grep -q "^$component" || rustup component add "$component"
+  done
   # playwright-core and mailparser for end2end/, from the lock file.
   if [[ ! -d end2end/node_modules/playwright-core || end2end/package-lock.json -nt end2end/node_modules/.package-lock.json ]]; then
     (cd end2end && npm ci --no-audit --no-fund --loglevel=error)

@@ -16,6 +16,11 @@ scripts/setup.sh --test
 step "build: web bundle and server"
 cargo xtask build
 
+# After the build: the server embeds the web bundle the build just made.
+step "format and lints"
+cargo fmt --check
+cargo clippy --all-targets -- -D warnings
+
 step "tests on SQLite"
 cargo test
 

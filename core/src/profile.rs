@@ -153,14 +153,11 @@ impl Gatehouse {
         }
         let live = match email_tokens::live_tokens(self.pool(), user.id, Purpose::ChangeEmail, now).await {
             Ok(live) => live,
-            Err(error) => {
-                let error = CoreError::from(error);
-                if matches!(error, CoreError::DatabaseUnavailable) {
-                    self.database().note_unreachable();
-                    return cached(Lookup::Outage(changes)).ok_or(error);
-                }
-                return Err(error);
+            Err(CoreError::DatabaseUnavailable) => {
+                self.database().note_unreachable();
+                return cached(Lookup::Outage(changes)).ok_or(CoreError::DatabaseUnavailable);
             }
+            Err(error) => return Err(error),
         };
         let pending = live.into_iter().next().map(|t| (t.email, t.expires_at));
         self.0.principals.put_pending_email(user.id, pending.clone(), changes);

@@ -48,7 +48,7 @@ static UPKEEPS: AtomicU64 = AtomicU64::new(0);
 /// 97 → 197 MiB in 3 minutes under load). So every [`UPKEEP_EVERY`] requests recorded drain
 /// it: what it holds is bounded by requests, whether or not anyone scrapes.
 fn upkeep_now_and_then() {
-    if (REQUESTS_RECORDED.fetch_add(1, Ordering::Relaxed) + 1) % UPKEEP_EVERY == 0 {
+    if (REQUESTS_RECORDED.fetch_add(1, Ordering::Relaxed) + 1).is_multiple_of(UPKEEP_EVERY) {
         recorder().run_upkeep();
         UPKEEPS.fetch_add(1, Ordering::Relaxed);
     }
