@@ -67,10 +67,30 @@ impl FromServerFnError for AppError {
     }
 }
 
+/// The status a page or server function answers with for each core error (the web face's
+/// own map; the JSON API has its own in the server crate).
+#[cfg(feature = "ssr")]
+fn status_of(error: &gatehouse_core::CoreError) -> u16 {
+    use gatehouse_core::CoreError;
+    match error {
+        CoreError::Validation { .. } | CoreError::InvalidLink => 400,
+        CoreError::InvalidCredentials | CoreError::Unauthenticated => 401,
+        CoreError::EmailNotVerified
+        | CoreError::Forbidden
+        | CoreError::SecondFactorRequired
+        | CoreError::Aal2Required => 403,
+        CoreError::NotFound => 404,
+        CoreError::Conflict { .. } => 409,
+        CoreError::Throttled { .. } => 429,
+        CoreError::Overloaded { .. } | CoreError::DatabaseUnavailable | CoreError::StorageFull => 503,
+        CoreError::Internal(_) => 500,
+    }
+}
+
 #[cfg(feature = "ssr")]
 impl From<gatehouse_core::CoreError> for AppError {
     fn from(error: gatehouse_core::CoreError) -> Self {
-        answer_with_status(error.http_status());
+        answer_with_status(status_of(&error));
         AppError::Rejected {
             code: error.code().to_string(),
             message: error.to_string(),
@@ -95,5 +115,33 @@ fn answer_with_status(status: u16) {
         (form_post, use_context::<leptos_axum::ResponseOptions>(), axum::http::StatusCode::from_u16(status))
     {
         response.set_status(status);
+    }
+}
+
+#[cfg(all(test, feature = "ssr"))]
+mod status_tests {
+    use gatehouse_core::CoreError;
+
+    use super::status_of;
+
+    #[test]
+    fn pages_answer_each_core_error_with_its_status() {
+        let cases = [
+            (CoreError::field("email", "bad"), 400),
+            (CoreError::InvalidLink, 400),
+            (CoreError::InvalidCredentials, 401),
+            (CoreError::Unauthenticated, 401),
+            (CoreError::EmailNotVerified, 403),
+            (CoreError::Aal2Required, 403),
+            (CoreError::NotFound, 404),
+            (CoreError::Throttled { retry_after_secs: 3 }, 429),
+            (CoreError::Overloaded { retry_after_secs: 1 }, 503),
+            (CoreError::DatabaseUnavailable, 503),
+            (CoreError::StorageFull, 503),
+            (CoreError::Internal("x".into()), 500),
+        ];
+        for (error, status) in cases {
+            assert_eq!(status_of(&error), status, "{error:?}");
+        }
     }
 }

@@ -76,24 +76,6 @@ impl CoreError {
         }
     }
 
-    /// The HTTP status every HTTP face answers this error with (compatibility surfaces may
-    /// re-shape it, in one place each).
-    pub fn http_status(&self) -> u16 {
-        match self {
-            CoreError::Validation { .. } | CoreError::InvalidLink => 400,
-            CoreError::InvalidCredentials | CoreError::Unauthenticated => 401,
-            CoreError::EmailNotVerified
-            | CoreError::Forbidden
-            | CoreError::SecondFactorRequired
-            | CoreError::Aal2Required => 403,
-            CoreError::NotFound => 404,
-            CoreError::Conflict { .. } => 409,
-            CoreError::Throttled { .. } => 429,
-            CoreError::Overloaded { .. } | CoreError::DatabaseUnavailable | CoreError::StorageFull => 503,
-            CoreError::Internal(_) => 500,
-        }
-    }
-
     pub fn fields(&self) -> Option<&FieldErrors> {
         match self {
             CoreError::Validation { fields, .. } | CoreError::Conflict { fields, .. } => Some(fields),

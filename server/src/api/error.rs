@@ -81,10 +81,28 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::BadRequest { status, .. } => *status,
-            ApiError::Core(error) => {
-                StatusCode::from_u16(error.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
-            }
+            ApiError::Core(error) => status_of(error),
         }
+    }
+}
+
+/// The HTTP status of each core error: the JSON API's, which the compatibility surfaces
+/// start from and re-shape in their own modules.
+pub fn status_of(error: &CoreError) -> StatusCode {
+    match error {
+        CoreError::Validation { .. } | CoreError::InvalidLink => StatusCode::BAD_REQUEST,
+        CoreError::InvalidCredentials | CoreError::Unauthenticated => StatusCode::UNAUTHORIZED,
+        CoreError::EmailNotVerified
+        | CoreError::Forbidden
+        | CoreError::SecondFactorRequired
+        | CoreError::Aal2Required => StatusCode::FORBIDDEN,
+        CoreError::NotFound => StatusCode::NOT_FOUND,
+        CoreError::Conflict { .. } => StatusCode::CONFLICT,
+        CoreError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
+        CoreError::Overloaded { .. } | CoreError::DatabaseUnavailable | CoreError::StorageFull => {
+            StatusCode::SERVICE_UNAVAILABLE
+        }
+        CoreError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
 
@@ -139,4 +157,33 @@ impl IntoResponse for ApiError {
 pub fn panic_response(_panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
     tracing::error!("a request handler panicked");
     ApiError::Core(CoreError::Internal("panic".into())).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_core_error_has_its_status() {
+        let cases = [
+            (CoreError::field("email", "bad"), 400),
+            (CoreError::InvalidLink, 400),
+            (CoreError::Conflict { message: "taken".into(), fields: FieldErrors::new() }, 409),
+            (CoreError::InvalidCredentials, 401),
+            (CoreError::Unauthenticated, 401),
+            (CoreError::EmailNotVerified, 403),
+            (CoreError::Forbidden, 403),
+            (CoreError::SecondFactorRequired, 403),
+            (CoreError::Aal2Required, 403),
+            (CoreError::NotFound, 404),
+            (CoreError::Throttled { retry_after_secs: 3 }, 429),
+            (CoreError::Overloaded { retry_after_secs: 1 }, 503),
+            (CoreError::DatabaseUnavailable, 503),
+            (CoreError::StorageFull, 503),
+            (CoreError::Internal("x".into()), 500),
+        ];
+        for (error, status) in cases {
+            assert_eq!(status_of(&error).as_u16(), status, "{error:?}");
+        }
+    }
 }

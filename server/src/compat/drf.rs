@@ -37,7 +37,7 @@ impl DrfError {
         match self {
             DrfError::Body(status, message) => (*status, detail(message)),
             DrfError::Core(error) => {
-                let status = StatusCode::from_u16(error.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                let status = crate::api::error::status_of(error);
                 let body = match error {
                     CoreError::Validation { fields, .. } | CoreError::Conflict { fields, .. } if !fields.is_empty() => {
                         json!(fields)

@@ -48,7 +48,7 @@ impl IntoResponse for Error {
         let (status, message) = match &self {
             Error::Body(message) => (StatusCode::BAD_REQUEST, message.clone()),
             Error::Core(error) => {
-                let status = StatusCode::from_u16(error.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                let status = crate::api::error::status_of(error);
                 // Field errors read "field: message" in the one message this shape has.
                 let message = match error.fields().filter(|f| !f.is_empty()) {
                     Some(fields) => fields
