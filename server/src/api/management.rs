@@ -49,8 +49,8 @@ pub struct UserListQuery {
     search: Option<String>,
     /// `id`, `email`, `username`, `date_joined` or `last_login`; `-` in front for descending.
     ordering: Option<String>,
-    /// From 1.
-    #[param(value_type = Option<u32>, minimum = 1)]
+    /// From 1 to 4294967295.
+    #[param(value_type = Option<u64>, minimum = 1, maximum = 4294967295_u64)]
     page: Option<String>,
     /// From 1 to 100; 20 when absent.
     #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
@@ -76,26 +76,42 @@ async fn list_users(
     Ok(Json(UserPage::new(page, &state, &uri)))
 }
 
-/// The fields a superuser sets on an account.
+/// The fields a superuser sets on an account; any other field is refused by name.
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)] // documents the body; it is read field by field (see `fields::FieldReader`)
 pub struct AccountFields {
     /// Required to create (and for PUT).
+    #[schema(value_type = String, required = false, format = Email)]
     email: Option<String>,
     /// Required to create; validated like a sign-up's. Setting it ends the user's sessions.
+    #[schema(value_type = String, required = false)]
     password: Option<String>,
+    /// Null or "" removes it.
     username: Option<String>,
+    #[schema(value_type = String, required = false, max_length = 150, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     first_name: Option<String>,
+    #[schema(value_type = String, required = false, max_length = 150, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     last_name: Option<String>,
+    #[schema(value_type = String, required = false, max_length = 100, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     country: Option<String>,
+    #[schema(value_type = String, required = false, max_length = 100, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     profession: Option<String>,
+    #[schema(value_type = String, required = false, max_length = 2000, pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$")]
     bio: Option<String>,
+    #[schema(value_type = String, required = false, max_length = 2000, pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$")]
     thoughts: Option<String>,
+    /// An http(s) URL, or "" for none.
+    #[schema(value_type = String, required = false)]
     profile_img: Option<String>,
     /// `false` ends the user's sessions.
+    #[schema(value_type = bool, required = false)]
     is_active: Option<bool>,
+    #[schema(value_type = bool, required = false)]
     is_verified: Option<bool>,
+    #[schema(value_type = bool, required = false)]
     is_staff: Option<bool>,
+    #[schema(value_type = bool, required = false)]
     is_superuser: Option<bool>,
 }
 
@@ -293,8 +309,8 @@ pub struct HistoryQuery {
     /// Before this time (RFC 3339, exclusive).
     #[param(value_type = Option<String>, format = DateTime)]
     until: Option<String>,
-    /// From 1.
-    #[param(value_type = Option<u32>, minimum = 1)]
+    /// From 1 to 4294967295.
+    #[param(value_type = Option<u64>, minimum = 1, maximum = 4294967295_u64)]
     page: Option<String>,
     /// From 1 to 100; 20 when absent.
     #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
