@@ -11,12 +11,19 @@
 # it cannot click emailed links). If it is not, set CONTRACT_OUTBOX_DIR to the server's
 # <data dir>/outbox and the confirmation link is read from there instead.
 #
-# Checks, on every response: no 5xx (not_a_server_error); the status code is documented
-# (status_code_conformance); the Content-Type is the documented one (content_type_conformance);
-# documented required headers are present and valid (response_headers_conformance); the body
-# matches the documented schema (response_schema_conformance). Positive and negative
-# (schema-violating) requests are both generated, so error statuses (400, 401, 413, 415, 429 …)
-# must be documented where they can happen.
+# Checks: every one schemathesis has (`--checks all`). On every response: no 5xx
+# (not_a_server_error); the status code is documented (status_code_conformance); the
+# Content-Type is the documented one (content_type_conformance); documented required headers
+# are present and valid (response_headers_conformance); the body matches the documented schema
+# (response_schema_conformance). And the document is exact about requests: a request it allows
+# is not refused with 400/422 (positive_data_acceptance), a request it forbids (a missing
+# required field, a wrong type, a number out of range, a property it does not allow …) is
+# refused (negative_data_rejection), and so on for the authentication and header checks.
+# scripts/contract-schemathesis.toml names the few operations where a well-formed request can
+# still be refused with 400 for a reason no schema can state (a wrong password, a stale link, a
+# weak new password), and why.
+# Positive and negative (schema-violating) requests are both generated, so error statuses
+# (400, 401, 413, 415, 429 …) must be documented where they can happen.
 #
 # Environment:
 #   CONTRACT_MAX_EXAMPLES  test cases per operation and phase (default 30)
@@ -25,6 +32,11 @@
 #   CONTRACT_SEED          generation seed (default 20261124): the same seed, same requests
 #   CONTRACT_REPORT_DIR    where the JUnit reports go (default: a new directory under $TMPDIR)
 #   CONTRACT_OUTBOX_DIR    see above
+#   CONTRACT_DATA_DIR      the server's data directory: when set, a superuser is created there
+#                          with `gatehouse createsuperuser` (target/debug/gatehouse, or
+#                          CONTRACT_GATEHOUSE), given two-factor authentication through the API,
+#                          and the API is also run as that superuser and as a staff member it
+#                          creates (scripts/contract-server.sh sets it)
 #
 # Exit status: 0 when every run passed, non-zero otherwise (1 failures, 124 time bound hit,
 # 2 usage or setup problems).
@@ -103,13 +115,27 @@ DELETE /account
 DELETE /account/sessions/{}
 '
 
+# Operations of superusers that can end any account's sessions or take it away (including the
+# caller's own, and the other runs' users): with a superuser, each runs at the very end, as its
+# own superuser, like the session-ending ones, least destructive first. A generated id can still
+# name the user of a later run (ids are small numbers); that run then checks the 401 contract.
+admin_ending='
+PUT /account/management/{}/update
+PATCH /account/management/{}/update
+DELETE /account/management/{}/sessions
+DELETE /account/management/{}/delete
+'
+
 # Every user and token is made before any generated request runs: the generated logins fail
 # by the dozen and, from one IP, soon get 429 until the throttle's delay has passed, which
 # would also refuse our own logins later on.
 # Output: the document's operations found session-ending, one "<name>\t<token>" line each, and
 # a last line "-\t<token>" for the main user.
-accounts=$(CONTRACT_SESSION_ENDING="$session_ending" "$repo/.venv-contract/bin/python" - "$base" "$schema_url" <<'PY'
-import email, json, os, re, secrets, sys, time, urllib.error, urllib.request
+accounts=$(CONTRACT_SESSION_ENDING="$session_ending" CONTRACT_ADMIN_ENDING="$admin_ending" \
+  CONTRACT_GATEHOUSE="${CONTRACT_GATEHOUSE:-$repo/target/debug/gatehouse}" \
+  "$repo/.venv-contract/bin/python" - "$base" "$schema_url" <<'PY'
+import email, json, os, re, secrets, subprocess, sys, time, urllib.error, urllib.request
+import pyotp
 from email import policy
 from urllib.parse import parse_qs, urlsplit
 
@@ -142,13 +168,19 @@ def pattern(line):
     path = re.escape(path.rstrip("/")).replace(r"\{\}", r"\{[^/}]+\}")
     return re.compile(rf"{method} (/.*)?{path}/?")
 
-wanted = {line: pattern(line) for line in os.environ["CONTRACT_SESSION_ENDING"].split("\n") if line.strip()}
 names = [f"{method.upper()} {path}" for path, item in document.get("paths", {}).items()
          for method in item if method in ("get", "put", "post", "delete", "patch")]
-session_ending = [name for name in names if any(p.fullmatch(name) for p in wanted.values())]
-for line, p in wanted.items():
-    if not any(p.fullmatch(name) for name in names):
-        print(f"contract-test: note: the document has no operation {line}", file=sys.stderr)
+
+def operations(variable):
+    wanted = {line: pattern(line) for line in os.environ[variable].split("\n") if line.strip()}
+    for line, p in wanted.items():
+        if not any(p.fullmatch(name) for name in names):
+            print(f"contract-test: note: the document has no operation {line}", file=sys.stderr)
+    # In the order listed (the later ones may end the earlier ones' accounts).
+    return [name for p in wanted.values() for name in names if p.fullmatch(name)]
+
+session_ending = operations("CONTRACT_SESSION_ENDING")
+admin_ending = operations("CONTRACT_ADMIN_ENDING")
 
 def verify_from_outbox(address):
     outbox = os.environ.get("CONTRACT_OUTBOX_DIR")
@@ -189,14 +221,55 @@ def user_token(label):
         die(f"token for {address}: {status} {body[:300]!r}")
     return json.loads(body)["access"]
 
+def superuser_token(label):
+    """A superuser made with the CLI, logged in, with a confirmed TOTP device: an aal2 token."""
+    address = f"contract-{label}-{run}@example.com"
+    password = "Ct-" + secrets.token_urlsafe(18)
+    environment = {**os.environ, "GATEHOUSE_DATA_DIR": os.environ["CONTRACT_DATA_DIR"], "GATEHOUSE_LOG": "warn"}
+    made = subprocess.run([os.environ["CONTRACT_GATEHOUSE"], "createsuperuser", "--email", address,
+                           "--password", password, "--no-input"], env=environment, capture_output=True, text=True)
+    if made.returncode != 0:
+        die(f"createsuperuser {address}: {made.stderr.strip()[:300]}")
+    status, body = call("POST", "/api/v1/auth/token/", {"email": address, "password": password})
+    if status != 200:
+        die(f"token for {address}: {status} {body[:300]!r}")
+    token = json.loads(body)["access"]
+    status, body = call("POST", "/api/v1/mfa/totp/", {}, token)
+    if status != 200:
+        die(f"TOTP enrolment of {address}: {status} {body[:300]!r}")
+    code = pyotp.parse_uri(json.loads(body)["otpauth_url"]).now()
+    status, body = call("POST", "/api/v1/mfa/totp/verify/", {"code": code}, token)
+    if status != 200 or json.loads(body).get("aal") != "aal2":
+        die(f"TOTP confirmation of {address}: {status} {body[:300]!r}")
+    return json.loads(body)["access"]
+
+def staff_token(superuser):
+    address = f"contract-staff-{run}@example.com"
+    password = "Ct-" + secrets.token_urlsafe(18)
+    status, body = call("POST", "/api/v1/account/management/create/",
+                        {"email": address, "password": password, "is_staff": True}, superuser)
+    if status != 201:
+        die(f"creating the staff member {address}: {status} {body[:300]!r}")
+    status, body = call("POST", "/api/v1/auth/token/", {"email": address, "password": password})
+    if status != 200:
+        die(f"token for {address}: {status} {body[:300]!r}")
+    return json.loads(body)["access"]
+
+# Lines: "<kind>\t<operation or ->\t<token>"; kind "user", "staff" or "superuser".
 for index, name in enumerate(session_ending):
-    print(f"{name}\t{user_token(f'ending{index}')}")
-print(f"-\t{user_token('main')}")
+    print(f"user\t{name}\t{user_token(f'ending{index}')}")
+print(f"user\t-\t{user_token('main')}")
+if os.environ.get("CONTRACT_DATA_DIR"):
+    superuser = superuser_token("superuser")
+    print(f"staff\t-\t{staff_token(superuser)}")
+    print(f"superuser\t-\t{superuser}")
+    for index, name in enumerate(session_ending + admin_ending):
+        print(f"superuser\t{name}\t{superuser_token(f'superuser-ending{index}')}")
 PY
 )
 
 common=(
-  --checks not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance
+  --checks all
   --max-examples "$max_examples"
   --seed "$seed"
   --workers 1
@@ -208,15 +281,26 @@ common=(
 # not a cap. The bound is `timeout` around each run, sharing CONTRACT_TIMEOUT.
 
 main_token=""
+staff_token=""
+superuser_token=""
 excludes=()
+superuser_excludes=()
 ending=()
-while IFS=$'\t' read -r name token; do
-  if [[ "$name" == - ]]; then
-    main_token=$token
-  else
-    excludes+=(--exclude-name "$name")
-    ending+=("$name"$'\t'"$token")
-  fi
+superuser_ending=()
+while IFS=$'\t' read -r kind name token; do
+  case "$kind/$name" in
+    user/-) main_token=$token ;;
+    staff/-) staff_token=$token ;;
+    superuser/-) superuser_token=$token ;;
+    user/*)
+      excludes+=(--exclude-name "$name")
+      ending+=("$name"$'\t'"$token")
+      ;;
+    superuser/*)
+      superuser_excludes+=(--exclude-name "$name")
+      superuser_ending+=("$name"$'\t'"$token")
+      ;;
+  esac
 done <<<"$accounts"
 [[ -n "$main_token" ]] || { echo "contract-test: no token for the main user" >&2; exit 2; }
 
@@ -231,7 +315,8 @@ run_schemathesis() { # <report name> <document URL> <token> <filter args...>
     return
   fi
   # Run from the report directory so nothing schemathesis writes lands in the repository.
-  (cd "$report_dir" && timeout --kill-after=10 "$left" "$st" run "$document" "${common[@]}" \
+  (cd "$report_dir" && timeout --kill-after=10 "$left" "$st" --config-file "$repo/scripts/contract-schemathesis.toml" \
+    run "$document" "${common[@]}" \
     --report-junit-path "$report_dir/$report.xml" \
     -H "Authorization: Bearer $token" "$@") || code=$?
   if ((code == 124 || code == 137)); then
@@ -253,10 +338,26 @@ if [[ "$accounts_api" == yes ]]; then
   run_schemathesis accounts_api "$accounts_api_url" "$main_token"
 fi
 
+if [[ -n "$staff_token" ]]; then
+  # Staff list and read users and everyone's history; what only superusers may do answers 403.
+  echo "==> as a staff member, every operation except the session-ending ones"
+  run_schemathesis staff "$schema_url" "$staff_token" "${excludes[@]}"
+  echo "==> as a superuser with two-factor authentication (aal2), the same, and none that ends accounts"
+  run_schemathesis superuser "$schema_url" "$superuser_token" "${superuser_excludes[@]}"
+fi
+
 for entry in "${ending[@]}"; do
   name=${entry%%$'\t'*}
   echo "==> $name (own user, last)"
   run_schemathesis "$(printf '%s' "$name" | tr -c 'A-Za-z0-9' '_')" "$schema_url" "${entry#*$'\t'}" --include-name "$name"
+done
+
+# Last of all: what a superuser can end, each as its own superuser (they may end each other).
+for entry in "${superuser_ending[@]}"; do
+  name=${entry%%$'\t'*}
+  echo "==> $name (own superuser, last)"
+  run_schemathesis "superuser_$(printf '%s' "$name" | tr -c 'A-Za-z0-9' '_')" "$schema_url" "${entry#*$'\t'}" \
+    --include-name "$name"
 done
 
 echo "schemathesis: $((SECONDS - started)) s"

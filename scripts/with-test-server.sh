@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Starts the debug server (built by `cargo xtask build`) on a free port with a fresh SQLite
-# database, runs the given command with GATEHOUSE_TEST_BASE set to its URL, and stops it.
+# database, runs the given command with GATEHOUSE_TEST_BASE set to its URL (and
+# GATEHOUSE_TEST_DATA_DIR to its data directory, GATEHOUSE_TEST_OUTBOX to its outbox), and stops it.
 # Used by the contract tests and the seed replays of scripts/test.sh. Extra settings come from
 # the environment (GATEHOUSE_*), like any start of the server.
 set -euo pipefail
@@ -18,7 +19,8 @@ for _ in $(seq 1 100); do
   sleep 0.2
 done
 status=0
-GATEHOUSE_TEST_BASE="http://127.0.0.1:$port" GATEHOUSE_TEST_OUTBOX="$data_dir/outbox" "$@" || status=$?
+GATEHOUSE_TEST_BASE="http://127.0.0.1:$port" GATEHOUSE_TEST_OUTBOX="$data_dir/outbox" GATEHOUSE_TEST_DATA_DIR="$data_dir" \
+  "$@" || status=$?
 if [[ $status -ne 0 ]]; then
   echo "---- server log ----" >&2
   tail -n 50 "$data_dir/server.log" >&2

@@ -57,7 +57,8 @@ pub struct Page<T> {
 
 impl<T> Page<T> {
     pub fn next(&self) -> Option<u32> {
-        (self.request.offset() + self.request.limit() < self.count).then_some(self.request.page + 1)
+        // `then`, not `then_some`: on page u32::MAX the `+ 1` must not even be computed.
+        (self.request.offset() + self.request.limit() < self.count).then(|| self.request.page + 1)
     }
 
     pub fn previous(&self) -> Option<u32> {
@@ -78,6 +79,14 @@ impl<T> Page<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_last_possible_page_has_no_next_and_does_not_overflow() {
+        let request = PageRequest::parse(Some("4294967295"), Some("1")).unwrap();
+        let page = Page { count: 5, request, results: Vec::<()>::new() };
+        assert_eq!(page.next(), None);
+        assert_eq!(page.previous(), Some(u32::MAX - 1));
+    }
 
     #[test]
     fn pages_are_checked_and_linked() {

@@ -54,27 +54,33 @@ async fn read_account(
 
 /// The fields `PATCH /account` accepts; any other field is refused by name.
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)] // documents the body; it is read field by field (see `fields::FieldReader`)
 pub struct AccountPatch {
-    #[schema(max_length = 150)]
+    /// No control characters; surrounding spaces are trimmed.
+    #[schema(value_type = String, required = false, max_length = 150, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     first_name: Option<String>,
-    #[schema(max_length = 150)]
+    #[schema(value_type = String, required = false, max_length = 150, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     last_name: Option<String>,
-    #[schema(max_length = 100)]
+    #[schema(value_type = String, required = false, max_length = 100, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     country: Option<String>,
-    #[schema(max_length = 100)]
+    #[schema(value_type = String, required = false, max_length = 100, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     profession: Option<String>,
-    #[schema(max_length = 2000)]
+    /// Line breaks and tabs allowed, no other control characters.
+    #[schema(value_type = String, required = false, max_length = 2000, pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$")]
     bio: Option<String>,
-    #[schema(max_length = 2000)]
+    #[schema(value_type = String, required = false, max_length = 2000, pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$")]
     thoughts: Option<String>,
     /// An http(s) URL, or "" for none.
+    #[schema(value_type = String, required = false)]
     profile_img: Option<String>,
     /// Unique, case-insensitive; null or "" removes it.
     username: Option<String>,
     /// A new address: confirmed by a link mailed to it (the change answers 202).
+    #[schema(value_type = String, required = false, format = Email)]
     email: Option<String>,
-    /// Required with `email`.
+    /// Required with `email`, and checked.
+    #[schema(value_type = String, required = false)]
     current_password: Option<String>,
 }
 
@@ -121,8 +127,10 @@ async fn update_account(
 #[derive(Deserialize, ToSchema)]
 pub struct EmailConfirmation {
     #[serde(default)]
+    #[schema(required = true)]
     uid: String,
     #[serde(default)]
+    #[schema(required = true)]
     token: String,
 }
 
@@ -169,6 +177,7 @@ async fn history(
 #[derive(Deserialize, ToSchema)]
 pub struct DeleteAccountRequest {
     #[serde(default)]
+    #[schema(required = true, min_length = 1)]
     current_password: String,
 }
 

@@ -51,11 +51,14 @@ impl Detail {
 #[schema(example = json!({"email": "ada@example.com", "username": "ada", "password": "correct horse battery"}))]
 pub struct RegisterRequest {
     #[serde(default)]
+    #[schema(required = true, format = Email)]
     email: String,
     /// Optional: without one, the email is the login name.
     #[serde(default)]
     username: Option<String>,
+    /// Checked against the password policy (length, common passwords, likeness to the email).
     #[serde(default)]
+    #[schema(required = true, min_length = 1)]
     password: String,
 }
 
@@ -74,8 +77,8 @@ async fn register(
     Ok((StatusCode::CREATED, Json(user)))
 }
 
-#[derive(Deserialize, ToSchema)]
-#[schema(example = json!({"email": "ada@example.com", "password": "correct horse battery"}))]
+/// Described by hand (see its `PartialSchema`): `username` or `email`, at least one of them.
+#[derive(Deserialize)]
 pub struct TokenRequest {
     /// The username or the email; either field may carry either.
     #[serde(default)]
@@ -85,6 +88,44 @@ pub struct TokenRequest {
     #[serde(default)]
     password: String,
 }
+
+/// `password` and an identifier, in `username` or `email`: `username` when it is not null,
+/// else `email`. JSON Schema says "one of these two shapes" with `anyOf`, which the derive
+/// cannot write.
+impl utoipa::PartialSchema for TokenRequest {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{AnyOfBuilder, ObjectBuilder, SchemaType, Type};
+        let identifier = |description: &str| {
+            ObjectBuilder::new().schema_type(Type::String).pattern(Some(r"\S")).description(Some(description))
+        };
+        let password = || ObjectBuilder::new().schema_type(Type::String).min_length(Some(1));
+        let null = || ObjectBuilder::new().schema_type(Type::Null);
+        let either = || {
+            ObjectBuilder::new()
+                .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+                .description(Some("Not used: `username` is."))
+        };
+        let by_username = ObjectBuilder::new()
+            .property("username", identifier("The username or the email: either field may carry either."))
+            .property("email", either())
+            .property("password", password())
+            .required("username")
+            .required("password");
+        let by_email = ObjectBuilder::new()
+            .property("username", null())
+            .property("email", identifier("The email or the username, when `username` is absent or null."))
+            .property("password", password())
+            .required("email")
+            .required("password");
+        AnyOfBuilder::new()
+            .item(by_username)
+            .item(by_email)
+            .examples([serde_json::json!({"email": "ada@example.com", "password": "correct horse battery"})])
+            .into()
+    }
+}
+
+impl ToSchema for TokenRequest {}
 
 /// Logs in: a new session, its access and refresh tokens, and a device cookie that keeps this
 /// client's own failed-login budget for the account.
@@ -110,9 +151,11 @@ async fn token(
 pub struct VerifyEmailRequest {
     /// The `uid` of the emailed link.
     #[serde(default)]
+    #[schema(required = true)]
     uid: String,
     /// The `token` of the emailed link.
     #[serde(default)]
+    #[schema(required = true)]
     token: String,
 }
 
@@ -138,7 +181,7 @@ async fn verify_email(
 #[derive(Deserialize, ToSchema)]
 pub struct EmailRequest {
     #[serde(default)]
-    #[schema(example = "ada@example.com")]
+    #[schema(required = true, format = Email, example = "ada@example.com")]
     email: String,
 }
 
@@ -161,7 +204,9 @@ async fn resend_verification(
 
 #[derive(Deserialize, ToSchema)]
 pub struct RefreshRequest {
+    /// Not blank.
     #[serde(default)]
+    #[schema(required = true, pattern = r"\S")]
     refresh: String,
 }
 
@@ -183,8 +228,9 @@ async fn refresh(
 
 #[derive(Deserialize, ToSchema)]
 pub struct VerifyTokenRequest {
-    /// An access token.
+    /// An access token; not blank.
     #[serde(default)]
+    #[schema(required = true, pattern = r"\S")]
     token: String,
 }
 
@@ -258,8 +304,11 @@ async fn logout_all(
 #[derive(Deserialize, ToSchema)]
 pub struct ChangePasswordRequest {
     #[serde(default)]
+    #[schema(required = true, min_length = 1)]
     current_password: String,
+    /// Checked against the password policy.
     #[serde(default)]
+    #[schema(required = true, min_length = 1)]
     new_password: String,
 }
 
@@ -302,10 +351,14 @@ async fn request_password_reset(
 #[derive(Deserialize, ToSchema)]
 pub struct ResetConfirmRequest {
     #[serde(default)]
+    #[schema(required = true)]
     uid: String,
     #[serde(default)]
+    #[schema(required = true)]
     token: String,
+    /// Checked against the password policy.
     #[serde(default)]
+    #[schema(required = true)]
     new_password: String,
 }
 

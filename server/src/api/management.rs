@@ -45,12 +45,15 @@ fn user_id(raw: &str) -> Result<UserId, ApiError> {
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct UserListQuery {
-    /// Text to find in the email, username, first or last name (case-insensitive).
+    /// Text to find in the email, username, first or last name (case-insensitive); no control
+    /// characters.
+    #[param(max_length = 254, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     search: Option<String>,
     /// `id`, `email`, `username`, `date_joined` or `last_login`; `-` in front for descending.
+    #[param(pattern = r"^\s*(-?(id|email|username|date_joined|last_login))?\s*$")]
     ordering: Option<String>,
-    /// From 1.
-    #[param(value_type = Option<u32>, minimum = 1)]
+    /// From 1 to 4294967295.
+    #[param(value_type = Option<u64>, minimum = 1, maximum = 4294967295_u64)]
     page: Option<String>,
     /// From 1 to 100; 20 when absent.
     #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
@@ -76,26 +79,118 @@ async fn list_users(
     Ok(Json(UserPage::new(page, &state, &uri)))
 }
 
-/// The fields a superuser sets on an account.
+/// The fields a superuser sets on an account; any other field is refused by name.
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)] // documents the body; it is read field by field (see `fields::FieldReader`)
 pub struct AccountFields {
-    /// Required to create (and for PUT).
+    #[schema(value_type = String, required = false, format = Email)]
     email: Option<String>,
-    /// Required to create; validated like a sign-up's. Setting it ends the user's sessions.
+    /// Validated like a sign-up's. Setting it ends the user's sessions.
+    #[schema(value_type = String, required = false)]
     password: Option<String>,
+    /// Null or "" removes it.
     username: Option<String>,
+    #[schema(value_type = String, required = false, max_length = 150, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     first_name: Option<String>,
+    #[schema(value_type = String, required = false, max_length = 150, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     last_name: Option<String>,
+    #[schema(value_type = String, required = false, max_length = 100, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     country: Option<String>,
+    #[schema(value_type = String, required = false, max_length = 100, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     profession: Option<String>,
+    #[schema(value_type = String, required = false, max_length = 2000, pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$")]
     bio: Option<String>,
+    #[schema(value_type = String, required = false, max_length = 2000, pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$")]
     thoughts: Option<String>,
+    /// An http(s) URL, or "" for none.
+    #[schema(value_type = String, required = false)]
     profile_img: Option<String>,
     /// `false` ends the user's sessions.
+    #[schema(value_type = bool, required = false)]
     is_active: Option<bool>,
+    #[schema(value_type = bool, required = false)]
     is_verified: Option<bool>,
+    #[schema(value_type = bool, required = false)]
     is_staff: Option<bool>,
+    #[schema(value_type = bool, required = false)]
+    is_superuser: Option<bool>,
+}
+
+/// A new account's fields (`email` and `password` required); any other field is refused by name.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // documents the body; it is read field by field (see `fields::FieldReader`)
+pub struct NewAccountFields {
+    #[schema(value_type = String, required = true, format = Email)]
+    email: Option<String>,
+    /// Validated like a sign-up's.
+    #[schema(value_type = String, required = true)]
+    password: Option<String>,
+    /// Null or "" removes it.
+    username: Option<String>,
+    #[schema(value_type = String, required = false, max_length = 150, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
+    first_name: Option<String>,
+    #[schema(value_type = String, required = false, max_length = 150, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
+    last_name: Option<String>,
+    #[schema(value_type = String, required = false, max_length = 100, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
+    country: Option<String>,
+    #[schema(value_type = String, required = false, max_length = 100, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
+    profession: Option<String>,
+    #[schema(value_type = String, required = false, max_length = 2000, pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$")]
+    bio: Option<String>,
+    #[schema(value_type = String, required = false, max_length = 2000, pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$")]
+    thoughts: Option<String>,
+    /// An http(s) URL, or "" for none.
+    #[schema(value_type = String, required = false)]
+    profile_img: Option<String>,
+    /// `false` ends the user's sessions.
+    #[schema(value_type = bool, required = false)]
+    is_active: Option<bool>,
+    #[schema(value_type = bool, required = false)]
+    is_verified: Option<bool>,
+    #[schema(value_type = bool, required = false)]
+    is_staff: Option<bool>,
+    #[schema(value_type = bool, required = false)]
+    is_superuser: Option<bool>,
+}
+
+/// The fields `PUT` sets (`email` required; absent fields keep their values); any other field
+/// is refused by name.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // documents the body; it is read field by field (see `fields::FieldReader`)
+pub struct ReplacedAccountFields {
+    #[schema(value_type = String, required = true, format = Email)]
+    email: Option<String>,
+    /// Required to create; validated like a sign-up's. Setting it ends the user's sessions.
+    #[schema(value_type = String, required = false)]
+    password: Option<String>,
+    /// Null or "" removes it.
+    username: Option<String>,
+    #[schema(value_type = String, required = false, max_length = 150, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
+    first_name: Option<String>,
+    #[schema(value_type = String, required = false, max_length = 150, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
+    last_name: Option<String>,
+    #[schema(value_type = String, required = false, max_length = 100, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
+    country: Option<String>,
+    #[schema(value_type = String, required = false, max_length = 100, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
+    profession: Option<String>,
+    #[schema(value_type = String, required = false, max_length = 2000, pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$")]
+    bio: Option<String>,
+    #[schema(value_type = String, required = false, max_length = 2000, pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$")]
+    thoughts: Option<String>,
+    /// An http(s) URL, or "" for none.
+    #[schema(value_type = String, required = false)]
+    profile_img: Option<String>,
+    /// `false` ends the user's sessions.
+    #[schema(value_type = bool, required = false)]
+    is_active: Option<bool>,
+    #[schema(value_type = bool, required = false)]
+    is_verified: Option<bool>,
+    #[schema(value_type = bool, required = false)]
+    is_staff: Option<bool>,
+    #[schema(value_type = bool, required = false)]
     is_superuser: Option<bool>,
 }
 
@@ -108,7 +203,7 @@ fn account_fields(body: serde_json::Value) -> Result<FieldReader, ApiError> {
 
 /// Creates an account (no mail is sent; it is confirmed unless `is_verified` is false).
 /// Superusers only.
-#[utoipa::path(post, path = "/account/management/create", tag = "management", request_body = AccountFields,
+#[utoipa::path(post, path = "/account/management/create", tag = "management", request_body = NewAccountFields,
     security(("Bearer" = []), ("JWT" = [])),
     responses((status = 201, description = "Created", body = User),
         BadRequest, Unauthorized, Forbidden, Conflict, PayloadTooLarge, UnsupportedMediaType))]
@@ -202,7 +297,7 @@ async fn apply_update(
 /// Replaces the account's fields (`email` required; absent fields keep their values, as in
 /// Django REST framework). Superusers only; the last active superuser cannot be demoted or
 /// deactivated (409).
-#[utoipa::path(put, path = "/account/management/{id}/update", tag = "management", request_body = AccountFields,
+#[utoipa::path(put, path = "/account/management/{id}/update", tag = "management", request_body = ReplacedAccountFields,
     params(("id" = i64, Path, description = "The user's id")),
     security(("Bearer" = []), ("JWT" = [])),
     responses((status = 200, description = "Updated", body = User),
@@ -286,19 +381,44 @@ pub struct HistoryQuery {
     #[param(value_type = Option<i64>)]
     user: Option<String>,
     /// One event kind, e.g. `login_failed`.
+    #[param(schema_with = event_kind_schema)]
     kind: Option<String>,
-    /// From this time on (RFC 3339, inclusive).
-    #[param(value_type = Option<String>, format = DateTime)]
+    /// From this time on (RFC 3339, inclusive); empty is none.
+    #[param(schema_with = time_schema)]
     since: Option<String>,
-    /// Before this time (RFC 3339, exclusive).
-    #[param(value_type = Option<String>, format = DateTime)]
+    /// Before this time (RFC 3339, exclusive); empty is none.
+    #[param(schema_with = time_schema)]
     until: Option<String>,
-    /// From 1.
-    #[param(value_type = Option<u32>, minimum = 1)]
+    /// From 1 to 4294967295.
+    #[param(value_type = Option<u64>, minimum = 1, maximum = 4294967295_u64)]
     page: Option<String>,
     /// From 1 to 100; 20 when absent.
     #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
     page_size: Option<String>,
+}
+
+/// An event kind's name, from the core's own list (surrounding spaces ignored; empty is none).
+fn event_kind_schema() -> utoipa::openapi::schema::Object {
+    use gatehouse_core::store::audit::EventKind;
+    let names: Vec<&str> = EventKind::ALL.iter().map(|k| k.as_str()).collect();
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::Type::String)
+        .pattern(Some(format!(r"^\s*({})?\s*$", names.join("|"))))
+        .build()
+}
+
+/// An RFC 3339 time, or nothing (an empty or blank value is no bound).
+fn time_schema() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{AnyOfBuilder, KnownFormat, ObjectBuilder, SchemaFormat, Type};
+    AnyOfBuilder::new()
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime))),
+        )
+        .item(ObjectBuilder::new().schema_type(Type::String).pattern(Some(r"^\s*$")))
+        .build()
+        .into()
 }
 
 /// Everyone's security events, newest first, filtered. Staff only.

@@ -59,8 +59,17 @@ async fn remove_totp(
 
 #[derive(Deserialize, ToSchema)]
 pub struct CodeRequest {
+    /// Six digits (spaces do not matter).
     #[serde(default)]
-    #[schema(example = "123456")]
+    #[schema(required = true, pattern = r"^\s*([0-9]\s*){6}$", example = "123456")]
+    code: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct RecoveryCodeRequest {
+    /// Eight letters and digits (case, spaces and dashes do not matter).
+    #[serde(default)]
+    #[schema(required = true, pattern = r"^[\s-]*([A-Za-z0-9][\s-]*){8}$", example = "abcd-1234")]
     code: String,
 }
 
@@ -99,7 +108,7 @@ async fn generate_recovery_codes(
 
 /// Completes the second step with a recovery code instead of a TOTP code (case, spaces and
 /// dashes do not matter); the code is used up.
-#[utoipa::path(post, path = "/mfa/recovery", tag = "mfa", request_body = CodeRequest,
+#[utoipa::path(post, path = "/mfa/recovery", tag = "mfa", request_body = RecoveryCodeRequest,
     security(("Bearer" = []), ("JWT" = [])),
     responses((status = 200, description = "aal2 tokens", body = TokenPair),
         BadRequest, Unauthorized, Throttled, PayloadTooLarge, UnsupportedMediaType))]
@@ -107,7 +116,7 @@ async fn use_recovery_code(
     State(state): State<AppState>,
     Client(client): Client,
     PartialAuthUser(principal): PartialAuthUser,
-    ApiJson(body): ApiJson<CodeRequest>,
+    ApiJson(body): ApiJson<RecoveryCodeRequest>,
 ) -> Result<Json<TokenPair>, ApiError> {
     let code = CoreError::parse_field("code", RecoveryCode::parse(&body.code))?;
     Ok(Json(state.core.use_recovery_code(&principal, &code, &client).await?))

@@ -15,8 +15,8 @@ use crate::state::AppState;
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct PageQuery {
-    /// From 1.
-    #[param(value_type = Option<u32>, minimum = 1)]
+    /// From 1 to 4294967295.
+    #[param(value_type = Option<u64>, minimum = 1, maximum = 4294967295_u64)]
     page: Option<String>,
     /// From 1 to 100; 20 when absent.
     #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]

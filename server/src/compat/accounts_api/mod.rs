@@ -72,17 +72,17 @@ fn msg(text: impl Into<String>) -> Json<Msg> {
 /// The `Registration` serializer.
 #[derive(Deserialize, ToSchema)]
 pub struct RegistrationBody {
-    #[schema(value_type = String, required = true, max_length = 150)]
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 150)]
     username: Option<String>,
-    #[schema(value_type = String, format = Email, required = true)]
+    #[schema(value_type = String, format = Email, required = true, min_length = 1)]
     email: Option<String>,
-    #[schema(value_type = String, required = true)]
+    #[schema(value_type = String, required = true, min_length = 1)]
     password: Option<String>,
-    #[schema(value_type = String, required = true)]
+    #[schema(value_type = String, required = true, min_length = 1)]
     confirm_password: Option<String>,
     /// Where the activation mail's link points: `{verification_base_url}/{uidb64}/{token}/`
     /// when this base is on the server's allow-list, Gatehouse's own page otherwise.
-    #[schema(value_type = String)]
+    #[schema(pattern = "^([hH][tT][tT][pP][sS]?:\\S+)?$")]
     verification_base_url: Option<String>,
 }
 
@@ -117,10 +117,10 @@ async fn registration(
 /// The `Email` serializer, with the activation link's base.
 #[derive(Deserialize, ToSchema)]
 pub struct ActivationTokenBody {
-    #[schema(value_type = String, format = Email, required = true)]
+    #[schema(value_type = String, format = Email, required = true, min_length = 1)]
     email: Option<String>,
     /// As at registration.
-    #[schema(value_type = String)]
+    #[schema(pattern = "^([hH][tT][tT][pP][sS]?:\\S+)?$")]
     verification_base_url: Option<String>,
 }
 
@@ -171,9 +171,9 @@ async fn activate(
 /// The `Login` serializer.
 #[derive(Deserialize, ToSchema)]
 pub struct LoginBody {
-    #[schema(value_type = String, format = Email, required = true)]
+    #[schema(value_type = String, format = Email, required = true, min_length = 1)]
     email: Option<String>,
-    #[schema(value_type = String, required = true)]
+    #[schema(value_type = String, required = true, min_length = 1)]
     password: Option<String>,
 }
 
@@ -249,22 +249,25 @@ async fn get_profile(DrfUser(principal): DrfUser) -> Answer<Profile> {
     Ok(Json(principal.user.into()))
 }
 
-/// Fields of the profile; those not sent stay as they are.
+/// Fields of the profile; those not sent stay as they are. No body at all changes nothing.
 #[derive(Deserialize, ToSchema)]
 pub struct ProfileUpdate {
+    /// Null or "" removes it.
     #[schema(max_length = 150)]
     username: Option<String>,
-    #[schema(max_length = 150)]
+    /// No control characters; surrounding spaces are trimmed.
+    #[schema(max_length = 150, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     first_name: Option<String>,
-    #[schema(max_length = 150)]
+    #[schema(max_length = 150, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     last_name: Option<String>,
-    #[schema(max_length = 100)]
+    #[schema(max_length = 100, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     country: Option<String>,
-    #[schema(max_length = 100)]
+    #[schema(max_length = 100, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     profession: Option<String>,
-    #[schema(max_length = 2000)]
+    /// Line breaks and tabs allowed, no other control characters.
+    #[schema(max_length = 2000, pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$")]
     bio: Option<String>,
-    #[schema(max_length = 2000)]
+    #[schema(max_length = 2000, pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$")]
     thoughts: Option<String>,
     /// An http(s) URL.
     profile_img: Option<String>,
@@ -345,11 +348,11 @@ async fn history(
 /// The `ChangePassword` serializer.
 #[derive(Deserialize, ToSchema)]
 pub struct ChangePasswordBody {
-    #[schema(value_type = String, required = true)]
+    #[schema(value_type = String, required = true, min_length = 1)]
     old_password: Option<String>,
-    #[schema(value_type = String, required = true)]
+    #[schema(value_type = String, required = true, min_length = 1)]
     new_password: Option<String>,
-    #[schema(value_type = String, required = true)]
+    #[schema(value_type = String, required = true, min_length = 1)]
     confirm_password: Option<String>,
 }
 
@@ -381,11 +384,11 @@ async fn change_password(
 /// The `Email` serializer, with an optional base for the reset link.
 #[derive(Deserialize, ToSchema)]
 pub struct ForgetPasswordBody {
-    #[schema(value_type = String, format = Email, required = true)]
+    #[schema(value_type = String, format = Email, required = true, min_length = 1)]
     email: Option<String>,
     /// Where the reset mail's link points: `{verification_base_url}/{uidb64}/{token}/` when
     /// this base is on the server's allow-list, Gatehouse's own reset page otherwise.
-    #[schema(value_type = String)]
+    #[schema(pattern = "^([hH][tT][tT][pP][sS]?:\\S+)?$")]
     verification_base_url: Option<String>,
 }
 
@@ -412,9 +415,9 @@ async fn forget_password(
 /// The `SetNewPassword` serializer.
 #[derive(Deserialize, ToSchema)]
 pub struct SetNewPasswordBody {
-    #[schema(value_type = String, required = true)]
+    #[schema(value_type = String, required = true, min_length = 1)]
     new_password: Option<String>,
-    #[schema(value_type = String, required = true)]
+    #[schema(value_type = String, required = true, min_length = 1)]
     confirm_password: Option<String>,
 }
 

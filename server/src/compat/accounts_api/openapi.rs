@@ -104,8 +104,9 @@ pub struct Throttled(#[to_schema] Detail);
 
 /// The routes, the document made from them (rendered once, as JSON and as YAML) and Swagger UI.
 pub fn router() -> Router<AppState> {
-    let (routes, generated) =
+    let (routes, mut generated) =
         OpenApiRouter::with_openapi(ApiDoc::openapi()).nest(PREFIX, super::routes()).split_for_parts();
+    body_optional(&mut generated, &format!("{PREFIX}/update/profile"));
     let document = openapi_3_0(serde_json::to_value(generated).expect("an OpenAPI document serializes"));
     let json = Bytes::from(serde_json::to_vec_pretty(&document).expect("a JSON value serializes"));
     let yaml = Bytes::from(serde_norway::to_string(&document).expect("a JSON value is YAML"));
@@ -119,6 +120,19 @@ pub fn router() -> Router<AppState> {
             get(move |query: RawQuery, headers: HeaderMap| async move { serve(&json, &yaml, query, &headers) }),
         )
         .merge(SwaggerUi::new(SWAGGER_UI_PATH).config(config))
+}
+
+/// Marks a `POST` body as optional: DRF's parsers read no body at all as `{}`, which some
+/// operations accept (every field optional), while a JSON `null` is still refused. utoipa
+/// infers "required" from the body's type and would have to make it nullable to make it
+/// optional.
+fn body_optional(document: &mut Document, path: &str) {
+    let body =
+        document.paths.paths.get_mut(path).and_then(|item| item.post.as_mut()).and_then(|o| o.request_body.as_mut());
+    match body {
+        Some(utoipa::openapi::RefOr::T(body)) => body.required = Some(utoipa::openapi::Required::False),
+        _ => panic!("{path} is documented with a body"),
+    }
 }
 
 /// drf-spectacular's content negotiation: `?format=json|yaml` first, then `Accept`, YAML by
