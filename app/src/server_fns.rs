@@ -37,7 +37,7 @@ pub async fn register(email: String, username: Option<String>, password: String)
     let with_strength = |e: gatehouse_core::CoreError| profile::ssr::with_strength(e.into(), &password, &personal);
     let registration =
         Registration::parse(&email, username.as_deref(), &password, core.password_policy()).map_err(with_strength)?;
-    let user = core.register(registration, &ssr::client()).await.map_err(with_strength)?;
+    let user = core.register(registration, &ssr::client()?).await.map_err(with_strength)?;
     if user.is_verified {
         leptos_axum::redirect("/login?registered=1");
     } else {
@@ -51,7 +51,7 @@ pub async fn resend_verification(email: String) -> Result<String, AppError> {
     use gatehouse_core::domain::Email;
     let core = ssr::core()?;
     let email = gatehouse_core::CoreError::parse_field("email", Email::parse(&email))?;
-    core.resend_verification(&email, &ssr::client()).await?;
+    core.resend_verification(&email, &ssr::client()?).await?;
     leptos_axum::redirect("/check-email?resent=1");
     Ok("If this address belongs to an unconfirmed account, a new link is on its way.".into())
 }
@@ -59,7 +59,7 @@ pub async fn resend_verification(email: String) -> Result<String, AppError> {
 #[server(prefix = "/_fn", endpoint = "verify_email")]
 pub async fn verify_email(uid: String, token: String) -> Result<(), AppError> {
     let core = ssr::core()?;
-    core.verify_email(&uid, &token, &ssr::client()).await?;
+    core.verify_email(&uid, &token, &ssr::client()?).await?;
     leptos_axum::redirect("/login?verified=1");
     Ok(())
 }
@@ -70,7 +70,7 @@ pub async fn login(username: String, password: String) -> Result<(), AppError> {
     use gatehouse_core::SessionKind;
     let core = ssr::core()?;
     let credentials = Credentials::parse(&username, &password)?;
-    let login = core.login(credentials, SessionKind::Browser, &ssr::client()).await?;
+    let login = core.login(credentials, SessionKind::Browser, &ssr::client()?).await?;
     ssr::start_browser_session(&login.session.id).await?;
     ssr::remember_device(&login.device_cookie, core.settings().secure_cookies());
     if login.session.second_factor_pending {
@@ -86,7 +86,7 @@ pub async fn logout() -> Result<(), AppError> {
     let core = ssr::core()?;
     // Also a session still waiting for its second factor ("cancel" on the second step).
     if let Some(principal) = ssr::session_principal().await? {
-        core.logout(&principal, &ssr::client()).await?;
+        core.logout(&principal, &ssr::client()?).await?;
     }
     ssr::end_browser_session().await?;
     leptos_axum::redirect("/");
@@ -124,7 +124,7 @@ pub async fn list_sessions() -> Result<Vec<SessionSummary>, AppError> {
 #[server(prefix = "/_fn", endpoint = "revoke_session")]
 pub async fn revoke_session(id: String) -> Result<(), AppError> {
     let principal = ssr::require_principal().await?;
-    ssr::core()?.revoke_session(&principal, &id, &ssr::client()).await?;
+    ssr::core()?.revoke_session(&principal, &id, &ssr::client()?).await?;
     if id == principal.session.id {
         ssr::end_browser_session().await?;
         leptos_axum::redirect("/login");
@@ -137,7 +137,7 @@ pub async fn revoke_session(id: String) -> Result<(), AppError> {
 #[server(prefix = "/_fn", endpoint = "logout_everywhere")]
 pub async fn logout_everywhere() -> Result<(), AppError> {
     let principal = ssr::require_principal().await?;
-    ssr::core()?.logout_all(&principal, &ssr::client()).await?;
+    ssr::core()?.logout_all(&principal, &ssr::client()?).await?;
     ssr::end_browser_session().await?;
     leptos_axum::redirect("/login?signed_out=everywhere");
     Ok(())
@@ -153,7 +153,7 @@ pub async fn change_password(current_password: String, new_password: String) -> 
     let current = gatehouse_core::CoreError::parse_field("current_password", PasswordAttempt::parse(&current_password))
         .map_err(with_strength)?;
     let checked = core.check_new_password(&principal.user, &new_password, "new_password").map_err(with_strength)?;
-    core.change_password(&principal, &current, &checked, &ssr::client()).await.map_err(with_strength)?;
+    core.change_password(&principal, &current, &checked, &ssr::client()?).await.map_err(with_strength)?;
     leptos_axum::redirect("/security?password_changed=1");
     Ok(())
 }
@@ -164,7 +164,7 @@ pub async fn delete_account(current_password: String) -> Result<(), AppError> {
     let principal = ssr::require_principal().await?;
     let password =
         gatehouse_core::CoreError::parse_field("current_password", PasswordAttempt::parse(&current_password))?;
-    ssr::core()?.delete_account(&principal, &password, &ssr::client()).await?;
+    ssr::core()?.delete_account(&principal, &password, &ssr::client()?).await?;
     ssr::end_browser_session().await?;
     leptos_axum::redirect("/?account_deleted=1");
     Ok(())
@@ -174,7 +174,7 @@ pub async fn delete_account(current_password: String) -> Result<(), AppError> {
 pub async fn forgot_password(email: String) -> Result<(), AppError> {
     use gatehouse_core::domain::Email;
     let email = gatehouse_core::CoreError::parse_field("email", Email::parse(&email))?;
-    ssr::core()?.request_password_reset(&email, &ssr::client()).await?;
+    ssr::core()?.request_password_reset(&email, &ssr::client()?).await?;
     leptos_axum::redirect("/forgot-password?sent=1");
     Ok(())
 }
@@ -182,7 +182,7 @@ pub async fn forgot_password(email: String) -> Result<(), AppError> {
 #[server(prefix = "/_fn", endpoint = "reset_password")]
 pub async fn reset_password(uid: String, token: String, new_password: String) -> Result<(), AppError> {
     ssr::core()?
-        .confirm_password_reset(&uid, &token, &new_password, &ssr::client())
+        .confirm_password_reset(&uid, &token, &new_password, &ssr::client()?)
         .await
         .map_err(|e| profile::ssr::with_strength(e.into(), &new_password, &[]))?;
     leptos_axum::redirect("/login?password_reset=1");
@@ -209,11 +209,13 @@ pub mod ssr {
             .ok_or_else(|| AppError::Transport("the core is not available".into()))
     }
 
-    /// The server puts the caller's context into every request's extensions.
-    pub fn client() -> RequestContext {
+    /// The caller's context, which the server puts into every request's extensions. Required,
+    /// as the API's extractor requires it: a default one would have no client address, and
+    /// with it no per-address throttling or budgets.
+    pub fn client() -> Result<RequestContext, AppError> {
         leptos::prelude::use_context::<axum::http::request::Parts>()
             .and_then(|parts| parts.extensions.get::<RequestContext>().cloned())
-            .unwrap_or_default()
+            .ok_or_else(|| AppError::Transport("the request context is not available".into()))
     }
 
     /// Hands the browser its device cookie (see `gatehouse_core::devices`).

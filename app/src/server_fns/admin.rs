@@ -114,7 +114,7 @@ pub async fn admin_create_user(
         is_verified: is_verified.is_some(),
         privileges: Privileges { is_staff: is_staff.is_some(), is_superuser: is_superuser.is_some() },
     };
-    let user = core.create_account(&actor, new, &super::ssr::client()).await?;
+    let user = core.create_account(&actor, new, &super::ssr::client()?).await?;
     leptos_axum::redirect(&format!("/admin/users/{}?created=1", user.id));
     Ok(())
 }
@@ -155,7 +155,7 @@ pub async fn admin_update_user(
         is_staff: Some(is_staff.is_some()),
         is_superuser: Some(is_superuser.is_some()),
     };
-    super::ssr::core()?.update_account(&actor, UserId(id), changes, &super::ssr::client()).await?;
+    super::ssr::core()?.update_account(&actor, UserId(id), changes, &super::ssr::client()?).await?;
     leptos_axum::redirect(&format!("/admin/users/{id}?saved=1"));
     Ok(())
 }
@@ -167,7 +167,7 @@ pub async fn admin_set_password(id: i64, password: String) -> Result<(), AppErro
     let actor = ssr::superuser().await?;
     let changes = AccountChanges { password: Some(password.clone()), ..Default::default() };
     super::ssr::core()?
-        .update_account(&actor, UserId(id), changes, &super::ssr::client())
+        .update_account(&actor, UserId(id), changes, &super::ssr::client()?)
         .await
         .map_err(|e| super::profile::ssr::with_strength(e.into(), &password, &[]))?;
     leptos_axum::redirect(&format!("/admin/users/{id}?password_set=1"));
@@ -178,7 +178,7 @@ pub async fn admin_set_password(id: i64, password: String) -> Result<(), AppErro
 pub async fn admin_end_sessions(id: i64) -> Result<(), AppError> {
     use gatehouse_core::domain::UserId;
     let actor = ssr::superuser().await?;
-    super::ssr::core()?.end_user_sessions(&actor, UserId(id), &super::ssr::client()).await?;
+    super::ssr::core()?.end_user_sessions(&actor, UserId(id), &super::ssr::client()?).await?;
     leptos_axum::redirect(&format!("/admin/users/{id}?sessions_ended=1"));
     Ok(())
 }
@@ -188,7 +188,7 @@ pub async fn admin_end_sessions(id: i64) -> Result<(), AppError> {
 pub async fn admin_delete_user(id: i64) -> Result<(), AppError> {
     use gatehouse_core::domain::UserId;
     let actor = ssr::superuser().await?;
-    super::ssr::core()?.delete_account_as_admin(&actor, UserId(id), &super::ssr::client()).await?;
+    super::ssr::core()?.delete_account_as_admin(&actor, UserId(id), &super::ssr::client()?).await?;
     leptos_axum::redirect("/admin/users?deleted=1");
     Ok(())
 }

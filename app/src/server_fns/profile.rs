@@ -100,7 +100,7 @@ pub async fn update_profile(
         username: Some(Some(username)),
     };
     let changes = ProfileChanges::parse(raw)?;
-    super::ssr::core()?.update_profile(&principal, &changes, &super::ssr::client()).await?;
+    super::ssr::core()?.update_profile(&principal, &changes, &super::ssr::client()?).await?;
     leptos_axum::redirect("/profile?saved=1");
     Ok(())
 }
@@ -112,7 +112,7 @@ pub async fn change_email(email: String, current_password: String) -> Result<(),
     let principal = super::ssr::require_principal().await?;
     let email = CoreError::parse_field("email", Email::parse(&email))?;
     let password = CoreError::parse_field("current_password", PasswordAttempt::parse(&current_password))?;
-    super::ssr::core()?.request_email_change(&principal, &email, &password, &super::ssr::client()).await?;
+    super::ssr::core()?.request_email_change(&principal, &email, &password, &super::ssr::client()?).await?;
     leptos_axum::redirect("/profile?email_sent=1");
     Ok(())
 }
@@ -121,7 +121,7 @@ pub async fn change_email(email: String, current_password: String) -> Result<(),
 #[server(prefix = "/_fn", endpoint = "cancel_email_change")]
 pub async fn cancel_email_change() -> Result<(), AppError> {
     let principal = super::ssr::require_principal().await?;
-    super::ssr::core()?.cancel_email_change(&principal, &super::ssr::client()).await?;
+    super::ssr::core()?.cancel_email_change(&principal, &super::ssr::client()?).await?;
     leptos_axum::redirect("/profile?email_cancelled=1");
     Ok(())
 }
@@ -129,7 +129,7 @@ pub async fn cancel_email_change() -> Result<(), AppError> {
 /// The link mailed to a new address.
 #[server(prefix = "/_fn", endpoint = "confirm_email")]
 pub async fn confirm_email(uid: String, token: String) -> Result<(), AppError> {
-    super::ssr::core()?.confirm_email_change(&uid, &token, &super::ssr::client()).await?;
+    super::ssr::core()?.confirm_email_change(&uid, &token, &super::ssr::client()?).await?;
     let signed_in = super::ssr::principal().await?.is_some();
     leptos_axum::redirect(if signed_in { "/profile?email_changed=1" } else { "/login?email_changed=1" });
     Ok(())

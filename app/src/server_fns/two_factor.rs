@@ -54,7 +54,7 @@ pub async fn verify_second_factor(code: String) -> Result<(), AppError> {
     use gatehouse_core::domain::TotpCode;
     let principal = pending_principal().await?;
     let code = gatehouse_core::CoreError::parse_field("code", TotpCode::parse(&code))?;
-    super::ssr::core()?.verify_totp(&principal, &code, &super::ssr::client()).await?;
+    super::ssr::core()?.verify_totp(&principal, &code, &super::ssr::client()?).await?;
     signed_in(&principal.session.id).await
 }
 
@@ -64,7 +64,7 @@ pub async fn use_recovery_code(code: String) -> Result<(), AppError> {
     use gatehouse_core::domain::RecoveryCode;
     let principal = pending_principal().await?;
     let code = gatehouse_core::CoreError::parse_field("code", RecoveryCode::parse(&code))?;
-    super::ssr::core()?.use_recovery_code(&principal, &code, &super::ssr::client()).await?;
+    super::ssr::core()?.use_recovery_code(&principal, &code, &super::ssr::client()?).await?;
     signed_in(&principal.session.id).await
 }
 
@@ -84,7 +84,7 @@ pub async fn two_factor_status() -> Result<TwoFactorSummary, AppError> {
 #[server(prefix = "/_fn", endpoint = "start_totp_setup")]
 pub async fn start_totp_setup() -> Result<(), AppError> {
     let principal = super::ssr::require_principal().await?;
-    super::ssr::core()?.enrol_totp(&principal, &super::ssr::client()).await?;
+    super::ssr::core()?.enrol_totp(&principal, &super::ssr::client()?).await?;
     leptos_axum::redirect("/security/two-factor");
     Ok(())
 }
@@ -108,7 +108,7 @@ pub async fn confirm_totp_setup(code: String) -> Result<(), AppError> {
     let principal = super::ssr::require_principal().await?;
     let core = super::ssr::core()?;
     let code = gatehouse_core::CoreError::parse_field("code", TotpCode::parse(&code))?;
-    core.verify_totp(&principal, &code, &super::ssr::client()).await?;
+    core.verify_totp(&principal, &code, &super::ssr::client()?).await?;
     // The session is aal2 now: a new cookie id for the raised privilege.
     super::ssr::start_browser_session(&principal.session.id).await?;
     let principal = super::ssr::require_principal().await?;
@@ -134,7 +134,7 @@ pub async fn take_new_recovery_codes() -> Result<Option<Vec<String>>, AppError> 
 #[server(prefix = "/_fn", endpoint = "remove_totp")]
 pub async fn remove_totp() -> Result<(), AppError> {
     let principal = super::ssr::require_principal().await?;
-    super::ssr::core()?.remove_totp(&principal, &super::ssr::client()).await?;
+    super::ssr::core()?.remove_totp(&principal, &super::ssr::client()?).await?;
     leptos_axum::redirect("/security?two_factor_off=1");
     Ok(())
 }
@@ -158,7 +158,7 @@ async fn show_new_recovery_codes(
     core: &gatehouse_core::Gatehouse,
     principal: &gatehouse_core::auth::Principal,
 ) -> Result<(), AppError> {
-    let codes = core.generate_recovery_codes(principal, &super::ssr::client()).await?;
+    let codes = core.generate_recovery_codes(principal, &super::ssr::client()?).await?;
     super::ssr::keep_for_next_page(NEW_RECOVERY_CODES, core.seal_codes_for_display(&codes)).await?;
     leptos_axum::redirect("/security/recovery-codes");
     Ok(())
