@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use config::{Config, Environment, File, FileFormat};
 use ipnet::IpNet;
+use secrecy::ExposeSecret;
 use serde::Deserialize;
 
 /// Environment variable prefix of every setting.
@@ -534,7 +535,7 @@ impl Settings {
             host: host.clone(),
             port: self.smtp_port.unwrap_or(default_port),
             username: self.smtp_username.clone(),
-            password: self.smtp_password.as_ref().map(|p| p.expose().to_string()),
+            password: self.smtp_password.as_ref().map(|p| p.expose_secret().to_string()),
             tls: self.smtp_tls,
         })
     }
@@ -577,22 +578,9 @@ fn tracing_filter_ok(filter: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// A setting that must never be printed: `Debug` shows `***`.
-#[derive(Clone, PartialEq, Eq, Deserialize)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("***")
-    }
-}
+/// A setting that must never be printed (`Debug` shows it redacted) and is wiped from memory
+/// when dropped; read it with [`secrecy::ExposeSecret::expose_secret`].
+pub type Secret = secrecy::SecretString;
 
 /// Names of choices (`starttls`, `json`) in any case.
 mod lowercase {

@@ -119,7 +119,8 @@ impl Gatehouse {
 
     /// Like [`start`](Self::start) but with a database that is already connected and migrated.
     pub fn with_database(settings: Settings, db: Database, clock: Clock) -> Result<Self, StartupError> {
-        let root = RootKey::load(settings.secret_key.as_ref().map(|k| k.expose()), &settings.data_dir)?;
+        let root =
+            RootKey::load(settings.secret_key.as_ref().map(secrecy::ExposeSecret::expose_secret), &settings.data_dir)?;
         let hasher = PasswordHasher::new(
             settings.argon2_memory_kib,
             settings.argon2_iterations,

@@ -143,7 +143,7 @@ fn secrets_never_show_in_debug_output() {
             .unwrap();
     let printed = format!("{s:?}");
     assert!(!printed.contains("0123456789abcdef") && !printed.contains("hunter2"), "{printed}");
-    assert_eq!(s.secret_key.unwrap().expose(), "0123456789abcdef0123456789abcdef-x");
+    assert_eq!(secrecy::ExposeSecret::expose_secret(&s.secret_key.unwrap()), "0123456789abcdef0123456789abcdef-x");
 }
 
 /// One value for a setting that differs from its default, how to write it in TOML, and a
@@ -180,7 +180,7 @@ fn every_setting() -> Vec<Case> {
         case("smtp_port", "2525", "2525", |s| s.smtp_port == Some(2525)),
         case("smtp_username", "robot", "\"robot\"", |s| s.smtp_username.as_deref() == Some("robot")),
         case("smtp_password", "12345", "\"12345\"", |s| {
-            s.smtp_password.as_ref().is_some_and(|p| p.expose() == "12345")
+            s.smtp_password.as_ref().is_some_and(|p| secrecy::ExposeSecret::expose_secret(p) == "12345")
         }),
         case("smtp_tls", "tls", "\"tls\"", |s| s.smtp_tls == SmtpTls::Tls),
         case("mail_from", "Ops <ops@example.com>", "\"Ops <ops@example.com>\"", |s| s.mail_from.contains("ops@")),

@@ -1,12 +1,11 @@
 //! The OpenAPI document: served, OpenAPI 3.1, every documented operation routed, every API
-//! route documented, and equal to the committed snapshot (`server/tests/openapi.snapshot.json`;
-//! `UPDATE_SNAPSHOTS=1 cargo test` rewrites it after a deliberate API change).
+//! route documented, and equal to the committed snapshot (`insta`:
+//! `server/tests/it/snapshots/openapi.snap`; after a deliberate API change
+//! `INSTA_UPDATE=always cargo test` rewrites it, and a failing run shows the difference).
 
 use serde_json::Value;
 
 use crate::support::spawn_app;
-
-const SNAPSHOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/openapi.snapshot.json");
 
 async fn document(app: &crate::support::TestApp) -> Value {
     let response = app.client.get(app.url("/api/v1/openapi.json")).send().await.unwrap();
@@ -38,12 +37,9 @@ async fn the_document_is_openapi_3_1_and_matches_the_snapshot() {
     assert!(token["429"]["headers"]["Retry-After"].is_object(), "429 documents Retry-After");
     assert!(token["401"]["content"]["application/json"].is_object(), "errors have the JSON shape");
 
-    let pretty = serde_json::to_string_pretty(&document).unwrap() + "\n";
-    if std::env::var("UPDATE_SNAPSHOTS").is_ok() {
-        std::fs::write(SNAPSHOT, &pretty).unwrap();
-    }
-    let committed = std::fs::read_to_string(SNAPSHOT).expect("the committed snapshot");
-    assert!(committed == pretty, "the API document changed: review it and run `UPDATE_SNAPSHOTS=1 cargo test`");
+    insta::with_settings!({ prepend_module_to_snapshot => false, omit_expression => true }, {
+        insta::assert_json_snapshot!("openapi", document);
+    });
 }
 
 #[tokio::test]
