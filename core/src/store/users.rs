@@ -164,16 +164,7 @@ pub async fn insert(db: &Database, new: NewUser<'_>) -> Result<User, CoreError> 
         .fetch_one(&db.writer)
         .await;
     db.changed();
-    match result {
-        Ok(row) => Ok(row.into()),
-        Err(e) => Err(match unique_violation(&e) {
-            Some(constraint) if constraint.contains("username") => {
-                taken("username", "A user with that username already exists.")
-            }
-            Some(_) => taken("email", "A user with that email already exists."),
-            None => e.into(),
-        }),
-    }
+    result.map(Into::into).map_err(conflict_or)
 }
 
 /// The conflict [`insert`] would answer when the email or username is already taken, found by
@@ -459,6 +450,8 @@ async fn guard_last_superuser(tx: &mut sqlx::Transaction<'_, sqlx::Any>, id: Use
     Ok(())
 }
 
+/// A unique index refusing a write, as the conflict of the field it guards; any other error
+/// as it is.
 fn conflict_or(e: sqlx::Error) -> CoreError {
     match unique_violation(&e) {
         Some(constraint) if constraint.contains("username") => {
