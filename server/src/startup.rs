@@ -87,6 +87,8 @@ impl Application {
         state.core.database().follow_other_processes();
         spawn_mail_retries(&state.core, shutdown.clone()).await;
         let timeout = state.core.settings().shutdown_timeout;
+        // Once per process: it raises the open-file limit.
+        let limits = connection_limits(state.core.settings());
         let readiness = state.readiness.clone();
         let stopping = {
             let shutdown = shutdown.clone();
@@ -98,13 +100,11 @@ impl Application {
         if let Some(metrics_listener) = metrics_listener {
             let metrics_app = metrics::router().with_state(state.clone());
             let stop = shutdown.clone();
-            let limits = connection_limits(state.core.settings());
             tokio::spawn(serve::serve(metrics_listener, None, metrics_app, limits, async move {
                 stop.triggered().await;
             }));
         }
         let core = state.core.clone();
-        let limits = connection_limits(core.settings());
         let scheme = if tls.is_some() { "https" } else { "http" };
         tracing::info!(max_connections = limits.max_connections, "Gatehouse listening on {scheme}://{addr}");
         let tls = tls.map(|tls| tokio_rustls::TlsAcceptor::from(tls.get_inner()));

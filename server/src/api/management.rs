@@ -79,119 +79,80 @@ async fn list_users(
     Ok(Json(UserPage::new(page, &state, &uri)))
 }
 
-/// The fields a superuser sets on an account; any other field is refused by name.
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-#[allow(dead_code)] // documents the body; it is read field by field (see `fields::FieldReader`)
-pub struct AccountFields {
-    #[schema(value_type = String, required = false, format = Email)]
-    email: Option<String>,
-    /// Validated like a sign-up's. Setting it ends the user's sessions.
-    #[schema(value_type = String, required = false)]
-    password: Option<String>,
-    /// Null or "" removes it.
-    username: Option<String>,
-    #[schema(value_type = String, required = false, max_length = 150, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
-    first_name: Option<String>,
-    #[schema(value_type = String, required = false, max_length = 150, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
-    last_name: Option<String>,
-    #[schema(value_type = String, required = false, max_length = 100, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
-    country: Option<String>,
-    #[schema(value_type = String, required = false, max_length = 100, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
-    profession: Option<String>,
-    #[schema(value_type = String, required = false, max_length = 2000, pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$")]
-    bio: Option<String>,
-    #[schema(value_type = String, required = false, max_length = 2000, pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$")]
-    thoughts: Option<String>,
-    /// An http(s) URL, or "" for none.
-    #[schema(value_type = String, required = false)]
-    profile_img: Option<String>,
-    /// `false` ends the user's sessions.
-    #[schema(value_type = bool, required = false)]
-    is_active: Option<bool>,
-    #[schema(value_type = bool, required = false)]
-    is_verified: Option<bool>,
-    #[schema(value_type = bool, required = false)]
-    is_staff: Option<bool>,
-    #[schema(value_type = bool, required = false)]
-    is_superuser: Option<bool>,
+/// The admin bodies: the fields that come first (`email`, `password`, which the three
+/// bodies require differently), then the profile and flag fields every one of them takes. The
+/// structs only document the bodies (read field by field, see `fields::FieldReader`); each is
+/// whole because `additionalProperties: false` cannot be split over an `allOf`.
+macro_rules! admin_account_body {
+    ($(#[doc = $doc:literal])* $name:ident { $($head:tt)* }) => {
+        $(#[doc = $doc])*
+        #[derive(Deserialize, ToSchema)]
+        #[serde(deny_unknown_fields)]
+        #[allow(dead_code)]
+        pub struct $name {
+            $($head)*
+            /// Null or "" removes it.
+            username: Option<String>,
+            #[schema(value_type = String, required = false, max_length = 150, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
+            first_name: Option<String>,
+            #[schema(value_type = String, required = false, max_length = 150, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
+            last_name: Option<String>,
+            #[schema(value_type = String, required = false, max_length = 100, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
+            country: Option<String>,
+            #[schema(value_type = String, required = false, max_length = 100, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
+            profession: Option<String>,
+            #[schema(value_type = String, required = false, max_length = 2000, pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$")]
+            bio: Option<String>,
+            #[schema(value_type = String, required = false, max_length = 2000, pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$")]
+            thoughts: Option<String>,
+            /// An http(s) URL, or "" for none.
+            #[schema(value_type = String, required = false)]
+            profile_img: Option<String>,
+            /// `false` ends the user's sessions.
+            #[schema(value_type = bool, required = false)]
+            is_active: Option<bool>,
+            #[schema(value_type = bool, required = false)]
+            is_verified: Option<bool>,
+            #[schema(value_type = bool, required = false)]
+            is_staff: Option<bool>,
+            #[schema(value_type = bool, required = false)]
+            is_superuser: Option<bool>,
+        }
+    };
 }
 
-/// A new account's fields (`email` and `password` required); any other field is refused by name.
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-#[allow(dead_code)] // documents the body; it is read field by field (see `fields::FieldReader`)
-pub struct NewAccountFields {
-    #[schema(value_type = String, required = true, format = Email)]
-    email: Option<String>,
-    /// Validated like a sign-up's.
-    #[schema(value_type = String, required = true)]
-    password: Option<String>,
-    /// Null or "" removes it.
-    username: Option<String>,
-    #[schema(value_type = String, required = false, max_length = 150, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
-    first_name: Option<String>,
-    #[schema(value_type = String, required = false, max_length = 150, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
-    last_name: Option<String>,
-    #[schema(value_type = String, required = false, max_length = 100, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
-    country: Option<String>,
-    #[schema(value_type = String, required = false, max_length = 100, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
-    profession: Option<String>,
-    #[schema(value_type = String, required = false, max_length = 2000, pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$")]
-    bio: Option<String>,
-    #[schema(value_type = String, required = false, max_length = 2000, pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$")]
-    thoughts: Option<String>,
-    /// An http(s) URL, or "" for none.
-    #[schema(value_type = String, required = false)]
-    profile_img: Option<String>,
-    /// `false` ends the user's sessions.
-    #[schema(value_type = bool, required = false)]
-    is_active: Option<bool>,
-    #[schema(value_type = bool, required = false)]
-    is_verified: Option<bool>,
-    #[schema(value_type = bool, required = false)]
-    is_staff: Option<bool>,
-    #[schema(value_type = bool, required = false)]
-    is_superuser: Option<bool>,
+admin_account_body! {
+    /// The fields a superuser sets on an account; any other field is refused by name.
+    AccountFields {
+        #[schema(value_type = String, required = false, format = Email)]
+        email: Option<String>,
+        /// Validated like a sign-up's. Setting it ends the user's sessions.
+        #[schema(value_type = String, required = false)]
+        password: Option<String>,
+    }
 }
 
-/// The fields `PUT` sets (`email` required; absent fields keep their values); any other field
-/// is refused by name.
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-#[allow(dead_code)] // documents the body; it is read field by field (see `fields::FieldReader`)
-pub struct ReplacedAccountFields {
-    #[schema(value_type = String, required = true, format = Email)]
-    email: Option<String>,
-    /// Required to create; validated like a sign-up's. Setting it ends the user's sessions.
-    #[schema(value_type = String, required = false)]
-    password: Option<String>,
-    /// Null or "" removes it.
-    username: Option<String>,
-    #[schema(value_type = String, required = false, max_length = 150, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
-    first_name: Option<String>,
-    #[schema(value_type = String, required = false, max_length = 150, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
-    last_name: Option<String>,
-    #[schema(value_type = String, required = false, max_length = 100, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
-    country: Option<String>,
-    #[schema(value_type = String, required = false, max_length = 100, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
-    profession: Option<String>,
-    #[schema(value_type = String, required = false, max_length = 2000, pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$")]
-    bio: Option<String>,
-    #[schema(value_type = String, required = false, max_length = 2000, pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$")]
-    thoughts: Option<String>,
-    /// An http(s) URL, or "" for none.
-    #[schema(value_type = String, required = false)]
-    profile_img: Option<String>,
-    /// `false` ends the user's sessions.
-    #[schema(value_type = bool, required = false)]
-    is_active: Option<bool>,
-    #[schema(value_type = bool, required = false)]
-    is_verified: Option<bool>,
-    #[schema(value_type = bool, required = false)]
-    is_staff: Option<bool>,
-    #[schema(value_type = bool, required = false)]
-    is_superuser: Option<bool>,
+admin_account_body! {
+    /// A new account's fields (`email` and `password` required); any other field is refused by name.
+    NewAccountFields {
+        #[schema(value_type = String, required = true, format = Email)]
+        email: Option<String>,
+        /// Validated like a sign-up's.
+        #[schema(value_type = String, required = true)]
+        password: Option<String>,
+    }
+}
+
+admin_account_body! {
+    /// The fields `PUT` sets (`email` required; absent fields keep their values); any other field
+    /// is refused by name.
+    ReplacedAccountFields {
+        #[schema(value_type = String, required = true, format = Email)]
+        email: Option<String>,
+        /// Required to create; validated like a sign-up's. Setting it ends the user's sessions.
+        #[schema(value_type = String, required = false)]
+        password: Option<String>,
+    }
 }
 
 const ACCOUNT_FIELDS: [&str; 6] = ["email", "password", "is_active", "is_verified", "is_staff", "is_superuser"];
