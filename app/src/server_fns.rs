@@ -35,9 +35,13 @@ pub async fn register(email: String, username: Option<String>, password: String)
     let core = ssr::core()?;
     let personal = [email.clone(), username.clone().unwrap_or_default()];
     let with_strength = |e: gatehouse_core::CoreError| profile::ssr::with_strength(e.into(), &password, &personal);
-    let registration =
-        Registration::parse(&email, username.as_deref(), &password, core.password_policy()).map_err(with_strength)?;
-    let user = core.register(registration, &ssr::client()?).await.map_err(with_strength)?;
+    let registration = Registration::parse(&email, username.as_deref(), &password, core.credentials().policy())
+        .map_err(with_strength)?;
+    let user = core
+        .accounts()
+        .register(registration, &ssr::client()?, gatehouse_core::links::LinkPage::Own)
+        .await
+        .map_err(with_strength)?;
     if user.is_verified {
         leptos_axum::redirect("/login?registered=1");
     } else {
@@ -51,7 +55,7 @@ pub async fn resend_verification(email: String) -> Result<String, AppError> {
     use gatehouse_core::domain::Email;
     let core = ssr::core()?;
     let email = gatehouse_core::CoreError::parse_field("email", Email::parse(&email))?;
-    core.resend_verification(&email, &ssr::client()?).await?;
+    core.accounts().resend_verification(&email, &ssr::client()?, gatehouse_core::links::LinkPage::Own).await?;
     leptos_axum::redirect("/check-email?resent=1");
     Ok("If this address belongs to an unconfirmed account, a new link is on its way.".into())
 }
@@ -59,18 +63,18 @@ pub async fn resend_verification(email: String) -> Result<String, AppError> {
 #[server(prefix = "/_fn", endpoint = "verify_email")]
 pub async fn verify_email(uid: String, token: String) -> Result<(), AppError> {
     let core = ssr::core()?;
-    core.verify_email(&uid, &token, &ssr::client()?).await?;
+    core.accounts().verify_email(&uid, &token, &ssr::client()?).await?;
     leptos_axum::redirect("/login?verified=1");
     Ok(())
 }
 
 #[server(prefix = "/_fn", endpoint = "login")]
 pub async fn login(username: String, password: String) -> Result<(), AppError> {
-    use gatehouse_core::auth::Credentials;
+    use gatehouse_core::sessions::{LoginAttempt, SecondStep};
     use gatehouse_core::SessionKind;
     let core = ssr::core()?;
-    let credentials = Credentials::parse(&username, &password)?;
-    let login = core.login(credentials, SessionKind::Browser, &ssr::client()?).await?;
+    let credentials = LoginAttempt::parse(&username, &password)?;
+    let login = core.sessions().login(credentials, SessionKind::Browser, SecondStep::Offered, &ssr::client()?).await?;
     ssr::start_browser_session(&login.session.id).await?;
     ssr::remember_device(&login.device_cookie, core.settings().secure_cookies());
     if login.session.second_factor_pending {
@@ -86,7 +90,7 @@ pub async fn logout() -> Result<(), AppError> {
     let core = ssr::core()?;
     // Also a session still waiting for its second factor ("cancel" on the second step).
     if let Some(principal) = ssr::session_principal().await? {
-        core.logout(&principal, &ssr::client()?).await?;
+        core.sessions().logout(&principal, &ssr::client()?).await?;
     }
     ssr::end_browser_session().await?;
     leptos_axum::redirect("/");
@@ -117,14 +121,14 @@ pub struct SessionSummary {
 #[server(prefix = "/_fn", endpoint = "sessions")]
 pub async fn list_sessions() -> Result<Vec<SessionSummary>, AppError> {
     let principal = ssr::require_principal().await?;
-    let sessions = ssr::core()?.list_sessions(&principal).await?;
+    let sessions = ssr::core()?.sessions().list_sessions(&principal).await?;
     Ok(sessions.into_iter().map(|s| ssr::session_summary(s, &principal.session.id)).collect())
 }
 
 #[server(prefix = "/_fn", endpoint = "revoke_session")]
 pub async fn revoke_session(id: String) -> Result<(), AppError> {
     let principal = ssr::require_principal().await?;
-    ssr::core()?.revoke_session(&principal, &id, &ssr::client()?).await?;
+    ssr::core()?.sessions().revoke_session(&principal, &id, &ssr::client()?).await?;
     if id == principal.session.id {
         ssr::end_browser_session().await?;
         leptos_axum::redirect("/login");
@@ -137,7 +141,7 @@ pub async fn revoke_session(id: String) -> Result<(), AppError> {
 #[server(prefix = "/_fn", endpoint = "logout_everywhere")]
 pub async fn logout_everywhere() -> Result<(), AppError> {
     let principal = ssr::require_principal().await?;
-    ssr::core()?.logout_all(&principal, &ssr::client()?).await?;
+    ssr::core()?.sessions().logout_all(&principal, &ssr::client()?).await?;
     ssr::end_browser_session().await?;
     leptos_axum::redirect("/login?signed_out=everywhere");
     Ok(())
@@ -152,8 +156,9 @@ pub async fn change_password(current_password: String, new_password: String) -> 
     let with_strength = |e: gatehouse_core::CoreError| profile::ssr::with_strength(e.into(), &new_password, &personal);
     let current = gatehouse_core::CoreError::parse_field("current_password", PasswordAttempt::parse(&current_password))
         .map_err(with_strength)?;
-    let checked = core.check_new_password(&principal.user, &new_password, "new_password").map_err(with_strength)?;
-    core.change_password(&principal, &current, &checked, &ssr::client()?).await.map_err(with_strength)?;
+    let checked =
+        core.credentials().check_new_password(&principal.user, &new_password, "new_password").map_err(with_strength)?;
+    core.credentials().change_password(&principal, &current, &checked, &ssr::client()?).await.map_err(with_strength)?;
     leptos_axum::redirect("/security?password_changed=1");
     Ok(())
 }
@@ -164,7 +169,7 @@ pub async fn delete_account(current_password: String) -> Result<(), AppError> {
     let principal = ssr::require_principal().await?;
     let password =
         gatehouse_core::CoreError::parse_field("current_password", PasswordAttempt::parse(&current_password))?;
-    ssr::core()?.delete_account(&principal, &password, &ssr::client()?).await?;
+    ssr::core()?.accounts().delete_account(&principal, &password, &ssr::client()?).await?;
     ssr::end_browser_session().await?;
     leptos_axum::redirect("/?account_deleted=1");
     Ok(())
@@ -174,7 +179,10 @@ pub async fn delete_account(current_password: String) -> Result<(), AppError> {
 pub async fn forgot_password(email: String) -> Result<(), AppError> {
     use gatehouse_core::domain::Email;
     let email = gatehouse_core::CoreError::parse_field("email", Email::parse(&email))?;
-    ssr::core()?.request_password_reset(&email, &ssr::client()?).await?;
+    ssr::core()?
+        .credentials()
+        .request_password_reset(&email, &ssr::client()?, gatehouse_core::links::LinkPage::Own)
+        .await?;
     leptos_axum::redirect("/forgot-password?sent=1");
     Ok(())
 }
@@ -182,6 +190,7 @@ pub async fn forgot_password(email: String) -> Result<(), AppError> {
 #[server(prefix = "/_fn", endpoint = "reset_password")]
 pub async fn reset_password(uid: String, token: String, new_password: String) -> Result<(), AppError> {
     ssr::core()?
+        .credentials()
         .confirm_password_reset(&uid, &token, &new_password, &ssr::client()?)
         .await
         .map_err(|e| profile::ssr::with_strength(e.into(), &new_password, &[]))?;
@@ -194,7 +203,7 @@ pub mod ssr {
     //! Server-side plumbing shared by the server functions: the core handle, the caller's
     //! context and the cookie session.
 
-    use gatehouse_core::auth::Principal;
+    use gatehouse_core::Principal;
     use gatehouse_core::{CoreError, Gatehouse, RequestContext, User};
     use tower_sessions::Session;
 
@@ -283,7 +292,7 @@ pub mod ssr {
         let Some(session_id) = session.get::<String>(SESSION_KEY).await.map_err(store_error)? else {
             return Ok(None);
         };
-        match core.authenticate_session(&session_id).await {
+        match core.sessions().authenticate_session(&session_id).await {
             Ok(principal) => Ok(Some(principal)),
             Err(CoreError::Unauthenticated) => {
                 // Revoked elsewhere (log out everywhere, password change): forget it here too.

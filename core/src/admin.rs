@@ -3,17 +3,20 @@
 //! obtained from a principal that has the flag, so a function taking one cannot be called by
 //! anybody else. Every action is one history event on the target's and the actor's history.
 
-use crate::accounts::{Privileges, Registration};
-use crate::auth::Principal;
+use crate::accounts::{Accounts, Privileges, Registration};
 use crate::context::RequestContext;
+use crate::credentials::Credentials;
+use crate::db::Database;
 use crate::domain::{Email, ProfileChanges, UserId};
 use crate::error::CoreError;
+use crate::notices::Notices;
 use crate::paging::{Page, PageRequest};
+use crate::passwords::PasswordHasher;
+use crate::principal::Principal;
 use crate::store::audit::{self, EventKind};
 use crate::store::email_tokens;
 use crate::store::sessions::{self, Session};
 use crate::store::users::{self, User, UserOrder, UserSearch, UserUpdate};
-use crate::Gatehouse;
 
 /// A signed-in staff member (superusers are staff too).
 #[derive(Clone, Debug)]
@@ -113,7 +116,17 @@ pub struct NewAccount {
     pub privileges: Privileges,
 }
 
-impl Gatehouse {
+/// Staff looking at accounts; superusers changing them.
+#[derive(Clone)]
+pub struct Admin {
+    pub(crate) db: Database,
+    pub(crate) hasher: PasswordHasher,
+    pub(crate) accounts: Accounts,
+    pub(crate) credentials: Credentials,
+    pub(crate) notices: Notices,
+}
+
+impl Admin {
     /// Users matching the search, in the order asked, one page.
     pub async fn list_users(
         &self,
@@ -121,19 +134,19 @@ impl Gatehouse {
         search: &UserSearch,
         request: PageRequest,
     ) -> Result<Page<User>, CoreError> {
-        let count = users::count_matching(self.pool(), search).await?;
-        let results = users::page_matching(self.pool(), search, request.offset(), request.limit()).await?;
+        let count = users::count_matching(&self.db.pool, search).await?;
+        let results = users::page_matching(&self.db.pool, search, request.offset(), request.limit()).await?;
         Ok(Page { count, request, results })
     }
 
     pub async fn view_user(&self, _staff: &Staff, id: UserId) -> Result<User, CoreError> {
-        self.user(id).await
+        self.accounts.user(id).await
     }
 
     /// A user's live sessions, as their own "your sessions" shows them.
     pub async fn user_sessions(&self, _staff: &Staff, id: UserId) -> Result<Vec<Session>, CoreError> {
-        self.user(id).await?;
-        sessions::list_active_for_user(self.pool(), id).await
+        self.accounts.user(id).await?;
+        sessions::list_active_for_user(&self.db.pool, id).await
     }
 
     pub async fn create_account(
@@ -142,9 +155,9 @@ impl Gatehouse {
         new: NewAccount,
         context: &RequestContext,
     ) -> Result<User, CoreError> {
-        let user = self.create_user(&new.registration, new.privileges, new.is_verified).await?;
+        let user = self.accounts.create_user(&new.registration, new.privileges, new.is_verified).await?;
         let update = UserUpdate { profile: Some(&new.profile), is_active: Some(new.is_active), ..Default::default() };
-        let user = users::update(self.database(), user.id, &update).await?.ok_or(CoreError::NotFound)?;
+        let user = users::update(&self.db, user.id, &update).await?.ok_or(CoreError::NotFound)?;
         self.record_admin(actor, user.id, EventKind::AdminUserCreated, context, &user.email).await?;
         Ok(user)
     }
@@ -158,11 +171,11 @@ impl Gatehouse {
         changes: AccountChanges,
         context: &RequestContext,
     ) -> Result<User, CoreError> {
-        let target = self.user(id).await?;
+        let target = self.accounts.user(id).await?;
         let hash = match &changes.password {
             Some(raw) => {
-                let password = self.check_new_password(&target, raw, "password")?;
-                Some(self.0.hasher.hash(password.expose()).await?)
+                let password = self.credentials.check_new_password(&target, raw, "password")?;
+                Some(self.hasher.hash(password.expose()).await?)
             }
             None => None,
         };
@@ -183,18 +196,18 @@ impl Gatehouse {
             is_staff,
             is_superuser,
         };
-        let user = users::update(self.database(), id, &update).await?.ok_or(CoreError::NotFound)?;
+        let user = users::update(&self.db, id, &update).await?.ok_or(CoreError::NotFound)?;
         if changes.ends_sessions() {
-            sessions::revoke_all_for_user(self.database(), id, None, "admin").await?;
+            sessions::revoke_all_for_user(&self.db, id, None, "admin").await?;
         }
         if changes.retires_links(&target.email) {
-            email_tokens::retire_every_purpose(self.database(), id).await?;
+            email_tokens::retire_every_purpose(&self.db, id).await?;
         }
         if let Some(new_email) = changes.new_email(&target.email) {
-            self.send_email_changed_notice(&target, new_email)?;
+            self.notices.send_email_changed_notice(&target, new_email)?;
         }
         if changes.password.is_some() {
-            self.send_password_changed_notice(&user, "set by an administrator")?;
+            self.notices.send_password_changed_notice(&user, "set by an administrator")?;
         }
         let detail = changes.field_names().join(", ");
         self.record_admin(actor, id, EventKind::AdminUserUpdated, context, &detail).await?;
@@ -208,8 +221,8 @@ impl Gatehouse {
         id: UserId,
         context: &RequestContext,
     ) -> Result<(), CoreError> {
-        let target = self.user(id).await?;
-        if !users::delete_guarded(self.database(), id).await? {
+        let target = self.accounts.user(id).await?;
+        if !users::delete_guarded(&self.db, id).await? {
             return Err(CoreError::NotFound);
         }
         self.record_admin(actor, id, EventKind::AdminUserDeleted, context, &target.email).await
@@ -223,9 +236,9 @@ impl Gatehouse {
         id: UserId,
         context: &RequestContext,
     ) -> Result<u64, CoreError> {
-        self.user(id).await?;
-        let ended = sessions::revoke_all_for_user(self.database(), id, None, "admin").await?;
-        email_tokens::retire_every_purpose(self.database(), id).await?;
+        self.accounts.user(id).await?;
+        let ended = sessions::revoke_all_for_user(&self.db, id, None, "admin").await?;
+        email_tokens::retire_every_purpose(&self.db, id).await?;
         self.record_admin(actor, id, EventKind::AdminSessionsEnded, context, &format!("{ended} sessions")).await?;
         Ok(ended)
     }
@@ -238,7 +251,7 @@ impl Gatehouse {
         context: &RequestContext,
         detail: &str,
     ) -> Result<(), CoreError> {
-        audit::record_admin(self.database(), actor.principal().user.id, target, kind, context, detail).await
+        audit::record_admin(&self.db, actor.principal().user.id, target, kind, context, detail).await
     }
 }
 

@@ -12,7 +12,12 @@
 use crate::context::RequestContext;
 use crate::error::CoreError;
 use crate::store::rate_windows::{self, Taken};
-use crate::Gatehouse;
+use std::sync::Arc;
+
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::db::Database;
+use crate::keys::Tagger;
 
 const HOUR_MS: i64 = 3_600_000;
 const DAY_MS: i64 = 24 * HOUR_MS;
@@ -43,14 +48,28 @@ pub enum ClientRequest {
     Mail,
 }
 
-impl Gatehouse {
+/// The hourly (and daily) budgets, kept in the database so that every process shares them.
+#[derive(Clone)]
+pub struct Budgets {
+    db: Database,
+    clock: Clock,
+    settings: Arc<Settings>,
+    /// Keys the per-recipient mail budgets by a MAC of the address: the table holds none.
+    keys: Tagger,
+}
+
+impl Budgets {
+    pub(crate) fn new(db: Database, clock: Clock, settings: Arc<Settings>, keys: Tagger) -> Self {
+        Self { db, clock, settings, keys }
+    }
+
     /// Takes one mail of `kind` to `address` from its hourly budget; `false` when spent.
-    pub(crate) async fn mail_budget_allows(&self, kind: MailKind, address: &str) -> Result<bool, CoreError> {
+    pub(crate) async fn mail_allows(&self, kind: MailKind, address: &str) -> Result<bool, CoreError> {
         // A MAC of the address under a server key: the table holds no addresses, nor hashes
         // of them that a guessed address could be checked against.
-        let key = format!("mail:{}", self.0.budget_keys.tag(&[kind.as_str(), &address.to_lowercase()]));
-        let limit = self.settings().mail_per_address_per_hour;
-        match rate_windows::take(self.database(), &key, limit, HOUR_MS, self.clock().now_millis()).await? {
+        let key = format!("mail:{}", self.keys.tag(&[kind.as_str(), &address.to_lowercase()]));
+        let limit = self.settings.mail_per_address_per_hour;
+        match rate_windows::take(&self.db, &key, limit, HOUR_MS, self.clock.now_millis()).await? {
             Taken::Allowed => Ok(true),
             Taken::Refused(_) => {
                 tracing::info!(kind = kind.as_str(), "mail not sent: the address had its hourly share of this kind");
@@ -61,36 +80,28 @@ impl Gatehouse {
     }
 
     /// Takes one `request` from the calling client's hourly budget; `Throttled` when spent.
-    pub(crate) async fn take_client_budget(
-        &self,
-        request: ClientRequest,
-        context: &RequestContext,
-    ) -> Result<(), CoreError> {
+    pub(crate) async fn take_client(&self, request: ClientRequest, context: &RequestContext) -> Result<(), CoreError> {
         let Ok(ip) = context.ip.parse() else { return Ok(()) };
         let (name, limit) = match request {
-            ClientRequest::SignUp => ("signup", self.settings().signups_per_ip_per_hour),
-            ClientRequest::Mail => ("mail-request", self.settings().mail_requests_per_ip_per_hour),
+            ClientRequest::SignUp => ("signup", self.settings.signups_per_ip_per_hour),
+            ClientRequest::Mail => ("mail-request", self.settings.mail_requests_per_ip_per_hour),
         };
         let key = format!("{name}:{}", crate::throttle::address_key(ip));
-        match rate_windows::take(self.database(), &key, limit, HOUR_MS, self.clock().now_millis()).await? {
+        match rate_windows::take(&self.db, &key, limit, HOUR_MS, self.clock.now_millis()).await? {
             Taken::Allowed => Ok(()),
             Taken::Refused(millis) => Err(crate::throttle::throttled(millis)),
         }
     }
 
     /// Takes the one `notice` mail a day an account may get about it; `false` when sent today.
-    pub(crate) async fn notice_budget_allows(
-        &self,
-        notice: &str,
-        user: crate::domain::UserId,
-    ) -> Result<bool, CoreError> {
+    pub(crate) async fn notice_allows(&self, notice: &str, user: crate::domain::UserId) -> Result<bool, CoreError> {
         let key = format!("notice:{notice}:{}", user.0);
-        let taken = rate_windows::take(self.database(), &key, 1, DAY_MS, self.clock().now_millis()).await?;
+        let taken = rate_windows::take(&self.db, &key, 1, DAY_MS, self.clock.now_millis()).await?;
         Ok(taken == Taken::Allowed)
     }
 
     /// Forgets budgets with nothing left in their window (run periodically).
-    pub async fn purge_budgets(&self) -> Result<u64, CoreError> {
-        rate_windows::purge(self.database(), DAY_MS, self.clock().now_millis()).await
+    pub async fn purge(&self) -> Result<u64, CoreError> {
+        rate_windows::purge(&self.db, DAY_MS, self.clock.now_millis()).await
     }
 }

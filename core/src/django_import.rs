@@ -9,12 +9,15 @@
 
 use serde_json::{Map, Value};
 
+use std::sync::Arc;
+
+use crate::config::Settings;
+use crate::db::Database;
 use crate::django_hashes::LegacyKdf;
 use crate::domain::{Email, Username};
 use crate::error::CoreError;
-use crate::passwords;
+use crate::passwords::{self, PasswordHasher};
 use crate::store::users::{self, ImportOutcome, ImportedUser};
-use crate::Gatehouse;
 
 /// Which imported users count as having confirmed their email address.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -172,7 +175,15 @@ fn dump_time(text: &str) -> Option<i64> {
     time::PrimitiveDateTime::parse(text, &Iso8601::DEFAULT).ok().map(|t| t.assume_utc().unix_timestamp())
 }
 
-impl Gatehouse {
+/// Django's users brought in, their hashes wrapped under argon2id.
+#[derive(Clone)]
+pub struct Import {
+    pub(crate) db: Database,
+    pub(crate) settings: Arc<Settings>,
+    pub(crate) hasher: PasswordHasher,
+}
+
+impl Import {
     /// Imports the parsed users in one transaction (rolled back for a dry run).
     pub async fn import_django(&self, dump: &str, options: ImportOptions) -> Result<ImportReport, ImportError> {
         let (parsed, other_objects) = parse_dump(dump)?;
@@ -181,7 +192,7 @@ impl Gatehouse {
         // database is not held meanwhile.
         let wrapped = self.wrap_all(parsed.iter().map(|user| user.password.clone()).collect()).await?;
         let mut legacy_bound = 0;
-        let mut tx = self.database().writer.begin().await.map_err(CoreError::from)?;
+        let mut tx = self.db.writer.begin().await.map_err(CoreError::from)?;
         for (index, (user, wrapped)) in parsed.iter().zip(&wrapped).enumerate() {
             if let Some(name) = &user.dropped_username {
                 report.usernames_dropped.push((user.pk, name.clone()));
@@ -229,11 +240,11 @@ impl Gatehouse {
         if options.dry_run {
             tx.rollback().await.map_err(CoreError::from)?;
         } else {
-            users::after_explicit_ids(&mut tx, self.database().backend).await?;
+            users::after_explicit_ids(&mut tx, self.db.backend).await?;
             users::raise_legacy_bound(&mut tx, legacy_bound).await?;
             tx.commit().await.map_err(CoreError::from)?;
             // The user store counts its own writes; this transaction is the import's.
-            self.database().changed();
+            self.db.changed();
         }
         Ok(report)
     }
@@ -242,20 +253,20 @@ impl Gatehouse {
     /// are wrapped, and the legacy bound becomes the costliest legacy step still stored (it
     /// falls when the last users of a costly step have logged in and been upgraded).
     pub async fn wrap_stored_django_hashes(&self) -> Result<(), CoreError> {
-        let stored = users::hashes_not_made_here(self.pool()).await?;
+        let stored = users::hashes_not_made_here(&self.db.pool).await?;
         let unwrapped: Vec<&(i64, String)> =
             stored.iter().filter(|(_, hash)| passwords::wrapped_kdf(hash).is_none()).collect();
         let wrapped = self.wrap_all(unwrapped.iter().map(|(_, hash)| hash.clone()).collect()).await?;
         let mut count = 0;
         for ((id, old), new) in unwrapped.iter().map(|row| (row.0, &row.1)).zip(&wrapped) {
             if let Some((new, _)) = new {
-                count += usize::from(users::replace_password_hash(self.database(), id, old, new).await?);
+                count += usize::from(users::replace_password_hash(&self.db, id, old, new).await?);
             }
         }
         let already: Vec<LegacyKdf> = stored.iter().filter_map(|(_, hash)| passwords::wrapped_kdf(hash)).collect();
         let now_wrapped = wrapped.iter().flatten().map(|(_, kdf)| kdf);
         let bound = already.iter().chain(now_wrapped).map(LegacyKdf::cost).max().unwrap_or(0);
-        users::set_legacy_bound(self.database(), bound).await?;
+        users::set_legacy_bound(&self.db, bound).await?;
         if count > 0 {
             tracing::info!(count, "Django hashes stored as Django wrote them are now wrapped under argon2id");
         }
@@ -267,11 +278,11 @@ impl Gatehouse {
     /// under `hash_queue_limit` (past it a hash is refused as `Overloaded`, which would fail an
     /// import, or a start, of more users than the queue holds).
     async fn wrap_all(&self, hashes: Vec<String>) -> Result<Vec<Option<(String, LegacyKdf)>>, CoreError> {
-        let in_flight = (self.password_hash_threads() * 2).min(self.settings().hash_queue_limit).max(1);
+        let in_flight = (self.hasher.concurrency() * 2).min(self.settings.hash_queue_limit).max(1);
         let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(in_flight));
         let mut tasks = tokio::task::JoinSet::new();
         for (index, hash) in hashes.into_iter().enumerate() {
-            let hasher = self.0.hasher.clone();
+            let hasher = self.hasher.clone();
             let slot = slots.clone().acquire_owned().await.map_err(|e| CoreError::internal("wrapping", e))?;
             tasks.spawn(async move {
                 let wrapped = hasher.wrap(&hash).await;

@@ -2,14 +2,26 @@
 //! the retention setting.
 
 use crate::admin::Staff;
-use crate::auth::Principal;
+use std::sync::Arc;
+
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::db::Database;
 use crate::domain::UserId;
 use crate::error::{CoreError, FieldErrorsBuilder};
 use crate::paging::{Page, PageRequest};
+use crate::principal::Principal;
 use crate::store::audit::{self, AuditEvent, EventFilter, EventKind};
-use crate::Gatehouse;
 
-impl Gatehouse {
+/// The security history: reading it, and pruning it after the retention setting.
+#[derive(Clone)]
+pub struct Audit {
+    pub(crate) db: Database,
+    pub(crate) clock: Clock,
+    pub(crate) settings: Arc<Settings>,
+}
+
+impl Audit {
     /// The caller's events (including what they did as an admin), newest first.
     pub async fn history(&self, principal: &Principal, page: PageRequest) -> Result<Page<AuditEvent>, CoreError> {
         let filter = EventFilter { user: Some(principal.user.id), ..Default::default() };
@@ -27,15 +39,15 @@ impl Gatehouse {
     }
 
     async fn events(&self, filter: &EventFilter, request: PageRequest) -> Result<Page<AuditEvent>, CoreError> {
-        let count = audit::count(self.pool(), filter).await?;
-        let results = audit::page(self.pool(), filter, request.offset(), request.limit()).await?;
+        let count = audit::count(&self.db.pool, filter).await?;
+        let results = audit::page(&self.db.pool, filter, request.offset(), request.limit()).await?;
         Ok(Page { count, request, results })
     }
 
     /// Deletes events older than the retention setting (run periodically); returns how many.
     pub async fn prune_history(&self) -> Result<u64, CoreError> {
-        let retention = self.settings().audit_retention.as_secs() as i64;
-        audit::prune(self.database(), self.clock().now_secs() - retention).await
+        let retention = self.settings.audit_retention.as_secs() as i64;
+        audit::prune(&self.db, self.clock.now_secs() - retention).await
     }
 }
 

@@ -1,10 +1,18 @@
 //! The Gatehouse domain core. The web app's server functions, the JSON API and the
-//! compatibility surfaces all call [`Gatehouse`]; no rule about accounts, credentials,
-//! sessions or mail is written anywhere else.
+//! compatibility surfaces all call its services through [`Gatehouse`]; no rule about
+//! accounts, credentials, sessions or mail is written anywhere else.
+//!
+//! [`Gatehouse`] is wiring only: it builds each service once with exactly what that service
+//! uses (its fields say so) and hands them out. Services call one another only downwards:
+//! the leaves ([`throttle::Throttle`], [`budgets::Budgets`], [`links::Links`],
+//! [`notices::Notices`], [`background::Background`]) call no service;
+//! [`credentials::Credentials`] and [`sessions::Sessions`] use leaves only;
+//! [`accounts::Accounts`], [`profile::Profiles`] and [`two_factor::TwoFactor`] use those;
+//! [`admin::Admin`] uses accounts and credentials.
 
 pub mod accounts;
 pub mod admin;
-pub mod auth;
+pub mod background;
 pub mod budgets;
 pub mod clock;
 pub mod config;
@@ -21,12 +29,16 @@ pub mod keys;
 pub mod links;
 pub mod mail;
 pub mod metrics;
+pub mod notices;
+pub mod operations;
 pub mod paging;
 pub mod password_strength;
 pub mod passwords;
+pub mod principal;
 pub mod principal_cache;
 pub mod profile;
 mod rotations;
+pub mod sessions;
 pub mod store;
 #[cfg(test)]
 mod test_fixtures;
@@ -41,50 +53,56 @@ use std::sync::Arc;
 pub use config::Settings;
 pub use context::RequestContext;
 pub use error::{CoreError, FieldErrors};
+pub use principal::Principal;
 pub use store::sessions::{Session, SessionKind};
 pub use store::users::User;
 
+use accounts::Accounts;
+use admin::Admin;
+use background::Background;
+use budgets::Budgets;
 use clock::Clock;
+use credentials::Credentials;
 use db::Database;
 use devices::DeviceKeys;
+use django_import::Import;
 use domain::PasswordPolicy;
+use history::Audit;
 use keys::RootKey;
+use links::Links;
 use mail::Mailer;
+use notices::Notices;
+use operations::Operations;
 use passwords::PasswordHasher;
+use profile::Profiles;
+use sessions::Sessions;
+use throttle::Throttle;
 use tokens::{JwtKeys, RefreshKeys};
+use two_factor::TwoFactor;
 
-/// The running core: settings, database, keys, hasher and mailer. Cheap to clone.
+/// The running core: the services, each built once with what it uses. Cheap to clone.
 #[derive(Clone)]
-pub struct Gatehouse(Arc<Inner>);
+pub struct Gatehouse(Arc<Services>);
 
-struct Inner {
-    settings: Settings,
+struct Services {
+    settings: Arc<Settings>,
+    clock: Clock,
     db: Database,
-    hasher: PasswordHasher,
-    jwt: JwtKeys,
-    refresh: RefreshKeys,
-    devices: DeviceKeys,
-    two_factor: two_factor::TwoFactorKeys,
+    mailer: Mailer,
+    accounts: Accounts,
+    credentials: Credentials,
+    sessions: Sessions,
+    two_factor: TwoFactor,
+    profiles: Profiles,
+    admin: Admin,
+    audit: Audit,
+    import: Import,
+    throttle: Throttle,
+    budgets: Budgets,
+    links: Links,
+    operations: Operations,
     /// Tags messages a page is asked to show, so that only the server's own are shown.
     page_messages: keys::Tagger,
-    /// Keys the per-recipient mail budgets by a MAC of the address: the table holds none.
-    budget_keys: keys::Tagger,
-    clock: Clock,
-    /// Work that outlives the request that started it (mail, answer-hiding work).
-    background: tokio_util::task::TaskTracker,
-    /// When `/metrics` last counted the live sessions (Unix ms).
-    sessions_counted_at: std::sync::atomic::AtomicI64,
-    /// When this process's core started (Unix seconds, by its clock): rotations committed
-    /// before it may have lost their answers to a crash (see `auth::RESTART_GRACE_SECS`).
-    started_at: i64,
-    /// The last readiness write probe: when (Unix ms) and how it went.
-    write_probed: std::sync::Mutex<Option<(i64, Result<(), db::Failure>)>>,
-    /// Live principals by session id (see [`principal_cache`]).
-    principals: principal_cache::PrincipalCache,
-    /// Refresh-token rotations, written in groups (see [`rotations`]).
-    rotations: rotations::Rotations,
-    mailer: Mailer,
-    policy: PasswordPolicy,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -99,9 +117,6 @@ pub enum StartupError {
     Core(#[from] CoreError),
 }
 
-/// How often `/readyz` may write to the database to learn whether writes work.
-pub const WRITE_PROBE_EVERY_MS: i64 = 5_000;
-
 impl Gatehouse {
     /// Connects, applies migrations, loads (or generates) the secret key and sets up mail.
     pub async fn start(settings: Settings) -> Result<Self, StartupError> {
@@ -113,7 +128,7 @@ impl Gatehouse {
         let db = Database::connect(&settings).await?;
         db.migrate().await?;
         let core = Self::with_database(settings, db, clock)?;
-        core.wrap_stored_django_hashes().await?;
+        core.import().wrap_stored_django_hashes().await?;
         Ok(core)
     }
 
@@ -121,6 +136,7 @@ impl Gatehouse {
     pub fn with_database(settings: Settings, db: Database, clock: Clock) -> Result<Self, StartupError> {
         let root =
             RootKey::load(settings.secret_key.as_ref().map(secrecy::ExposeSecret::expose_secret), &settings.data_dir)?;
+        let settings = Arc::new(settings);
         let hasher = PasswordHasher::new(
             settings.argon2_memory_kib,
             settings.argon2_iterations,
@@ -128,30 +144,102 @@ impl Gatehouse {
             settings.hash_concurrency,
             settings.hash_queue_limit,
         );
-        let background = tokio_util::task::TaskTracker::new();
-        let started_at = clock.now_secs();
-        Ok(Self(Arc::new(Inner {
+        let background = Background::new();
+        let mailer = Mailer::new(&settings, background.tracker(), clock.clone())?;
+        let policy = PasswordPolicy { min_length: settings.password_min_length };
+        let principals = Arc::new(principal_cache::PrincipalCache::new(
+            settings.principal_cache_ttl,
+            settings.principal_cache_outage_grace,
+        ));
+        let throttle = Throttle::new(db.clone(), clock.clone(), settings.clone());
+        let budgets =
+            Budgets::new(db.clone(), clock.clone(), settings.clone(), keys::Tagger::new(&root, "budget-keys"));
+        let links = Links::new(db.clone(), clock.clone(), settings.clone());
+        let notices = Notices::new(mailer.clone(), settings.clone());
+        let credentials = Credentials {
+            db: db.clone(),
+            settings: settings.clone(),
+            hasher: hasher.clone(),
+            policy: policy.clone(),
+            throttle: throttle.clone(),
+            budgets: budgets.clone(),
+            links: links.clone(),
+            notices: notices.clone(),
+            background: background.clone(),
+        };
+        let sessions = Sessions {
+            db: db.clone(),
+            clock: clock.clone(),
+            settings: settings.clone(),
+            hasher: hasher.clone(),
             jwt: JwtKeys::new(&root),
             refresh: RefreshKeys::new(&root),
             devices: DeviceKeys::new(&root),
-            two_factor: two_factor::TwoFactorKeys::new(&root),
+            principals: principals.clone(),
+            rotations: Arc::new(rotations::Rotations::new(db.clone())),
+            started_at: clock.now_secs(),
+            throttle: throttle.clone(),
+            budgets: budgets.clone(),
+            notices: notices.clone(),
+            background: background.clone(),
+        };
+        let accounts = Accounts {
+            db: db.clone(),
+            settings: settings.clone(),
+            hasher: hasher.clone(),
+            credentials: credentials.clone(),
+            budgets: budgets.clone(),
+            links: links.clone(),
+            notices: notices.clone(),
+            background: background.clone(),
+        };
+        let two_factor = TwoFactor {
+            db: db.clone(),
+            clock: clock.clone(),
+            settings: settings.clone(),
+            keys: two_factor::TwoFactorKeys::new(&root),
+            throttle: throttle.clone(),
+            notices: notices.clone(),
+            sessions: sessions.clone(),
+        };
+        let profiles = Profiles {
+            db: db.clone(),
+            clock: clock.clone(),
+            settings: settings.clone(),
+            principals,
+            credentials: credentials.clone(),
+            budgets: budgets.clone(),
+            links: links.clone(),
+            notices: notices.clone(),
+        };
+        let admin = Admin {
+            db: db.clone(),
+            hasher: hasher.clone(),
+            accounts: accounts.clone(),
+            credentials: credentials.clone(),
+            notices,
+        };
+        let audit = Audit { db: db.clone(), clock: clock.clone(), settings: settings.clone() };
+        let import = Import { db: db.clone(), settings: settings.clone(), hasher: hasher.clone() };
+        let operations = Operations::new(db.clone(), clock.clone(), mailer.clone(), hasher, background);
+        Ok(Self(Arc::new(Services {
             page_messages: keys::Tagger::new(&root, "page-messages"),
-            budget_keys: keys::Tagger::new(&root, "budget-keys"),
-            mailer: Mailer::new(&settings, background.clone(), clock.clone())?,
-            clock,
-            background,
-            sessions_counted_at: Default::default(),
-            write_probed: Default::default(),
-            started_at,
-            principals: principal_cache::PrincipalCache::new(
-                settings.principal_cache_ttl,
-                settings.principal_cache_outage_grace,
-            ),
-            policy: PasswordPolicy { min_length: settings.password_min_length },
-            hasher,
-            rotations: rotations::Rotations::new(db.clone()),
-            db,
             settings,
+            clock,
+            db,
+            mailer,
+            accounts,
+            credentials,
+            sessions,
+            two_factor,
+            profiles,
+            admin,
+            audit,
+            import,
+            throttle,
+            budgets,
+            links,
+            operations,
         })))
     }
 
@@ -163,82 +251,72 @@ impl Gatehouse {
         &self.0.db
     }
 
-    pub fn password_policy(&self) -> &PasswordPolicy {
-        &self.0.policy
+    pub fn clock(&self) -> &Clock {
+        &self.0.clock
     }
 
     pub fn mailer(&self) -> &Mailer {
         &self.0.mailer
     }
 
-    /// Refreshes the gauges that are read rather than counted (for a metrics scrape): the
-    /// pool, the mail waiting in and given up to the outbox, the live sessions. The
-    /// session count costs a query, so it is taken at most every ten seconds however often
-    /// `/metrics` is asked.
-    pub async fn observe_gauges(&self) {
-        let pool = self.pool();
-        let idle = pool.num_idle();
-        metrics::database_pool((pool.size() as usize).saturating_sub(idle), idle);
-        let (pending, failed) = self.mailer().queue_counts().await;
-        metrics::mail_queue(pending, failed);
-        let now = self.clock().now_millis();
-        let last = self.0.sessions_counted_at.load(std::sync::atomic::Ordering::Relaxed);
-        if now - last < 10_000 {
-            return;
-        }
-        self.0.sessions_counted_at.store(now, std::sync::atomic::Ordering::Relaxed);
-        match store::sessions::count_alive(pool).await {
-            Ok(count) => metrics::sessions_alive(count),
-            Err(error) => tracing::warn!(%error, "could not count live sessions"),
-        }
+    /// Sign-up, email verification, deleting one's own account.
+    pub fn accounts(&self) -> &Accounts {
+        &self.0.accounts
     }
 
-    /// Whether the database takes reads and writes now (for `/readyz`). Reads are checked
-    /// every time (a trivial query, answered or refused within the acquire timeout); writes by
-    /// rewriting one row, at most every [`WRITE_PROBE_EVERY_MS`], the outcome kept meanwhile.
-    pub async fn storage_readiness(&self) -> Result<(), db::Failure> {
-        if !self.0.db.ping().await {
-            return Err(db::Failure::Unreachable);
-        }
-        let now = self.clock().now_millis();
-        let cached = *self.0.write_probed.lock().expect("never poisoned");
-        if let Some((_, outcome)) = cached.filter(|(at, _)| now - at < WRITE_PROBE_EVERY_MS) {
-            return outcome;
-        }
-        let outcome = self.0.db.probe_write(now.div_euclid(1000)).await;
-        *self.0.write_probed.lock().expect("never poisoned") = Some((now, outcome));
-        outcome
+    /// Passwords: the policy, changing one, resetting one by mail.
+    pub fn credentials(&self) -> &Credentials {
+        &self.0.credentials
     }
 
-    /// At shutdown: waits up to `timeout` for background work (mail being delivered, reset
-    /// and resend requests already answered). SMTP messages not sent by then stay in
-    /// `outbox/pending/`. Returns whether everything finished.
-    pub async fn drain_background(&self, timeout: std::time::Duration) -> bool {
-        let background = &self.0.background;
-        background.close();
-        let finished = tokio::time::timeout(timeout, background.wait()).await.is_ok();
-        if !finished {
-            tracing::warn!(
-                unfinished = background.len(),
-                "background work still running at shutdown was cut off; undelivered mail stays in outbox/pending"
-            );
-        }
-        finished
+    /// Logging in and out, tokens and their refresh, turning a credential into a principal.
+    pub fn sessions(&self) -> &Sessions {
+        &self.0.sessions
     }
 
-    /// Password hashes and verifications this core has run.
-    pub fn password_hash_runs(&self) -> u64 {
-        self.0.hasher.runs()
+    /// TOTP devices and recovery codes.
+    pub fn two_factor(&self) -> &TwoFactor {
+        &self.0.two_factor
     }
 
-    /// The work inside them: argon2 runs and legacy work (see [`passwords::Work`]).
-    pub fn password_work(&self) -> passwords::Work {
-        self.0.hasher.work()
+    /// One's own profile and email address.
+    pub fn profiles(&self) -> &Profiles {
+        &self.0.profiles
     }
 
-    /// How many password hashes run at once: the hasher's threads (`hash_concurrency`).
-    pub fn password_hash_threads(&self) -> usize {
-        self.0.hasher.concurrency()
+    /// Staff and superusers managing other accounts.
+    pub fn admin(&self) -> &Admin {
+        &self.0.admin
+    }
+
+    /// The security history.
+    pub fn audit(&self) -> &Audit {
+        &self.0.audit
+    }
+
+    /// Django's users brought in.
+    pub fn import(&self) -> &Import {
+        &self.0.import
+    }
+
+    /// Login throttling (its periodic purge).
+    pub fn throttle(&self) -> &Throttle {
+        &self.0.throttle
+    }
+
+    /// Per-address and per-client hourly budgets (their periodic purge).
+    pub fn budgets(&self) -> &Budgets {
+        &self.0.budgets
+    }
+
+    /// The pages mailed links open.
+    pub fn links(&self) -> &Links {
+        &self.0.links
+    }
+
+    /// What operators watch: gauges, readiness, background work at shutdown, hashing load.
+    pub fn operations(&self) -> &Operations {
+        &self.0.operations
     }
 
     /// A tag proving that this server made `message` for the page action `source` (a form's
@@ -251,13 +329,5 @@ impl Gatehouse {
     /// from its URL only then, so a crafted link cannot put words of its own on the page.
     pub fn is_own_page_message(&self, source: &str, message: &str, tag: &str) -> bool {
         self.0.page_messages.verify(&[source, message], tag)
-    }
-
-    pub fn clock(&self) -> &Clock {
-        &self.0.clock
-    }
-
-    fn pool(&self) -> &sqlx::AnyPool {
-        &self.0.db.pool
     }
 }

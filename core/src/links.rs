@@ -9,7 +9,11 @@ use crate::error::CoreError;
 use crate::store::email_tokens::{self, Purpose, StoredToken};
 use crate::store::users::User;
 use crate::tokens::{constant_time_eq, random_token, token_hash};
-use crate::Gatehouse;
+use std::sync::Arc;
+
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::db::Database;
 
 pub struct IssuedLink {
     pub uid: String,
@@ -26,6 +30,9 @@ pub enum LinkPage {
     /// shape of Django's `.../<uidb64>/<token>/` activation and reset URLs. Only the parsed
     /// URL is kept: what reaches a mail is its own serialization, never the client's text.
     Client(url::Url),
+    /// A client's page that takes the link as one query parameter, `token=<uid>.<token>`
+    /// (django_rest_jwt_auth's `PATH_TO_RESTORE`), parsed like [`LinkPage::Client`].
+    ClientQuery(url::Url),
 }
 
 impl LinkPage {
@@ -39,6 +46,11 @@ impl LinkPage {
                 if let Ok(mut segments) = url.path_segments_mut() {
                     segments.pop_if_empty().push(&link.uid).push(&link.token).push("");
                 }
+                url.into()
+            }
+            LinkPage::ClientQuery(page) => {
+                let mut url = page.clone();
+                url.query_pairs_mut().append_pair("token", &format!("{}.{}", link.uid, link.token));
                 url.into()
             }
         }
@@ -78,15 +90,27 @@ pub fn is_allowed_link_base(requested: &url::Url, allowed: &[String]) -> bool {
     })
 }
 
-impl Gatehouse {
+/// Issuing, finding and using up the links mailed for an account.
+#[derive(Clone)]
+pub struct Links {
+    db: Database,
+    clock: Clock,
+    settings: Arc<Settings>,
+}
+
+impl Links {
+    pub(crate) fn new(db: Database, clock: Clock, settings: Arc<Settings>) -> Self {
+        Self { db, clock, settings }
+    }
+
     /// The page a client asked emailed links to open (`verification_base_url`): its own when
     /// the operator allowed that base, else Gatehouse's (a base not on the allow-list is never
     /// used, so a request cannot make Gatehouse mail someone a link to a stranger's site). A
     /// base with whitespace or control characters is refused as a field error.
-    pub fn link_page(&self, requested: Option<&str>) -> Result<LinkPage, CoreError> {
+    pub fn page(&self, requested: Option<&str>) -> Result<LinkPage, CoreError> {
         let Some(raw) = requested.filter(|r| !r.is_empty()) else { return Ok(LinkPage::Own) };
         let base = parse_client_url("verification_base_url", raw)?;
-        if is_allowed_link_base(&base, &self.settings().verification_base_url_allowlist) {
+        if is_allowed_link_base(&base, &self.settings.verification_base_url_allowlist) {
             return Ok(LinkPage::Client(base));
         }
         // Only the origin: the text is the client's, and the log is not the place for it.
@@ -95,17 +119,12 @@ impl Gatehouse {
         Ok(LinkPage::Own)
     }
 
-    pub(crate) async fn issue_link(
-        &self,
-        user: &User,
-        purpose: Purpose,
-        ttl: Duration,
-    ) -> Result<IssuedLink, CoreError> {
-        self.issue_link_for(user, &user.email, purpose, ttl).await
+    pub(crate) async fn issue(&self, user: &User, purpose: Purpose, ttl: Duration) -> Result<IssuedLink, CoreError> {
+        self.issue_for(user, &user.email, purpose, ttl).await
     }
 
     /// A link about `email`, which need not be the account's address yet (an email change).
-    pub(crate) async fn issue_link_for(
+    pub(crate) async fn issue_for(
         &self,
         user: &User,
         email: &str,
@@ -113,14 +132,14 @@ impl Gatehouse {
         ttl: Duration,
     ) -> Result<IssuedLink, CoreError> {
         let token = random_token();
-        let now = self.clock().now_secs();
-        email_tokens::replace(self.database(), user.id, purpose, &token_hash(&token), email, ttl.as_secs() as i64, now)
+        let now = self.clock.now_secs();
+        email_tokens::replace(&self.db, user.id, purpose, &token_hash(&token), email, ttl.as_secs() as i64, now)
             .await?;
         Ok(IssuedLink { uid: user.id.to_uidb64(), token })
     }
 
     /// The live stored token matching `uid` + `token` (not yet consumed).
-    pub(crate) async fn find_link(
+    pub(crate) async fn find(
         &self,
         uid: &str,
         token: &str,
@@ -128,15 +147,15 @@ impl Gatehouse {
     ) -> Result<(UserId, StoredToken), CoreError> {
         let user_id = UserId::from_uidb64(uid).ok_or(CoreError::InvalidLink)?;
         let presented = token_hash(token.trim());
-        let live = email_tokens::live_tokens(self.pool(), user_id, purpose, self.clock().now_secs()).await?;
+        let live = email_tokens::live_tokens(&self.db.pool, user_id, purpose, self.clock.now_secs()).await?;
         let found =
             live.into_iter().find(|t| constant_time_eq(&t.token_hash, &presented)).ok_or(CoreError::InvalidLink)?;
         Ok((user_id, found))
     }
 
     /// Uses the link up; fails if a concurrent request used it first.
-    pub(crate) async fn consume_link(&self, stored: &StoredToken) -> Result<(), CoreError> {
-        if email_tokens::consume(self.database(), stored.id).await? {
+    pub(crate) async fn consume(&self, stored: &StoredToken) -> Result<(), CoreError> {
+        if email_tokens::consume(&self.db, stored.id).await? {
             Ok(())
         } else {
             Err(CoreError::InvalidLink)

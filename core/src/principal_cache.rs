@@ -26,9 +26,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::auth::Principal;
 use crate::db::Changes;
 use crate::domain::UserId;
+use crate::principal::Principal;
 use crate::store::users::User;
 
 /// How many sessions the cache holds at most (the least used go first).

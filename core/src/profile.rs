@@ -1,19 +1,40 @@
 //! The person's own profile: editing it, and changing the email address, which takes effect
 //! only when a link mailed to the new address is used (the old address is told at once).
 
-use crate::auth::Principal;
-use crate::budgets::{ClientRequest, MailKind};
+use std::sync::Arc;
+
+use crate::budgets::{Budgets, ClientRequest, MailKind};
+use crate::clock::Clock;
+use crate::config::Settings;
 use crate::context::RequestContext;
+use crate::credentials::Credentials;
+use crate::db::Database;
 use crate::domain::{Email, PasswordAttempt, ProfileChanges};
 use crate::error::CoreError;
-use crate::principal_cache::Lookup;
+use crate::links::Links;
+use crate::notices::Notices;
+use crate::principal::Principal;
+use crate::principal_cache::{Lookup, PrincipalCache};
 use crate::store::audit::{self, EventKind};
 use crate::store::email_tokens::{self, Purpose};
 use crate::store::sessions;
 use crate::store::users::{self, User, UserUpdate};
-use crate::Gatehouse;
 
-impl Gatehouse {
+/// One's own profile and email address.
+#[derive(Clone)]
+pub struct Profiles {
+    pub(crate) db: Database,
+    pub(crate) clock: Clock,
+    pub(crate) settings: Arc<Settings>,
+    /// Also holds each user's pending email change (see [`crate::principal_cache`]).
+    pub(crate) principals: Arc<PrincipalCache>,
+    pub(crate) credentials: Credentials,
+    pub(crate) budgets: Budgets,
+    pub(crate) links: Links,
+    pub(crate) notices: Notices,
+}
+
+impl Profiles {
     /// Applies the changes to the caller's profile; one history event names the fields.
     pub async fn update_profile(
         &self,
@@ -25,10 +46,9 @@ impl Gatehouse {
             return Ok(principal.user.clone());
         }
         let update = UserUpdate { profile: Some(changes), ..Default::default() };
-        let user =
-            users::update(self.database(), principal.user.id, &update).await?.ok_or(CoreError::Unauthenticated)?;
+        let user = users::update(&self.db, principal.user.id, &update).await?.ok_or(CoreError::Unauthenticated)?;
         let detail = changes.field_names().join(", ");
-        audit::record(self.database(), Some(user.id), EventKind::ProfileUpdated, context, &detail).await?;
+        audit::record(&self.db, Some(user.id), EventKind::ProfileUpdated, context, &detail).await?;
         Ok(user)
     }
 
@@ -45,26 +65,25 @@ impl Gatehouse {
         if new_email.as_str() == user.email {
             return Err(CoreError::field("email", "This is already your email address."));
         }
-        self.take_client_budget(ClientRequest::Mail, context).await?;
-        let verified_hash = self.check_current_password(user, current_password).await?;
-        if users::find_by_email(self.pool(), new_email).await?.is_some() {
+        self.budgets.take_client(ClientRequest::Mail, context).await?;
+        let verified_hash = self.credentials.check_current_password(user, current_password).await?;
+        if users::find_by_email(&self.db.pool, new_email).await?.is_some() {
             return Err(CoreError::Conflict {
                 message: "A user with that email already exists.".into(),
                 fields: [("email".to_string(), vec!["A user with that email already exists.".to_string()])].into(),
             });
         }
-        let ttl = self.settings().verification_token_ttl;
-        let link = self.issue_link_for(user, new_email.as_str(), Purpose::ChangeEmail, ttl).await?;
+        let ttl = self.settings.verification_token_ttl;
+        let link = self.links.issue_for(user, new_email.as_str(), Purpose::ChangeEmail, ttl).await?;
         self.retire_if_credentials_changed(principal, verified_hash.as_deref()).await?;
         // Beyond the address's hourly share the answer is the same, and no mail goes out.
-        if self.mail_budget_allows(MailKind::EmailChange, new_email.as_str()).await? {
-            let url = format!("{}/confirm-email?uid={}&token={}", self.settings().public_url(), link.uid, link.token);
+        if self.budgets.mail_allows(MailKind::EmailChange, new_email.as_str()).await? {
+            let url = format!("{}/confirm-email?uid={}&token={}", self.settings.public_url(), link.uid, link.token);
             let subject = "Confirm your new email address";
-            self.send_link_mail_to(new_email.as_str(), user, "change_email", subject, &url, ttl)?;
+            self.notices.send_link_mail_to(new_email.as_str(), user, "change_email", subject, &url, ttl)?;
             self.send_change_notice(user, new_email)?;
         }
-        audit::record(self.database(), Some(user.id), EventKind::EmailChangeRequested, context, new_email.as_str())
-            .await?;
+        audit::record(&self.db, Some(user.id), EventKind::EmailChangeRequested, context, new_email.as_str()).await?;
         Ok(())
     }
 
@@ -79,19 +98,19 @@ impl Gatehouse {
         verified_hash: Option<&str>,
     ) -> Result<(), CoreError> {
         let user = principal.user.id;
-        let hash_now = users::password_hash(self.pool(), user).await?;
-        let session_alive = sessions::find_active(self.pool(), &principal.session.id).await?.is_some();
+        let hash_now = users::password_hash(&self.db.pool, user).await?;
+        let session_alive = sessions::find_active(&self.db.pool, &principal.session.id).await?.is_some();
         if hash_now.as_deref() == verified_hash && session_alive {
             return Ok(());
         }
-        email_tokens::retire_all(self.database(), user, Purpose::ChangeEmail).await?;
+        email_tokens::retire_all(&self.db, user, Purpose::ChangeEmail).await?;
         Err(CoreError::Unauthenticated)
     }
 
     fn send_change_notice(&self, user: &User, new_email: &Email) -> Result<(), CoreError> {
-        let link = format!("{}/security", self.settings().public_url());
+        let link = format!("{}/security", self.settings.public_url());
         let extra = serde_json::json!({ "new_email": new_email.as_str(), "link": link });
-        self.send_notice(user, "email_change_notice", "Your email address is being changed", extra)
+        self.notices.send_notice(user, "email_change_notice", "Your email address is being changed", extra)
     }
 
     /// Uses the link from the new address: the account's email becomes that address (and
@@ -102,48 +121,38 @@ impl Gatehouse {
         token: &str,
         context: &RequestContext,
     ) -> Result<User, CoreError> {
-        let (user_id, stored) = self.find_link(uid, token, Purpose::ChangeEmail).await?;
+        let (user_id, stored) = self.links.find(uid, token, Purpose::ChangeEmail).await?;
         let new_email = Email::parse(&stored.email).map_err(|_| CoreError::InvalidLink)?;
-        self.consume_link(&stored).await?;
+        self.links.consume(&stored).await?;
         let update = UserUpdate { email: Some(&new_email), is_verified: Some(true), ..Default::default() };
-        let before = users::find(self.pool(), user_id).await?.ok_or(CoreError::InvalidLink)?;
-        let user = users::update(self.database(), user_id, &update).await?.ok_or(CoreError::InvalidLink)?;
+        let before = users::find(&self.db.pool, user_id).await?.ok_or(CoreError::InvalidLink)?;
+        let user = users::update(&self.db, user_id, &update).await?.ok_or(CoreError::InvalidLink)?;
         // Links sent to the old address (verification, reset) are not the account's any more.
-        email_tokens::retire_every_purpose(self.database(), user_id).await?;
-        self.send_email_changed_notice(&before, &new_email)?;
+        email_tokens::retire_every_purpose(&self.db, user_id).await?;
+        self.notices.send_email_changed_notice(&before, &new_email)?;
         let detail = format!("{} -> {}", before.email, user.email);
-        audit::record(self.database(), Some(user_id), EventKind::EmailChanged, context, &detail).await?;
+        audit::record(&self.db, Some(user_id), EventKind::EmailChanged, context, &detail).await?;
         Ok(user)
-    }
-
-    /// Tells the address an account just left that it left, and where to turn if that was
-    /// not its owner (who can no longer reset the password by mail).
-    pub(crate) fn send_email_changed_notice(&self, before: &User, new_email: &Email) -> Result<(), CoreError> {
-        let extra = serde_json::json!({
-            "new_email": masked_address(new_email.as_str()),
-            "site_url": self.settings().public_url(),
-        });
-        self.send_notice(before, "email_changed", "Your email address was changed", extra)
     }
 
     /// Cancels the caller's pending email change: its link stops working. `NotFound` when
     /// no change is pending.
     pub async fn cancel_email_change(&self, principal: &Principal, context: &RequestContext) -> Result<(), CoreError> {
         let user_id = principal.user.id;
-        if !email_tokens::retire_all(self.database(), user_id, Purpose::ChangeEmail).await? {
+        if !email_tokens::retire_all(&self.db, user_id, Purpose::ChangeEmail).await? {
             return Err(CoreError::NotFound);
         }
-        audit::record(self.database(), Some(user_id), EventKind::EmailChangeCancelled, context, "").await?;
+        audit::record(&self.db, Some(user_id), EventKind::EmailChangeCancelled, context, "").await?;
         Ok(())
     }
 
     /// The address waiting for its confirmation link, if an email change is under way.
     pub async fn pending_email(&self, user: &User) -> Result<Option<String>, CoreError> {
         // Taken before the read, as for principals (see `crate::principal_cache`).
-        let changes = self.database().change_counts();
-        let now = self.clock().now_secs();
-        let cached = |lookup| self.0.principals.pending_email(user.id, lookup, now);
-        if self.database().recently_unreachable(crate::auth::OUTAGE_RECHECK) {
+        let changes = self.db.change_counts();
+        let now = self.clock.now_secs();
+        let cached = |lookup| self.principals.pending_email(user.id, lookup, now);
+        if self.db.recently_unreachable(crate::sessions::OUTAGE_RECHECK) {
             if let Some(cached) = cached(Lookup::Outage(changes)) {
                 return Ok(cached);
             }
@@ -151,45 +160,16 @@ impl Gatehouse {
         if let Some(cached) = cached(Lookup::Fresh(changes)) {
             return Ok(cached);
         }
-        let live = match email_tokens::live_tokens(self.pool(), user.id, Purpose::ChangeEmail, now).await {
+        let live = match email_tokens::live_tokens(&self.db.pool, user.id, Purpose::ChangeEmail, now).await {
             Ok(live) => live,
             Err(CoreError::DatabaseUnavailable) => {
-                self.database().note_unreachable();
+                self.db.note_unreachable();
                 return cached(Lookup::Outage(changes)).ok_or(CoreError::DatabaseUnavailable);
             }
             Err(error) => return Err(error),
         };
         let pending = live.into_iter().next().map(|t| (t.email, t.expires_at));
-        self.0.principals.put_pending_email(user.id, pending.clone(), changes);
+        self.principals.put_pending_email(user.id, pending.clone(), changes);
         Ok(pending.map(|(email, _)| email))
-    }
-}
-
-/// An address with most of it hidden (`alice@example.com` → `a***e@e***e.com`), for a mail to
-/// someone who may not be entitled to learn it: enough to recognise one's own address.
-pub fn masked_address(address: &str) -> String {
-    fn mask(part: &str) -> String {
-        let chars: Vec<char> = part.chars().collect();
-        match chars.as_slice() {
-            [] => String::new(),
-            [only] => format!("{only}***"),
-            [first, .., last] => format!("{first}***{last}"),
-        }
-    }
-    let (local, domain) = address.rsplit_once('@').unwrap_or((address, ""));
-    let (host, suffix) = domain.rsplit_once('.').map_or((domain, String::new()), |(h, s)| (h, format!(".{s}")));
-    format!("{}@{}{suffix}", mask(local), mask(host))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::masked_address;
-
-    #[test]
-    fn masked_addresses_keep_only_the_ends_and_the_top_level_domain() {
-        assert_eq!(masked_address("alice@example.com"), "a***e@e***e.com");
-        assert_eq!(masked_address("x@mail.example.org"), "x***@m***e.org");
-        assert_eq!(masked_address("bob@localhost"), "b***b@l***t");
-        assert!(!masked_address("mallory@evil.test").contains("mallory"));
     }
 }

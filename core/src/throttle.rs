@@ -29,7 +29,11 @@ use crate::devices::KnownDevice;
 use crate::domain::{LoginIdentifier, UserId};
 use crate::error::CoreError;
 use crate::store::throttle::{self, Reservation};
-use crate::Gatehouse;
+use std::sync::Arc;
+
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::db::Database;
 
 const ACCOUNT_MAX_DELAY_MS: i64 = 60_000;
 const ADDRESS_MAX_DELAY_MS: i64 = 300_000;
@@ -114,21 +118,33 @@ pub(crate) fn throttled(millis: i64) -> CoreError {
     CoreError::Throttled { retry_after_secs: retry_after_secs(millis) }
 }
 
-impl Gatehouse {
+/// Login attempts counted and refused per account, device and client address.
+#[derive(Clone)]
+pub struct Throttle {
+    db: Database,
+    clock: Clock,
+    settings: Arc<Settings>,
+}
+
+impl Throttle {
+    pub(crate) fn new(db: Database, clock: Clock, settings: Arc<Settings>) -> Self {
+        Self { db, clock, settings }
+    }
+
     /// Takes the attempt from its budget, or refuses it while a key that applies is blocked.
-    pub(crate) async fn take_login_attempt(&self, keys: &AttemptKeys) -> Result<(), CoreError> {
-        let now = self.clock().now_millis();
+    pub(crate) async fn take(&self, keys: &AttemptKeys) -> Result<(), CoreError> {
+        let now = self.clock.now_millis();
         if keys.device.is_none() {
             if let Some(address) = &keys.address {
-                let blocked = throttle::millis_blocked(self.pool(), address, now).await?;
+                let blocked = throttle::millis_blocked(&self.db.pool, address, now).await?;
                 if blocked > 0 {
                     return Err(throttled(blocked));
                 }
             }
         }
-        let free = self.settings().login_free_attempts_per_account;
+        let free = self.settings.login_free_attempts_per_account;
         let delay = |count| delay_millis(count, free, ACCOUNT_MAX_DELAY_MS);
-        match throttle::reserve_attempt(self.database(), keys.budget(), now, FORGET_AFTER_MS, delay).await? {
+        match throttle::reserve_attempt(&self.db, keys.budget(), now, FORGET_AFTER_MS, delay).await? {
             Reservation::Allowed => Ok(()),
             Reservation::Blocked(millis) => Err(throttled(millis)),
         }
@@ -136,32 +152,31 @@ impl Gatehouse {
 
     /// After a wrong password (the attempt itself was counted when it was taken): one more
     /// account failing from this address.
-    pub(crate) async fn record_login_failure(&self, keys: &AttemptKeys) -> Result<(), CoreError> {
+    pub(crate) async fn record_failure(&self, keys: &AttemptKeys) -> Result<(), CoreError> {
         let (Some(address), None) = (&keys.address, &keys.device) else { return Ok(()) };
-        let now = self.clock().now_millis();
-        let accounts =
-            throttle::record_address_failure(self.database(), address, &keys.account, now, FORGET_AFTER_MS).await?;
-        let delay = delay_millis(accounts, self.settings().login_free_attempts_per_ip, ADDRESS_MAX_DELAY_MS);
+        let now = self.clock.now_millis();
+        let accounts = throttle::record_address_failure(&self.db, address, &keys.account, now, FORGET_AFTER_MS).await?;
+        let delay = delay_millis(accounts, self.settings.login_free_attempts_per_ip, ADDRESS_MAX_DELAY_MS);
         if delay > 0 {
-            throttle::block_until(self.database(), address, now, now + delay).await?;
+            throttle::block_until(&self.db, address, now, now + delay).await?;
         }
         Ok(())
     }
 
     /// After a successful login: the budget it was taken from starts afresh, and the account no
     /// longer counts against its address.
-    pub(crate) async fn clear_login_throttle(&self, keys: &AttemptKeys) -> Result<(), CoreError> {
-        throttle::clear(self.database(), keys.budget()).await?;
+    pub(crate) async fn clear(&self, keys: &AttemptKeys) -> Result<(), CoreError> {
+        throttle::clear(&self.db, keys.budget()).await?;
         if let Some(address) = &keys.address {
-            throttle::clear_address_failure(self.database(), address, &keys.account).await?;
+            throttle::clear_address_failure(&self.db, address, &keys.account).await?;
         }
         Ok(())
     }
 
     /// Drops throttle counters nobody has failed against for an hour (run periodically).
-    pub async fn purge_login_throttle(&self) -> Result<(), CoreError> {
-        let now = self.clock().now_millis();
-        throttle::purge(self.database(), now - FORGET_AFTER_MS, now).await
+    pub async fn purge(&self) -> Result<(), CoreError> {
+        let now = self.clock.now_millis();
+        throttle::purge(&self.db, now - FORGET_AFTER_MS, now).await
     }
 }
 

@@ -19,16 +19,22 @@ use serde::Serialize;
 use sha2::Sha256;
 use totp_rs::{Builder, Secret, Totp};
 
-use crate::auth::{Principal, TokenPair};
+use std::sync::Arc;
+
+use crate::clock::Clock;
+use crate::config::Settings;
 use crate::context::RequestContext;
+use crate::db::Database;
 use crate::domain::{RecoveryCode, TotpCode, UserId, RECOVERY_CODE_ALPHABET, RECOVERY_CODE_LENGTH};
 use crate::error::CoreError;
 use crate::keys::{RootKey, SecretBox};
+use crate::notices::Notices;
+use crate::principal::Principal;
+use crate::sessions::{Sessions, TokenPair};
 use crate::store::audit::{self, EventKind};
 use crate::store::totp_devices::TotpDevice;
 use crate::store::{recovery_codes, sessions, totp_devices};
-use crate::throttle::AttemptKeys;
-use crate::Gatehouse;
+use crate::throttle::{AttemptKeys, Throttle};
 
 const SECRET_PURPOSE: &str = "totp-secret";
 const CODES_SHOWN_ONCE: &str = "recovery-codes-shown-once";
@@ -96,24 +102,36 @@ fn totp(secret: Vec<u8>, issuer: &str, account: &str) -> Result<Totp, CoreError>
         .map_err(|e| CoreError::internal("building a TOTP", e))
 }
 
-impl Gatehouse {
+/// The second factor: TOTP devices, recovery codes, and the step up to aal2.
+#[derive(Clone)]
+pub struct TwoFactor {
+    pub(crate) db: Database,
+    pub(crate) clock: Clock,
+    pub(crate) settings: Arc<Settings>,
+    pub(crate) keys: TwoFactorKeys,
+    pub(crate) throttle: Throttle,
+    pub(crate) notices: Notices,
+    pub(crate) sessions: Sessions,
+}
+
+impl TwoFactor {
     fn mfa_keys(principal: &Principal) -> AttemptKeys {
         AttemptKeys::for_second_factor(principal.user.id)
     }
 
     /// A second factor is on: the user has a confirmed device.
     pub async fn has_second_factor(&self, user: UserId) -> Result<bool, CoreError> {
-        Ok(totp_devices::for_user(self.pool(), user).await?.iter().any(TotpDevice::is_confirmed))
+        Ok(totp_devices::for_user(&self.db.pool, user).await?.iter().any(TotpDevice::is_confirmed))
     }
 
     pub async fn mfa_status(&self, principal: &Principal) -> Result<MfaStatus, CoreError> {
-        let devices = totp_devices::for_user(self.pool(), principal.user.id).await?;
+        let devices = totp_devices::for_user(&self.db.pool, principal.user.id).await?;
         let confirmed = devices.iter().find(|d| d.is_confirmed());
         Ok(MfaStatus {
             totp_enabled: confirmed.is_some(),
             totp_enabled_at: confirmed.and_then(|d| d.confirmed_at).map(crate::time_format::to_rfc3339),
             totp_pending: devices.iter().any(|d| !d.is_confirmed()),
-            recovery_codes_left: recovery_codes::count_unused(self.pool(), principal.user.id).await?,
+            recovery_codes_left: recovery_codes::count_unused(&self.db.pool, principal.user.id).await?,
         })
     }
 
@@ -129,9 +147,9 @@ impl Gatehouse {
         }
         let mut secret = vec![0u8; 20];
         rand::rngs::OsRng.fill(&mut secret[..]);
-        let sealed = self.0.two_factor.secrets.seal(&secret, SECRET_PURPOSE);
-        totp_devices::insert_pending(self.database(), principal.user.id, &sealed, self.clock().now_secs()).await?;
-        audit::record(self.database(), Some(principal.user.id), EventKind::MfaEnrolled, context, "totp").await?;
+        let sealed = self.keys.secrets.seal(&secret, SECRET_PURPOSE);
+        totp_devices::insert_pending(&self.db, principal.user.id, &sealed, self.clock.now_secs()).await?;
+        audit::record(&self.db, Some(principal.user.id), EventKind::MfaEnrolled, context, "totp").await?;
         self.enrolment(secret, &principal.user.email)
     }
 
@@ -139,7 +157,7 @@ impl Gatehouse {
     /// reloads): `None` when no device is pending or the session may not replace the
     /// confirmed one.
     pub async fn pending_totp_enrolment(&self, principal: &Principal) -> Result<Option<TotpEnrolment>, CoreError> {
-        let devices = totp_devices::for_user(self.pool(), principal.user.id).await?;
+        let devices = totp_devices::for_user(&self.db.pool, principal.user.id).await?;
         if devices.iter().any(TotpDevice::is_confirmed) && principal.session.aal != "aal2" {
             return Ok(None);
         }
@@ -149,7 +167,7 @@ impl Gatehouse {
     }
 
     fn enrolment(&self, secret: Vec<u8>, email: &str) -> Result<TotpEnrolment, CoreError> {
-        let totp = totp(secret.clone(), &self.settings().site_name, email)?;
+        let totp = totp(secret.clone(), &self.settings.site_name, email)?;
         let otpauth_url = totp.to_url().map_err(|e| CoreError::internal("otpauth URL", e))?;
         let qr_svg = qrcode::QrCode::new(otpauth_url.as_bytes())
             .map_err(|e| CoreError::internal("QR code", e))?
@@ -160,8 +178,7 @@ impl Gatehouse {
     }
 
     fn open_secret(&self, device: &TotpDevice) -> Result<Vec<u8>, CoreError> {
-        self.0
-            .two_factor
+        self.keys
             .secrets
             .open(&device.secret_encrypted, SECRET_PURPOSE)
             .ok_or_else(|| CoreError::internal("totp secret", "cannot open the sealed secret (root key changed?)"))
@@ -176,8 +193,8 @@ impl Gatehouse {
         context: &RequestContext,
     ) -> Result<TokenPair, CoreError> {
         let keys = Self::mfa_keys(principal);
-        self.take_login_attempt(&keys).await?;
-        let devices = totp_devices::for_user(self.pool(), principal.user.id).await?;
+        self.throttle.take(&keys).await?;
+        let devices = totp_devices::for_user(&self.db.pool, principal.user.id).await?;
         // A code confirms the pending device, unless the user already has a confirmed one and
         // this session has not proved it (then it is a step-up with the confirmed device):
         // a new device only replaces a confirmed one from an aal2 session.
@@ -207,33 +224,26 @@ impl Gatehouse {
             self.second_factor_failed(principal, device.is_confirmed().then_some(device), context, "totp").await?;
             return Err(CoreError::field("code", "This code is not valid (or was already used)."));
         }
-        self.clear_login_throttle(&keys).await?;
+        self.throttle.clear(&keys).await?;
         if device.failures > 0 {
-            totp_devices::clear_failures(self.database(), principal.user.id).await?;
+            totp_devices::clear_failures(&self.db, principal.user.id).await?;
         }
         if !device.is_confirmed() {
-            let now = self.clock().now_secs();
-            if !totp_devices::confirm(self.database(), principal.user.id, device.id, now).await? {
+            let now = self.clock.now_secs();
+            if !totp_devices::confirm(&self.db, principal.user.id, device.id, now).await? {
                 return Err(CoreError::field("code", "This enrolment was replaced by a newer one; use that one."));
             }
             if confirmed.is_some() {
                 // The new device replaced the confirmed one (an aal2 session set it up).
-                audit::record(
-                    self.database(),
-                    Some(principal.user.id),
-                    EventKind::MfaRemoved,
-                    context,
-                    "totp (replaced)",
-                )
-                .await?;
+                audit::record(&self.db, Some(principal.user.id), EventKind::MfaRemoved, context, "totp (replaced)")
+                    .await?;
             } else {
                 // Turning the second factor on: codes left from an earlier device go, and the
                 // user's other sessions must prove the second factor too.
-                recovery_codes::delete_for_user(self.database(), principal.user.id).await?;
-                sessions::require_second_factor_elsewhere(self.database(), principal.user.id, &principal.session.id)
-                    .await?;
+                recovery_codes::delete_for_user(&self.db, principal.user.id).await?;
+                sessions::require_second_factor_elsewhere(&self.db, principal.user.id, &principal.session.id).await?;
             }
-            audit::record(self.database(), Some(principal.user.id), EventKind::MfaConfirmed, context, "totp").await?;
+            audit::record(&self.db, Some(principal.user.id), EventKind::MfaConfirmed, context, "totp").await?;
         }
         self.second_factor_verified(principal, "otp", device.id).await
     }
@@ -245,10 +255,10 @@ impl Gatehouse {
         principal: &Principal,
     ) -> Result<bool, CoreError> {
         let secret = self.open_secret(device)?;
-        let totp = totp(secret, &self.settings().site_name, &principal.user.email)?;
-        let now = self.clock().now_secs().max(0) as u64;
+        let totp = totp(secret, &self.settings.site_name, &principal.user.email)?;
+        let now = self.clock.now_secs().max(0) as u64;
         match totp.check(code.as_str(), now) {
-            Some(step) => totp_devices::accept_step(self.database(), device.id, step as i64).await,
+            Some(step) => totp_devices::accept_step(&self.db, device.id, step as i64).await,
             None => Ok(false),
         }
     }
@@ -261,23 +271,21 @@ impl Gatehouse {
         context: &RequestContext,
     ) -> Result<TokenPair, CoreError> {
         let keys = Self::mfa_keys(principal);
-        self.take_login_attempt(&keys).await?;
-        let devices = totp_devices::for_user(self.pool(), principal.user.id).await?;
-        let hash = self.0.two_factor.recovery_hash(code);
+        self.throttle.take(&keys).await?;
+        let devices = totp_devices::for_user(&self.db.pool, principal.user.id).await?;
+        let hash = self.keys.recovery_hash(code);
         let device = devices.iter().find(|d| d.is_confirmed());
         let used = match device {
-            Some(_) => {
-                recovery_codes::use_code(self.database(), principal.user.id, &hash, self.clock().now_secs()).await?
-            }
+            Some(_) => recovery_codes::use_code(&self.db, principal.user.id, &hash, self.clock.now_secs()).await?,
             None => false,
         };
         let (true, Some(device)) = (used, device) else {
             self.second_factor_failed(principal, device, context, "recovery_code").await?;
             return Err(CoreError::field("code", "This recovery code is not valid (or was already used)."));
         };
-        self.clear_login_throttle(&keys).await?;
-        totp_devices::clear_failures(self.database(), principal.user.id).await?;
-        audit::record(self.database(), Some(principal.user.id), EventKind::RecoveryCodeUsed, context, "").await?;
+        self.throttle.clear(&keys).await?;
+        totp_devices::clear_failures(&self.db, principal.user.id).await?;
+        audit::record(&self.db, Some(principal.user.id), EventKind::RecoveryCodeUsed, context, "").await?;
         self.second_factor_verified(principal, "rec", device.id).await
     }
 
@@ -292,21 +300,21 @@ impl Gatehouse {
         what: &str,
     ) -> Result<(), CoreError> {
         let user = &principal.user;
-        audit::record(self.database(), Some(user.id), EventKind::MfaFailed, context, what).await?;
+        audit::record(&self.db, Some(user.id), EventKind::MfaFailed, context, what).await?;
         if let Some(device) = device {
-            if totp_devices::count_failure(self.database(), device.id).await? == ACCOUNT_FAILURE_LIMIT {
-                self.send_notice(
+            if totp_devices::count_failure(&self.db, device.id).await? == ACCOUNT_FAILURE_LIMIT {
+                self.notices.send_notice(
                     user,
                     "second_factor_locked",
                     "Your authenticator codes are blocked",
-                    serde_json::json!({ "link": format!("{}/forgot-password", self.settings().public_url()) }),
+                    serde_json::json!({ "link": self.notices.forgot_password_link() }),
                 )?;
             }
         }
         if principal.session.second_factor_pending {
-            let failures = totp_devices::count_session_failure(self.database(), &principal.session.id).await?;
+            let failures = totp_devices::count_session_failure(&self.db, &principal.session.id).await?;
             if failures >= SESSION_FAILURE_LIMIT {
-                sessions::revoke(self.database(), &principal.session.id, "second_factor_failures").await?;
+                sessions::revoke(&self.db, &principal.session.id, "second_factor_failures").await?;
             }
         }
         Ok(())
@@ -318,30 +326,23 @@ impl Gatehouse {
         method: &str,
         device: i64,
     ) -> Result<TokenPair, CoreError> {
-        let lifetime = self.settings().refresh_token_ttl.as_secs() as i64;
-        sessions::upgrade_to_aal2(self.database(), &principal.session, method, device, lifetime).await?;
+        let lifetime = self.settings.refresh_token_ttl.as_secs() as i64;
+        sessions::upgrade_to_aal2(&self.db, &principal.session, method, device, lifetime).await?;
         let session =
-            sessions::find_active(self.pool(), &principal.session.id).await?.ok_or(CoreError::Unauthenticated)?;
-        self.token_pair(&principal.user, &session)
+            sessions::find_active(&self.db.pool, &principal.session.id).await?.ok_or(CoreError::Unauthenticated)?;
+        self.sessions.token_pair(&principal.user, &session)
     }
 
     /// A fresh set of recovery codes, shown once; every earlier code stops working. aal2 only.
+    /// `count` codes, or `recovery_code_count` (django-otp clients expect 6 "static tokens").
     pub async fn generate_recovery_codes(
         &self,
         principal: &Principal,
+        count: Option<usize>,
         context: &RequestContext,
     ) -> Result<Vec<String>, CoreError> {
-        self.generate_recovery_code_set(principal, self.settings().recovery_code_count, context).await
-    }
-
-    /// The same with `count` codes (django-otp clients expect 6 "static tokens").
-    pub async fn generate_recovery_code_set(
-        &self,
-        principal: &Principal,
-        count: usize,
-        context: &RequestContext,
-    ) -> Result<Vec<String>, CoreError> {
-        Self::require_aal2(principal)?;
+        let count = count.unwrap_or(self.settings.recovery_code_count);
+        principal.require_aal2()?;
         if !self.has_second_factor(principal.user.id).await? {
             return Err(CoreError::field("code", "Turn two-factor authentication on first."));
         }
@@ -355,12 +356,11 @@ impl Gatehouse {
             .collect();
         let hashes: Vec<String> = codes
             .iter()
-            .map(|c| self.0.two_factor.recovery_hash(&RecoveryCode::parse(c).expect("generated from the alphabet")))
+            .map(|c| self.keys.recovery_hash(&RecoveryCode::parse(c).expect("generated from the alphabet")))
             .collect();
-        recovery_codes::replace_all(self.database(), principal.user.id, &hashes, self.clock().now_secs()).await?;
+        recovery_codes::replace_all(&self.db, principal.user.id, &hashes, self.clock.now_secs()).await?;
         let detail = format!("{} codes", codes.len());
-        audit::record(self.database(), Some(principal.user.id), EventKind::RecoveryCodesGenerated, context, &detail)
-            .await?;
+        audit::record(&self.db, Some(principal.user.id), EventKind::RecoveryCodesGenerated, context, &detail).await?;
         Ok(codes)
     }
 
@@ -368,50 +368,23 @@ impl Gatehouse {
     /// JavaScript reaches that page through a redirect, so the codes wait in its cookie session
     /// meanwhile, encrypted like TOTP secrets rather than in clear in the session store.
     pub fn seal_codes_for_display(&self, codes: &[String]) -> String {
-        self.0.two_factor.secrets.seal(codes.join(" ").as_bytes(), CODES_SHOWN_ONCE)
+        self.keys.secrets.seal(codes.join(" ").as_bytes(), CODES_SHOWN_ONCE)
     }
 
     pub fn open_codes_for_display(&self, sealed: &str) -> Option<Vec<String>> {
-        let opened = self.0.two_factor.secrets.open(sealed, CODES_SHOWN_ONCE)?;
+        let opened = self.keys.secrets.open(sealed, CODES_SHOWN_ONCE)?;
         Some(String::from_utf8(opened).ok()?.split(' ').map(str::to_string).collect())
     }
 
     /// Turns two-factor authentication off: the devices and recovery codes go. aal2 only.
     pub async fn remove_totp(&self, principal: &Principal, context: &RequestContext) -> Result<(), CoreError> {
-        Self::require_aal2(principal)?;
+        principal.require_aal2()?;
         // Codes first: if removing the device failed, no code would outlive it.
-        recovery_codes::delete_for_user(self.database(), principal.user.id).await?;
-        if totp_devices::delete_for_user(self.database(), principal.user.id).await? == 0 {
+        recovery_codes::delete_for_user(&self.db, principal.user.id).await?;
+        if totp_devices::delete_for_user(&self.db, principal.user.id).await? == 0 {
             return Err(CoreError::NotFound);
         }
-        audit::record(self.database(), Some(principal.user.id), EventKind::MfaRemoved, context, "totp").await?;
+        audit::record(&self.db, Some(principal.user.id), EventKind::MfaRemoved, context, "totp").await?;
         Ok(())
-    }
-
-    /// Turns the second factor off and starts afresh from this session, as django-otp SPA
-    /// clients expect of "delete device": every other session of the user ends (their old
-    /// per-user JWT secret was rotated) and this one carries on at aal1, naming no device,
-    /// with new tokens (the old ones stop working). aal2 only.
-    pub async fn remove_totp_and_keep_this_session(
-        &self,
-        principal: &Principal,
-        context: &RequestContext,
-    ) -> Result<TokenPair, CoreError> {
-        self.remove_totp(principal, context).await?;
-        sessions::revoke_all_for_user(self.database(), principal.user.id, Some(&principal.session.id), "mfa_removed")
-            .await?;
-        sessions::reset_to_password_only(self.database(), &principal.session.id).await?;
-        let session =
-            sessions::find_active(self.pool(), &principal.session.id).await?.ok_or(CoreError::Unauthenticated)?;
-        self.token_pair(&principal.user, &session)
-    }
-
-    /// Changing the second factor needs a session that proved it.
-    pub fn require_aal2(principal: &Principal) -> Result<(), CoreError> {
-        if principal.session.aal == "aal2" {
-            Ok(())
-        } else {
-            Err(CoreError::Aal2Required)
-        }
     }
 }

@@ -26,7 +26,7 @@ async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
         let body = json!({ "status": "unavailable", "database": database, "writes": writes });
         (StatusCode::SERVICE_UNAVAILABLE, Json(body))
     };
-    match state.core.storage_readiness().await {
+    match state.core.operations().storage_readiness().await {
         Ok(()) => (StatusCode::OK, Json(json!({ "status": "ok", "database": "ok", "writes": "ok" }))),
         Err(Failure::Unreachable) => unavailable("unreachable", "unknown"),
         Err(Failure::DiskFull) => unavailable("ok", "storage_full"),

@@ -106,9 +106,10 @@ async fn create_superuser(settings: Settings, args: CreateSuperuserArgs) -> anyh
     let username = ask("Username (optional)", args.username.clone(), false)?.filter(|u| !u.is_empty());
     let password = ask("Password", args.password.clone(), true)?
         .ok_or_else(|| anyhow::anyhow!("--password is required with --no-input"))?;
-    let registration = Registration::parse(&email, username.as_deref(), &password, core.password_policy())
+    let registration = Registration::parse(&email, username.as_deref(), &password, core.credentials().policy())
         .map_err(|e| anyhow::anyhow!("{}", gatehouse_server::describe_fields(&e)))?;
     let user = core
+        .accounts()
         .create_user(&registration, Privileges { is_staff: true, is_superuser: true }, true)
         .await
         .map_err(|e| anyhow::anyhow!("{}", gatehouse_server::describe_fields(&e)))?;
@@ -133,6 +134,7 @@ async fn import_django(settings: Settings, args: ImportDjangoArgs) -> anyhow::Re
     };
     let core = Gatehouse::start(settings).await?;
     let report = core
+        .import()
         .import_django(&dump, ImportOptions { dry_run: args.dry_run, verified })
         .await
         .map_err(|e| anyhow::anyhow!("{e}; nothing was imported"))?;

@@ -93,6 +93,6 @@ pub fn router() -> Router<AppState> {
 async fn scrape(State(state): State<AppState>) -> Response {
     let Some(handle) = &state.metrics else { return StatusCode::NOT_FOUND.into_response() };
     // Gauges that are read rather than counted are refreshed at scrape time.
-    state.core.observe_gauges().await;
+    state.core.operations().observe_gauges().await;
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], handle.render()).into_response()
 }

@@ -120,7 +120,9 @@ impl Application {
         }
         // One deadline for everything: what requests left of it goes to background work.
         let began = shutdown.triggered().await;
-        core.drain_background((began + timeout).saturating_duration_since(std::time::Instant::now())).await;
+        core.operations()
+            .drain_background((began + timeout).saturating_duration_since(std::time::Instant::now()))
+            .await;
         tracing::info!("stopped");
         Ok(())
     }
@@ -173,13 +175,13 @@ fn spawn_hourly_cleanup(core: &Gatehouse) {
             if let Err(error) = store.delete_expired().await {
                 tracing::warn!(%error, "could not delete expired browser sessions");
             }
-            if let Err(error) = core.purge_login_throttle().await {
+            if let Err(error) = core.throttle().purge().await {
                 tracing::warn!(%error, "could not purge old throttle counters");
             }
-            if let Err(error) = core.purge_budgets().await {
+            if let Err(error) = core.budgets().purge().await {
                 tracing::warn!(%error, "could not purge spent hourly budgets");
             }
-            if let Err(error) = core.prune_history().await {
+            if let Err(error) = core.audit().prune_history().await {
                 tracing::warn!(%error, "could not delete history older than GATEHOUSE_AUDIT_RETENTION");
             }
         }

@@ -52,7 +52,7 @@ pub async fn admin_users(search: String, ordering: String, page: u32) -> Result<
     let staff = ssr::staff().await?;
     let search = UserSearch::parse(Some(&search), Some(&ordering))?;
     let request = PageRequest { page: page.max(1), page_size: DEFAULT_PAGE_SIZE };
-    let page = super::ssr::core()?.list_users(&staff, &search, request).await?;
+    let page = super::ssr::core()?.admin().list_users(&staff, &search, request).await?;
     Ok(UserListView {
         users: page.results.iter().map(ssr::row).collect(),
         count: page.count,
@@ -69,10 +69,10 @@ pub async fn admin_user(id: i64) -> Result<AdminUserView, AppError> {
     use gatehouse_core::store::audit::EventFilter;
     let staff = ssr::staff().await?;
     let core = super::ssr::core()?;
-    let user = core.view_user(&staff, UserId(id)).await?;
-    let sessions = core.user_sessions(&staff, user.id).await?;
+    let user = core.admin().view_user(&staff, UserId(id)).await?;
+    let sessions = core.admin().user_sessions(&staff, user.id).await?;
     let filter = EventFilter { user: Some(user.id), ..Default::default() };
-    let history = core.all_history(&staff, &filter, PageRequest { page: 1, page_size: 20 }).await?;
+    let history = core.audit().all_history(&staff, &filter, PageRequest { page: 1, page_size: 20 }).await?;
     Ok(AdminUserView {
         row: ssr::row(&user),
         is_verified: user.is_verified,
@@ -104,7 +104,7 @@ pub async fn admin_create_user(
     let actor = ssr::superuser().await?;
     let core = super::ssr::core()?;
     let personal = [email.clone(), username.clone()];
-    let registration = Registration::parse(&email, Some(&username), &password, core.password_policy())
+    let registration = Registration::parse(&email, Some(&username), &password, core.credentials().policy())
         .map_err(|e| super::profile::ssr::with_strength(e.into(), &password, &personal))?;
     let profile = RawProfile { first_name: Some(first_name), last_name: Some(last_name), ..Default::default() };
     let new = NewAccount {
@@ -114,7 +114,7 @@ pub async fn admin_create_user(
         is_verified: is_verified.is_some(),
         privileges: Privileges { is_staff: is_staff.is_some(), is_superuser: is_superuser.is_some() },
     };
-    let user = core.create_account(&actor, new, &super::ssr::client()?).await?;
+    let user = core.admin().create_account(&actor, new, &super::ssr::client()?).await?;
     leptos_axum::redirect(&format!("/admin/users/{}?created=1", user.id));
     Ok(())
 }
@@ -155,7 +155,7 @@ pub async fn admin_update_user(
         is_staff: Some(is_staff.is_some()),
         is_superuser: Some(is_superuser.is_some()),
     };
-    super::ssr::core()?.update_account(&actor, UserId(id), changes, &super::ssr::client()?).await?;
+    super::ssr::core()?.admin().update_account(&actor, UserId(id), changes, &super::ssr::client()?).await?;
     leptos_axum::redirect(&format!("/admin/users/{id}?saved=1"));
     Ok(())
 }
@@ -167,6 +167,7 @@ pub async fn admin_set_password(id: i64, password: String) -> Result<(), AppErro
     let actor = ssr::superuser().await?;
     let changes = AccountChanges { password: Some(password.clone()), ..Default::default() };
     super::ssr::core()?
+        .admin()
         .update_account(&actor, UserId(id), changes, &super::ssr::client()?)
         .await
         .map_err(|e| super::profile::ssr::with_strength(e.into(), &password, &[]))?;
@@ -178,7 +179,7 @@ pub async fn admin_set_password(id: i64, password: String) -> Result<(), AppErro
 pub async fn admin_end_sessions(id: i64) -> Result<(), AppError> {
     use gatehouse_core::domain::UserId;
     let actor = ssr::superuser().await?;
-    super::ssr::core()?.end_user_sessions(&actor, UserId(id), &super::ssr::client()?).await?;
+    super::ssr::core()?.admin().end_user_sessions(&actor, UserId(id), &super::ssr::client()?).await?;
     leptos_axum::redirect(&format!("/admin/users/{id}?sessions_ended=1"));
     Ok(())
 }
@@ -188,7 +189,7 @@ pub async fn admin_end_sessions(id: i64) -> Result<(), AppError> {
 pub async fn admin_delete_user(id: i64) -> Result<(), AppError> {
     use gatehouse_core::domain::UserId;
     let actor = ssr::superuser().await?;
-    super::ssr::core()?.delete_account_as_admin(&actor, UserId(id), &super::ssr::client()?).await?;
+    super::ssr::core()?.admin().delete_account_as_admin(&actor, UserId(id), &super::ssr::client()?).await?;
     leptos_axum::redirect("/admin/users?deleted=1");
     Ok(())
 }

@@ -59,7 +59,7 @@ pub struct StrengthView {
 #[server(prefix = "/_fn", endpoint = "profile")]
 pub async fn profile() -> Result<ProfileView, AppError> {
     let principal = super::ssr::require_principal().await?;
-    let pending_email = super::ssr::core()?.pending_email(&principal.user).await?;
+    let pending_email = super::ssr::core()?.profiles().pending_email(&principal.user).await?;
     let u = principal.user;
     Ok(ProfileView {
         email: u.email,
@@ -100,7 +100,7 @@ pub async fn update_profile(
         username: Some(Some(username)),
     };
     let changes = ProfileChanges::parse(raw)?;
-    super::ssr::core()?.update_profile(&principal, &changes, &super::ssr::client()?).await?;
+    super::ssr::core()?.profiles().update_profile(&principal, &changes, &super::ssr::client()?).await?;
     leptos_axum::redirect("/profile?saved=1");
     Ok(())
 }
@@ -112,7 +112,7 @@ pub async fn change_email(email: String, current_password: String) -> Result<(),
     let principal = super::ssr::require_principal().await?;
     let email = CoreError::parse_field("email", Email::parse(&email))?;
     let password = CoreError::parse_field("current_password", PasswordAttempt::parse(&current_password))?;
-    super::ssr::core()?.request_email_change(&principal, &email, &password, &super::ssr::client()?).await?;
+    super::ssr::core()?.profiles().request_email_change(&principal, &email, &password, &super::ssr::client()?).await?;
     leptos_axum::redirect("/profile?email_sent=1");
     Ok(())
 }
@@ -121,7 +121,7 @@ pub async fn change_email(email: String, current_password: String) -> Result<(),
 #[server(prefix = "/_fn", endpoint = "cancel_email_change")]
 pub async fn cancel_email_change() -> Result<(), AppError> {
     let principal = super::ssr::require_principal().await?;
-    super::ssr::core()?.cancel_email_change(&principal, &super::ssr::client()?).await?;
+    super::ssr::core()?.profiles().cancel_email_change(&principal, &super::ssr::client()?).await?;
     leptos_axum::redirect("/profile?email_cancelled=1");
     Ok(())
 }
@@ -129,7 +129,7 @@ pub async fn cancel_email_change() -> Result<(), AppError> {
 /// The link mailed to a new address.
 #[server(prefix = "/_fn", endpoint = "confirm_email")]
 pub async fn confirm_email(uid: String, token: String) -> Result<(), AppError> {
-    super::ssr::core()?.confirm_email_change(&uid, &token, &super::ssr::client()?).await?;
+    super::ssr::core()?.profiles().confirm_email_change(&uid, &token, &super::ssr::client()?).await?;
     let signed_in = super::ssr::principal().await?.is_some();
     leptos_axum::redirect(if signed_in { "/profile?email_changed=1" } else { "/login?email_changed=1" });
     Ok(())
@@ -140,7 +140,7 @@ pub async fn history(page: u32) -> Result<HistoryView, AppError> {
     use gatehouse_core::paging::{PageRequest, DEFAULT_PAGE_SIZE};
     let principal = super::ssr::require_principal().await?;
     let request = PageRequest { page: page.max(1), page_size: DEFAULT_PAGE_SIZE };
-    let page = super::ssr::core()?.history(&principal, request).await?;
+    let page = super::ssr::core()?.audit().history(&principal, request).await?;
     Ok(ssr::history_view(page))
 }
 
@@ -149,9 +149,9 @@ pub async fn dashboard() -> Result<DashboardView, AppError> {
     use gatehouse_core::paging::PageRequest;
     let principal = super::ssr::require_principal().await?;
     let core = super::ssr::core()?;
-    let two_factor_on = core.has_second_factor(principal.user.id).await?;
-    let active_sessions = core.list_sessions(&principal).await?.len();
-    let recent = core.history(&principal, PageRequest { page: 1, page_size: 5 }).await?;
+    let two_factor_on = core.two_factor().has_second_factor(principal.user.id).await?;
+    let active_sessions = core.sessions().list_sessions(&principal).await?.len();
+    let recent = core.audit().history(&principal, PageRequest { page: 1, page_size: 5 }).await?;
     Ok(DashboardView {
         user: super::ssr::user_summary(&principal.user),
         two_factor_on,

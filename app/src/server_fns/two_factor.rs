@@ -54,7 +54,7 @@ pub async fn verify_second_factor(code: String) -> Result<(), AppError> {
     use gatehouse_core::domain::TotpCode;
     let principal = pending_principal().await?;
     let code = gatehouse_core::CoreError::parse_field("code", TotpCode::parse(&code))?;
-    super::ssr::core()?.verify_totp(&principal, &code, &super::ssr::client()?).await?;
+    super::ssr::core()?.two_factor().verify_totp(&principal, &code, &super::ssr::client()?).await?;
     signed_in(&principal.session.id).await
 }
 
@@ -64,14 +64,14 @@ pub async fn use_recovery_code(code: String) -> Result<(), AppError> {
     use gatehouse_core::domain::RecoveryCode;
     let principal = pending_principal().await?;
     let code = gatehouse_core::CoreError::parse_field("code", RecoveryCode::parse(&code))?;
-    super::ssr::core()?.use_recovery_code(&principal, &code, &super::ssr::client()?).await?;
+    super::ssr::core()?.two_factor().use_recovery_code(&principal, &code, &super::ssr::client()?).await?;
     signed_in(&principal.session.id).await
 }
 
 #[server(prefix = "/_fn", endpoint = "two_factor_status")]
 pub async fn two_factor_status() -> Result<TwoFactorSummary, AppError> {
     let principal = super::ssr::require_principal().await?;
-    let status = super::ssr::core()?.mfa_status(&principal).await?;
+    let status = super::ssr::core()?.two_factor().mfa_status(&principal).await?;
     Ok(TwoFactorSummary {
         enabled: status.totp_enabled,
         enabled_since: principal_date(status.totp_enabled_at.as_deref()),
@@ -84,7 +84,7 @@ pub async fn two_factor_status() -> Result<TwoFactorSummary, AppError> {
 #[server(prefix = "/_fn", endpoint = "start_totp_setup")]
 pub async fn start_totp_setup() -> Result<(), AppError> {
     let principal = super::ssr::require_principal().await?;
-    super::ssr::core()?.enrol_totp(&principal, &super::ssr::client()?).await?;
+    super::ssr::core()?.two_factor().enrol_totp(&principal, &super::ssr::client()?).await?;
     leptos_axum::redirect("/security/two-factor");
     Ok(())
 }
@@ -93,7 +93,7 @@ pub async fn start_totp_setup() -> Result<(), AppError> {
 #[server(prefix = "/_fn", endpoint = "totp_setup")]
 pub async fn totp_setup() -> Result<Option<TotpSetupView>, AppError> {
     let principal = super::ssr::require_principal().await?;
-    let enrolment = super::ssr::core()?.pending_totp_enrolment(&principal).await?;
+    let enrolment = super::ssr::core()?.two_factor().pending_totp_enrolment(&principal).await?;
     Ok(enrolment.map(|e| TotpSetupView {
         secret_groups: e.secret.as_bytes().chunks(4).map(|c| String::from_utf8_lossy(c).into_owned()).collect(),
         qr_svg: e.qr_svg,
@@ -108,7 +108,7 @@ pub async fn confirm_totp_setup(code: String) -> Result<(), AppError> {
     let principal = super::ssr::require_principal().await?;
     let core = super::ssr::core()?;
     let code = gatehouse_core::CoreError::parse_field("code", TotpCode::parse(&code))?;
-    core.verify_totp(&principal, &code, &super::ssr::client()?).await?;
+    core.two_factor().verify_totp(&principal, &code, &super::ssr::client()?).await?;
     // The session is aal2 now: a new cookie id for the raised privilege.
     super::ssr::start_browser_session(&principal.session.id).await?;
     let principal = super::ssr::require_principal().await?;
@@ -128,19 +128,19 @@ pub async fn take_new_recovery_codes() -> Result<Option<Vec<String>>, AppError> 
     super::ssr::require_principal().await?;
     let core = super::ssr::core()?;
     let sealed = super::ssr::take_from_session(NEW_RECOVERY_CODES).await?;
-    Ok(sealed.and_then(|s| core.open_codes_for_display(&s)))
+    Ok(sealed.and_then(|s| core.two_factor().open_codes_for_display(&s)))
 }
 
 #[server(prefix = "/_fn", endpoint = "remove_totp")]
 pub async fn remove_totp() -> Result<(), AppError> {
     let principal = super::ssr::require_principal().await?;
-    super::ssr::core()?.remove_totp(&principal, &super::ssr::client()?).await?;
+    super::ssr::core()?.two_factor().remove_totp(&principal, &super::ssr::client()?).await?;
     leptos_axum::redirect("/security?two_factor_off=1");
     Ok(())
 }
 
 #[cfg(feature = "ssr")]
-async fn pending_principal() -> Result<gatehouse_core::auth::Principal, AppError> {
+async fn pending_principal() -> Result<gatehouse_core::Principal, AppError> {
     let principal = super::ssr::second_step_principal().await?;
     principal.ok_or_else(|| gatehouse_core::CoreError::Unauthenticated.into())
 }
@@ -156,10 +156,10 @@ async fn signed_in(session_id: &str) -> Result<(), AppError> {
 #[cfg(feature = "ssr")]
 async fn show_new_recovery_codes(
     core: &gatehouse_core::Gatehouse,
-    principal: &gatehouse_core::auth::Principal,
+    principal: &gatehouse_core::Principal,
 ) -> Result<(), AppError> {
-    let codes = core.generate_recovery_codes(principal, &super::ssr::client()?).await?;
-    super::ssr::keep_for_next_page(NEW_RECOVERY_CODES, core.seal_codes_for_display(&codes)).await?;
+    let codes = core.two_factor().generate_recovery_codes(principal, None, &super::ssr::client()?).await?;
+    super::ssr::keep_for_next_page(NEW_RECOVERY_CODES, core.two_factor().seal_codes_for_display(&codes)).await?;
     leptos_axum::redirect("/security/recovery-codes");
     Ok(())
 }

@@ -38,7 +38,7 @@ pub struct AccountBody {
 }
 
 async fn account_body(state: &AppState, user: User) -> Result<AccountBody, ApiError> {
-    let pending_email = state.core.pending_email(&user).await?;
+    let pending_email = state.core.profiles().pending_email(&user).await?;
     Ok(AccountBody { user, pending_email })
 }
 
@@ -117,9 +117,9 @@ async fn update_account(
     };
     // The password is checked (and the link sent) before anything changes.
     if let Some((email, password)) = &email_change {
-        state.core.request_email_change(&principal, email, password, &client).await?;
+        state.core.profiles().request_email_change(&principal, email, password, &client).await?;
     }
-    let user = state.core.update_profile(&principal, &changes, &client).await?;
+    let user = state.core.profiles().update_profile(&principal, &changes, &client).await?;
     let status = if email_change.is_some() { StatusCode::ACCEPTED } else { StatusCode::OK };
     Ok((status, Json(account_body(&state, user).await?)))
 }
@@ -143,7 +143,7 @@ async fn confirm_email_change(
     Client(client): Client,
     ApiJson(body): ApiJson<EmailConfirmation>,
 ) -> Result<Json<User>, ApiError> {
-    Ok(Json(state.core.confirm_email_change(&body.uid, &body.token, &client).await?))
+    Ok(Json(state.core.profiles().confirm_email_change(&body.uid, &body.token, &client).await?))
 }
 
 /// Cancels the caller's pending email change: the link mailed to the new address stops
@@ -155,7 +155,7 @@ async fn cancel_email_change(
     Client(client): Client,
     AuthUser(principal): AuthUser,
 ) -> Result<StatusCode, ApiError> {
-    state.core.cancel_email_change(&principal, &client).await?;
+    state.core.profiles().cancel_email_change(&principal, &client).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -170,7 +170,7 @@ async fn history(
     uri: OriginalUri,
     ApiQuery(query): ApiQuery<PageQuery>,
 ) -> Result<Json<EventPage>, ApiError> {
-    let page = state.core.history(&principal, query.request()?).await?;
+    let page = state.core.audit().history(&principal, query.request()?).await?;
     Ok(Json(EventPage::new(page, &state, &uri)))
 }
 
@@ -194,7 +194,7 @@ async fn delete_account(
     ApiJson(body): ApiJson<DeleteAccountRequest>,
 ) -> Result<StatusCode, ApiError> {
     let password = CoreError::parse_field("current_password", PasswordAttempt::parse(&body.current_password))?;
-    state.core.delete_account(&principal, &password, &client).await?;
+    state.core.accounts().delete_account(&principal, &password, &client).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -244,7 +244,7 @@ async fn list_sessions(
     State(state): State<AppState>,
     AuthUser(principal): AuthUser,
 ) -> Result<Json<Vec<SessionBody>>, ApiError> {
-    let sessions = state.core.list_sessions(&principal).await?;
+    let sessions = state.core.sessions().list_sessions(&principal).await?;
     Ok(Json(sessions.into_iter().map(|s| SessionBody::new(s, &principal.session.id)).collect()))
 }
 
@@ -259,6 +259,6 @@ async fn revoke_session(
     AuthUser(principal): AuthUser,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    state.core.revoke_session(&principal, &id, &client).await?;
+    state.core.sessions().revoke_session(&principal, &id, &client).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -6,8 +6,9 @@ use axum::http::StatusCode;
 use axum::response::AppendHeaders;
 use axum::Json;
 use gatehouse_core::accounts::Registration;
-use gatehouse_core::auth::{Credentials, TokenPair};
 use gatehouse_core::domain::{Email, PasswordAttempt};
+use gatehouse_core::links::LinkPage;
+use gatehouse_core::sessions::{LoginAttempt, SecondStep, TokenPair};
 use gatehouse_core::{CoreError, SessionKind, User};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -72,8 +73,8 @@ async fn register(
     ApiJson(body): ApiJson<RegisterRequest>,
 ) -> Result<(StatusCode, Json<User>), ApiError> {
     let registration =
-        Registration::parse(&body.email, body.username.as_deref(), &body.password, state.core.password_policy())?;
-    let user = state.core.register(registration, &client).await?;
+        Registration::parse(&body.email, body.username.as_deref(), &body.password, state.core.credentials().policy())?;
+    let user = state.core.accounts().register(registration, &client, LinkPage::Own).await?;
     Ok((StatusCode::CREATED, Json(user)))
 }
 
@@ -139,8 +140,8 @@ async fn token(
     ApiJson(body): ApiJson<TokenRequest>,
 ) -> Result<(AppendHeaders<[(axum::http::HeaderName, String); 1]>, Json<TokenPair>), ApiError> {
     let identifier = body.username.or(body.email).unwrap_or_default();
-    let credentials = Credentials::parse(&identifier, &body.password)?;
-    let login = state.core.login(credentials, SessionKind::Api, &client).await?;
+    let credentials = LoginAttempt::parse(&identifier, &body.password)?;
+    let login = state.core.sessions().login(credentials, SessionKind::Api, SecondStep::Offered, &client).await?;
     let tokens = login.tokens.ok_or_else(|| CoreError::internal("api login", "no tokens issued"))?;
     let cookie =
         gatehouse_core::devices::set_cookie_header(&login.device_cookie, state.core.settings().secure_cookies());
@@ -174,7 +175,7 @@ async fn verify_email(
     Client(client): Client,
     ApiJson(body): ApiJson<VerifyEmailRequest>,
 ) -> Result<Json<VerifiedEmail>, ApiError> {
-    let user = state.core.verify_email(&body.uid, &body.token, &client).await?;
+    let user = state.core.accounts().verify_email(&body.uid, &body.token, &client).await?;
     Ok(Json(VerifiedEmail { detail: "Your email address is confirmed.".into(), user }))
 }
 
@@ -195,7 +196,7 @@ async fn resend_verification(
     ApiJson(body): ApiJson<EmailRequest>,
 ) -> Result<(StatusCode, Json<Detail>), ApiError> {
     let email = CoreError::parse_field("email", Email::parse(&body.email))?;
-    state.core.resend_verification(&email, &client).await?;
+    state.core.accounts().resend_verification(&email, &client, LinkPage::Own).await?;
     Ok((
         StatusCode::ACCEPTED,
         Detail::new("If this address belongs to an unconfirmed account, a new link is on its way."),
@@ -223,7 +224,7 @@ async fn refresh(
     if body.refresh.trim().is_empty() {
         return Err(CoreError::field("refresh", "This field may not be blank.").into());
     }
-    Ok(Json(state.core.refresh(&body.refresh, &client).await?))
+    Ok(Json(state.core.sessions().refresh(&body.refresh, &client).await?))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -249,7 +250,7 @@ async fn verify_token(
         return Err(CoreError::field("token", "This field may not be blank.").into());
     }
     // A token of a session that still owes its second factor is not a valid login yet.
-    state.core.authenticate_access_token(body.token.trim()).await?.completed()?;
+    state.core.sessions().authenticate_access_token(body.token.trim()).await?.completed()?;
     Ok(Json(Empty {}))
 }
 
@@ -274,8 +275,8 @@ async fn logout(
 ) -> Result<Json<Detail>, ApiError> {
     // `{"refresh": ...}` names the session; no body means "this one".
     match body.unwrap_or_default().refresh.filter(|r| !r.trim().is_empty()) {
-        Some(refresh) => state.core.logout_refresh_token(&principal, &refresh, &client).await?,
-        None => state.core.logout(&principal, &client).await?,
+        Some(refresh) => state.core.sessions().logout_refresh_token(&principal, &refresh, &client).await?,
+        None => state.core.sessions().logout(&principal, &client).await?,
     }
     Ok(Detail::new("Logged out."))
 }
@@ -297,7 +298,7 @@ async fn logout_all(
     Client(client): Client,
     AuthUser(principal): AuthUser,
 ) -> Result<StatusCode, ApiError> {
-    state.core.logout_all(&principal, &client).await?;
+    state.core.sessions().logout_all(&principal, &client).await?;
     Ok(StatusCode::RESET_CONTENT)
 }
 
@@ -325,8 +326,9 @@ async fn change_password(
     ApiJson(body): ApiJson<ChangePasswordRequest>,
 ) -> Result<StatusCode, ApiError> {
     let current = CoreError::parse_field("current_password", PasswordAttempt::parse(&body.current_password))?;
-    let new_password = state.core.check_new_password(&principal.user, &body.new_password, "new_password")?;
-    state.core.change_password(&principal, &current, &new_password, &client).await?;
+    let new_password =
+        state.core.credentials().check_new_password(&principal.user, &body.new_password, "new_password")?;
+    state.core.credentials().change_password(&principal, &current, &new_password, &client).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -341,7 +343,7 @@ async fn request_password_reset(
     ApiJson(body): ApiJson<EmailRequest>,
 ) -> Result<(StatusCode, Json<Detail>), ApiError> {
     let email = CoreError::parse_field("email", Email::parse(&body.email))?;
-    state.core.request_password_reset(&email, &client).await?;
+    state.core.credentials().request_password_reset(&email, &client, LinkPage::Own).await?;
     Ok((
         StatusCode::ACCEPTED,
         Detail::new("If this address belongs to an account, a link to reset its password is on its way."),
@@ -371,6 +373,6 @@ async fn confirm_password_reset(
     Client(client): Client,
     ApiJson(body): ApiJson<ResetConfirmRequest>,
 ) -> Result<StatusCode, ApiError> {
-    state.core.confirm_password_reset(&body.uid, &body.token, &body.new_password, &client).await?;
+    state.core.credentials().confirm_password_reset(&body.uid, &body.token, &body.new_password, &client).await?;
     Ok(StatusCode::NO_CONTENT)
 }

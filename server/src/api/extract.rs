@@ -5,7 +5,7 @@ use axum::extract::{FromRequest, FromRequestParts};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use gatehouse_core::admin::{Staff, Superuser};
-use gatehouse_core::auth::Principal;
+use gatehouse_core::Principal;
 use gatehouse_core::{CoreError, RequestContext};
 
 use super::error::ApiError;
@@ -79,7 +79,7 @@ impl FromRequestParts<AppState> for PartialAuthUser {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let token = bearer_token(parts).ok_or(CoreError::Unauthenticated)?;
-        Ok(PartialAuthUser(state.core.authenticate_access_token(token).await?))
+        Ok(PartialAuthUser(state.core.sessions().authenticate_access_token(token).await?))
     }
 }
 
@@ -92,7 +92,7 @@ impl FromRequestParts<AppState> for Aal2User {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let AuthUser(principal) = AuthUser::from_request_parts(parts, state).await?;
-        gatehouse_core::Gatehouse::require_aal2(&principal)?;
+        principal.require_aal2()?;
         Ok(Aal2User(principal))
     }
 }

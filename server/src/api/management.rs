@@ -74,6 +74,7 @@ async fn list_users(
     let search = UserSearch::parse(query.search.as_deref(), query.ordering.as_deref())?;
     let page = state
         .core
+        .admin()
         .list_users(&staff, &search, PageRequest::parse(query.page.as_deref(), query.page_size.as_deref())?)
         .await?;
     Ok(Json(UserPage::new(page, &state, &uri)))
@@ -185,7 +186,7 @@ async fn create_user(
         is_superuser: fields.flag("is_superuser").unwrap_or(false),
     };
     fields.finish()?;
-    let registration = Registration::parse(&email, username.as_deref(), &password, state.core.password_policy())?;
+    let registration = Registration::parse(&email, username.as_deref(), &password, state.core.credentials().policy())?;
     let new = NewAccount {
         registration,
         profile: ProfileChanges::parse(profile)?,
@@ -193,7 +194,7 @@ async fn create_user(
         is_verified: is_verified.unwrap_or(true),
         privileges,
     };
-    let user = state.core.create_account(&actor, new, &client).await?;
+    let user = state.core.admin().create_account(&actor, new, &client).await?;
     Ok((StatusCode::CREATED, Json(user)))
 }
 
@@ -207,7 +208,7 @@ async fn view_user(
     StaffUser(staff): StaffUser,
     Path(id): Path<String>,
 ) -> Result<Json<User>, ApiError> {
-    Ok(Json(state.core.view_user(&staff, user_id(&id)?).await?))
+    Ok(Json(state.core.admin().view_user(&staff, user_id(&id)?).await?))
 }
 
 /// The user about to be updated (seed 004 lists this path with GET: DRF's
@@ -221,7 +222,7 @@ async fn user_to_update(
     SuperUser(actor): SuperUser,
     Path(id): Path<String>,
 ) -> Result<Json<User>, ApiError> {
-    Ok(Json(state.core.view_user(&actor.as_staff(), user_id(&id)?).await?))
+    Ok(Json(state.core.admin().view_user(&actor.as_staff(), user_id(&id)?).await?))
 }
 
 async fn apply_update(
@@ -252,7 +253,7 @@ async fn apply_update(
         is_staff,
         is_superuser,
     };
-    Ok(Json(state.core.update_account(actor, id, changes, client).await?))
+    Ok(Json(state.core.admin().update_account(actor, id, changes, client).await?))
 }
 
 /// Replaces the account's fields (`email` required; absent fields keep their values, as in
@@ -302,7 +303,7 @@ async fn delete_user(
     SuperUser(actor): SuperUser,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    state.core.delete_account_as_admin(&actor, user_id(&id)?, &client).await?;
+    state.core.admin().delete_account_as_admin(&actor, user_id(&id)?, &client).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -316,7 +317,7 @@ async fn user_sessions(
     StaffUser(staff): StaffUser,
     Path(id): Path<String>,
 ) -> Result<Json<Vec<SessionBody>>, ApiError> {
-    let sessions = state.core.user_sessions(&staff, user_id(&id)?).await?;
+    let sessions = state.core.admin().user_sessions(&staff, user_id(&id)?).await?;
     Ok(Json(sessions.into_iter().map(|s| SessionBody::new(s, "")).collect()))
 }
 
@@ -331,7 +332,7 @@ async fn end_user_sessions(
     SuperUser(actor): SuperUser,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    state.core.end_user_sessions(&actor, user_id(&id)?, &client).await?;
+    state.core.admin().end_user_sessions(&actor, user_id(&id)?, &client).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -401,6 +402,7 @@ async fn all_history(
     )?;
     let page = state
         .core
+        .audit()
         .all_history(&staff, &filter, PageRequest::parse(query.page.as_deref(), query.page_size.as_deref())?)
         .await?;
     Ok(Json(EventPage::new(page, &state, &uri)))

@@ -3,8 +3,8 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use gatehouse_core::auth::TokenPair;
 use gatehouse_core::domain::{RecoveryCode, TotpCode};
+use gatehouse_core::sessions::TokenPair;
 use gatehouse_core::two_factor::{MfaStatus, TotpEnrolment};
 use gatehouse_core::CoreError;
 use serde::{Deserialize, Serialize};
@@ -30,7 +30,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[utoipa::path(get, path = "/mfa", tag = "mfa", security(("Bearer" = []), ("JWT" = [])),
     responses((status = 200, description = "The caller's second factor", body = MfaStatus), Unauthorized, SecondFactor))]
 async fn status(State(state): State<AppState>, AuthUser(principal): AuthUser) -> Result<Json<MfaStatus>, ApiError> {
-    Ok(Json(state.core.mfa_status(&principal).await?))
+    Ok(Json(state.core.two_factor().mfa_status(&principal).await?))
 }
 
 /// Starts TOTP enrolment: scan the QR code (or type the secret), then confirm with a first code
@@ -42,7 +42,7 @@ async fn enrol_totp(
     Client(client): Client,
     AuthUser(principal): AuthUser,
 ) -> Result<Json<TotpEnrolment>, ApiError> {
-    Ok(Json(state.core.enrol_totp(&principal, &client).await?))
+    Ok(Json(state.core.two_factor().enrol_totp(&principal, &client).await?))
 }
 
 /// Turns two-factor authentication off: the device and the recovery codes go. aal2 only.
@@ -53,7 +53,7 @@ async fn remove_totp(
     Client(client): Client,
     Aal2User(principal): Aal2User,
 ) -> Result<StatusCode, ApiError> {
-    state.core.remove_totp(&principal, &client).await?;
+    state.core.two_factor().remove_totp(&principal, &client).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -86,7 +86,7 @@ async fn verify_totp(
     ApiJson(body): ApiJson<CodeRequest>,
 ) -> Result<Json<TokenPair>, ApiError> {
     let code = CoreError::parse_field("code", TotpCode::parse(&body.code))?;
-    Ok(Json(state.core.verify_totp(&principal, &code, &client).await?))
+    Ok(Json(state.core.two_factor().verify_totp(&principal, &code, &client).await?))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -103,7 +103,7 @@ async fn generate_recovery_codes(
     Client(client): Client,
     Aal2User(principal): Aal2User,
 ) -> Result<Json<RecoveryCodes>, ApiError> {
-    Ok(Json(RecoveryCodes { codes: state.core.generate_recovery_codes(&principal, &client).await? }))
+    Ok(Json(RecoveryCodes { codes: state.core.two_factor().generate_recovery_codes(&principal, None, &client).await? }))
 }
 
 /// Completes the second step with a recovery code instead of a TOTP code (case, spaces and
@@ -119,5 +119,5 @@ async fn use_recovery_code(
     ApiJson(body): ApiJson<RecoveryCodeRequest>,
 ) -> Result<Json<TokenPair>, ApiError> {
     let code = CoreError::parse_field("code", RecoveryCode::parse(&body.code))?;
-    Ok(Json(state.core.use_recovery_code(&principal, &code, &client).await?))
+    Ok(Json(state.core.two_factor().use_recovery_code(&principal, &code, &client).await?))
 }

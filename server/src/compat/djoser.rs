@@ -10,8 +10,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use gatehouse_core::accounts::Registration;
-use gatehouse_core::auth::{Credentials, Principal};
 use gatehouse_core::domain::{Email, PasswordAttempt, RecoveryCode, TotpCode};
+use gatehouse_core::links::LinkPage;
+use gatehouse_core::sessions::{LoginAttempt, SecondStep};
+use gatehouse_core::Principal;
 use gatehouse_core::{CoreError, SessionKind};
 use serde::Deserialize;
 use serde_json::json;
@@ -65,8 +67,9 @@ async fn create_user(
 ) -> Answer {
     let email = required("email", body.email)?;
     let password = required("password", body.password)?;
-    let registration = Registration::parse(&email, body.username.as_deref(), &password, state.core.password_policy())?;
-    let user = state.core.register(registration, &client).await?;
+    let registration =
+        Registration::parse(&email, body.username.as_deref(), &password, state.core.credentials().policy())?;
+    let user = state.core.accounts().register(registration, &client, LinkPage::Own).await?;
     Ok((StatusCode::CREATED, Json(json!({ "email": user.email, "id": user.id.0 }))).into_response())
 }
 
@@ -82,8 +85,8 @@ struct Login {
 async fn login(State(state): State<AppState>, Client(client): Client, DrfBody(body): DrfBody<Login>) -> Answer {
     let identifier = required("email", body.email.or(body.username))?;
     let password = required("password", body.password)?;
-    let credentials = Credentials::parse(&identifier, &password)?;
-    let login = state.core.login(credentials, SessionKind::Api, &client).await?;
+    let credentials = LoginAttempt::parse(&identifier, &password)?;
+    let login = state.core.sessions().login(credentials, SessionKind::Api, SecondStep::Offered, &client).await?;
     let tokens = login.tokens.ok_or_else(|| CoreError::internal("login", "an API session without tokens"))?;
     Ok(token(tokens.access, StatusCode::OK))
 }
@@ -101,7 +104,7 @@ async fn me(TokenUser(principal): TokenUser) -> Answer {
 
 /// Every token of the user dies at once (the seed's per-user JWT secret, rotated).
 async fn logout_all(State(state): State<AppState>, Client(client): Client, DrfUser(principal): DrfUser) -> Answer {
-    state.core.logout_all(&principal, &client).await?;
+    state.core.sessions().logout_all(&principal, &client).await?;
     Ok(Json(json!({ "detail": "Logged out of every device." })).into_response())
 }
 
@@ -118,7 +121,7 @@ async fn delete_user(
 ) -> Answer {
     let password = required("current_password", body.current_password)?;
     let password = CoreError::parse_field("current_password", PasswordAttempt::parse(&password))?;
-    state.core.delete_account(&principal, &password, &client).await?;
+    state.core.accounts().delete_account(&principal, &password, &client).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -135,7 +138,7 @@ async fn reset_password(
 ) -> Answer {
     let email = required("email", body.email)?;
     let email = CoreError::parse_field("email", Email::parse(&email))?;
-    state.core.request_password_reset(&email, &client).await?;
+    state.core.credentials().request_password_reset(&email, &client, LinkPage::Own).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -154,7 +157,7 @@ async fn reset_password_confirm(
     let uid = required("uid", body.uid)?;
     let token = required("token", body.token)?;
     let new_password = required("new_password", body.new_password)?;
-    state.core.confirm_password_reset(&uid, &token, &new_password, &client).await?;
+    state.core.credentials().confirm_password_reset(&uid, &token, &new_password, &client).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -173,8 +176,8 @@ async fn change_password(
     let current = required("current_password", body.current_password)?;
     let current = CoreError::parse_field("current_password", PasswordAttempt::parse(&current))?;
     let new_password = required("new_password", body.new_password)?;
-    let new_password = state.core.check_new_password(&principal.user, &new_password, "new_password")?;
-    state.core.change_password(&principal, &current, &new_password, &client).await?;
+    let new_password = state.core.credentials().check_new_password(&principal.user, &new_password, "new_password")?;
+    state.core.credentials().change_password(&principal, &current, &new_password, &client).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -182,9 +185,9 @@ async fn change_password(
 /// shows the same one, as django-otp does; replacing a verified device needs an OTP-verified
 /// token.
 async fn totp_create(State(state): State<AppState>, Client(client): Client, DrfUser(principal): DrfUser) -> Answer {
-    let url = match state.core.pending_totp_enrolment(&principal).await? {
+    let url = match state.core.two_factor().pending_totp_enrolment(&principal).await? {
         Some(pending) => pending.otpauth_url,
-        None => state.core.enrol_totp(&principal, &client).await?.otpauth_url,
+        None => state.core.two_factor().enrol_totp(&principal, &client).await?.otpauth_url,
     };
     Ok((StatusCode::CREATED, Json(url)).into_response())
 }
@@ -198,7 +201,7 @@ async fn totp_login(
     DrfPath(code): DrfPath<String>,
 ) -> Answer {
     let code = CoreError::parse_field("token", TotpCode::parse(&code))?;
-    let tokens = state.core.verify_totp(&principal, &code, &client).await?;
+    let tokens = state.core.two_factor().verify_totp(&principal, &code, &client).await?;
     Ok(token(tokens.access, StatusCode::CREATED))
 }
 
@@ -209,7 +212,8 @@ async fn totp_delete(
     Client(client): Client,
     OtpVerifiedUser(principal): OtpVerifiedUser,
 ) -> Answer {
-    let tokens = state.core.remove_totp_and_keep_this_session(&principal, &client).await?;
+    state.core.two_factor().remove_totp(&principal, &client).await?;
+    let tokens = state.core.sessions().restart_with_password_only(&principal).await?;
     Ok(token(tokens.access, StatusCode::OK))
 }
 
@@ -219,7 +223,7 @@ async fn static_create(
     Client(client): Client,
     OtpVerifiedUser(principal): OtpVerifiedUser,
 ) -> Answer {
-    let codes = state.core.generate_recovery_code_set(&principal, STATIC_CODES, &client).await?;
+    let codes = state.core.two_factor().generate_recovery_codes(&principal, Some(STATIC_CODES), &client).await?;
     Ok((StatusCode::CREATED, Json(codes)).into_response())
 }
 
@@ -231,6 +235,6 @@ async fn static_login(
     DrfPath(code): DrfPath<String>,
 ) -> Answer {
     let code = CoreError::parse_field("token", RecoveryCode::parse(&code))?;
-    let tokens = state.core.use_recovery_code(&principal, &code, &client).await?;
+    let tokens = state.core.two_factor().use_recovery_code(&principal, &code, &client).await?;
     Ok(token(tokens.access, StatusCode::CREATED))
 }

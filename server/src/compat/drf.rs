@@ -8,8 +8,8 @@ use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use gatehouse_core::auth::Principal;
 use gatehouse_core::CoreError;
+use gatehouse_core::Principal;
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 
@@ -146,7 +146,7 @@ impl FromRequestParts<AppState> for TokenUser {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let token = bearer_token(parts).ok_or(CoreError::Unauthenticated)?;
-        let principal = state.core.authenticate_access_token(token).await.map_err(|e| match e {
+        let principal = state.core.sessions().authenticate_access_token(token).await.map_err(|e| match e {
             // djangorestframework-jwt: a bad or expired token is "not authenticated" too.
             CoreError::Unauthenticated => DrfError::Core(CoreError::Unauthenticated),
             other => DrfError::Core(other),
@@ -176,7 +176,7 @@ impl FromRequestParts<AppState> for OtpVerifiedUser {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let DrfUser(principal) = DrfUser::from_request_parts(parts, state).await?;
-        gatehouse_core::Gatehouse::require_aal2(&principal).map_err(|_| CoreError::Forbidden)?;
+        principal.require_aal2().map_err(|_| CoreError::Forbidden)?;
         Ok(OtpVerifiedUser(principal))
     }
 }

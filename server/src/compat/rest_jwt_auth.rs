@@ -11,8 +11,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use gatehouse_core::accounts::Registration;
-use gatehouse_core::auth::{Credentials, Principal};
 use gatehouse_core::domain::Email;
+use gatehouse_core::links::LinkPage;
+use gatehouse_core::sessions::{LoginAttempt, SecondStep};
+use gatehouse_core::Principal;
 use gatehouse_core::{CoreError, User};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -118,8 +120,8 @@ async fn signup(
     if username.is_none() && !body.email_as_name {
         return Err(CoreError::field("username", "Give a username, or set email_as_name.").into());
     }
-    let registration = Registration::parse(&email, username.as_deref(), &password, state.core.password_policy())?;
-    let user = state.core.register(registration, &client).await?;
+    let registration = Registration::parse(&email, username.as_deref(), &password, state.core.credentials().policy())?;
+    let user = state.core.accounts().register(registration, &client, LinkPage::Own).await?;
     Ok(ok(json!({ "user": user })))
 }
 
@@ -139,8 +141,10 @@ async fn signin(
 ) -> Result<Response, Error> {
     let username = required("username", body.username)?;
     let password = required("password", body.password)?;
-    let credentials = Credentials::parse(&username, &password)?;
-    Ok(ok(json!({ "token": state.core.sign_in_renewable(credentials, &client).await? })))
+    let credentials = LoginAttempt::parse(&username, &password)?;
+    let sessions = state.core.sessions();
+    let login = sessions.login(credentials, gatehouse_core::SessionKind::Api, SecondStep::Refused, &client).await?;
+    Ok(ok(json!({ "token": sessions.renewable_access_token(&login)? })))
 }
 
 /// A new token for the same session (the package's clients renew before `exp`): only for a
@@ -148,7 +152,7 @@ async fn signin(
 /// after its sign-in.
 async fn refresh(State(state): State<AppState>, parts: Parts) -> Result<Response, Error> {
     let token = bearer_token(&parts).ok_or(CoreError::Unauthenticated)?;
-    Ok(ok(json!({ "token": state.core.renew_access_token(token).await? })))
+    Ok(ok(json!({ "token": state.core.sessions().renew_access_token(token).await? })))
 }
 
 #[derive(Deserialize)]
@@ -169,25 +173,20 @@ async fn restore(
     if let Some(token) = body.token {
         let new_password = required("new_password", body.new_password)?;
         let (uid, token) = token.split_once('.').ok_or(CoreError::InvalidLink)?;
-        state.core.confirm_password_reset(uid, token, &new_password, &client).await?;
+        state.core.credentials().confirm_password_reset(uid, token, &new_password, &client).await?;
         return Ok(ok(json!({ "message": "The password is changed." })));
     }
     let email = required("email", body.email)?;
     let email = CoreError::parse_field("email", Email::parse(&email))?;
-    match state.core.settings().compat_rest_jwt_auth_restore_url.clone() {
-        // The client's page gets the token as one query parameter, as the package sends it;
-        // the mail carries the parsed URL's own serialization (the setting is checked at start).
+    // The client's page gets the token as one query parameter, as the package sends it; the
+    // mail carries the parsed URL's own serialization (the setting is checked at start).
+    let page = match &state.core.settings().compat_rest_jwt_auth_restore_url {
         Some(page) => {
-            let page = gatehouse_core::links::parse_client_url("compat_rest_jwt_auth_restore_url", &page)?;
-            let link = move |uid: &str, token: &str| {
-                let mut url = page;
-                url.query_pairs_mut().append_pair("token", &format!("{uid}.{token}"));
-                url.to_string()
-            };
-            state.core.request_password_reset_linking(&email, &client, link).await?;
+            LinkPage::ClientQuery(gatehouse_core::links::parse_client_url("compat_rest_jwt_auth_restore_url", page)?)
         }
-        None => state.core.request_password_reset(&email, &client).await?,
-    }
+        None => LinkPage::Own,
+    };
+    state.core.credentials().request_password_reset(&email, &client, page).await?;
     Ok(ok(json!({ "message": "If this address belongs to an account, an email with a link is on its way." })))
 }
 
@@ -198,7 +197,7 @@ struct TokenBody {
 
 async fn token_user(state: &AppState, token: Option<String>) -> Result<(Principal, i64), Error> {
     let token = required("token", token)?;
-    let (principal, expires) = state.core.inspect_access_token(&token).await?;
+    let (principal, expires) = state.core.sessions().inspect_access_token(&token).await?;
     Ok((principal.completed()?, expires))
 }
 

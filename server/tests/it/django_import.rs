@@ -189,17 +189,17 @@ async fn an_unknown_account_costs_the_work_of_an_imported_one_with_a_wrong_passw
         ("not even @ name", "unparsable"),
     ];
     for (login, what) in failures {
-        let before = app.core.password_work();
+        let before = app.core.operations().password_work();
         assert_eq!(app.login(login, "a wrong password").await.status(), 401, "{what}");
-        let after = app.core.password_work();
+        let after = app.core.operations().password_work();
         let done = Work { argon2: after.argon2 - before.argon2, legacy: after.legacy - before.legacy };
         assert_eq!(done, Work { argon2: 1, legacy: bound }, "{what}");
     }
 
     // Successes are not padded: a native login does its argon2 and nothing more.
-    let before = app.core.password_work();
+    let before = app.core.operations().password_work();
     assert_eq!(app.login("native@example.com", PASSWORD).await.status(), 200);
-    let after = app.core.password_work();
+    let after = app.core.operations().password_work();
     assert_eq!((after.argon2 - before.argon2, after.legacy - before.legacy), (1, 0));
 }
 

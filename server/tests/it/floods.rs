@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use crate::support::*;
 
 async fn settle(app: &TestApp) {
-    assert!(app.core.drain_background(Duration::from_secs(10)).await, "background work finished");
+    assert!(app.core.operations().drain_background(Duration::from_secs(10)).await, "background work finished");
 }
 
 #[tokio::test]
@@ -111,7 +111,7 @@ async fn mail_requests_from_one_client_are_bounded() {
 async fn a_sign_up_with_a_taken_address_or_name_costs_no_password_hash() {
     let app = spawn_app().await;
     app.verified_user("taken@example.com", Some("takenname")).await;
-    let before = app.core.password_hash_runs();
+    let before = app.core.operations().password_hash_runs();
     let taken = app.register("taken@example.com", None).await;
     assert_eq!(taken.status(), 409);
     let name = app.register("free@example.com", Some("TakenName")).await;
@@ -119,5 +119,5 @@ async fn a_sign_up_with_a_taken_address_or_name_costs_no_password_hash() {
     assert!(name.json::<Value>().await.unwrap()["error"]["fields"]["username"].is_array());
     let look_alike = app.register("other@example.com", Some("ｔａｋｅｎname")).await;
     assert_eq!(look_alike.status(), 409, "a look-alike name is taken too");
-    assert_eq!(app.core.password_hash_runs(), before, "no hash was run");
+    assert_eq!(app.core.operations().password_hash_runs(), before, "no hash was run");
 }

@@ -149,15 +149,15 @@ async fn twenty_failed_logins_in_a_row_tell_the_owner_once_a_day() {
     for _ in 0..19 {
         fail().await;
     }
-    assert!(app.core.drain_background(Duration::from_secs(10)).await);
+    assert!(app.core.operations().drain_background(Duration::from_secs(10)).await);
     assert_eq!(notices(), 0, "19 in a row is not yet 20");
     for _ in 0..5 {
         fail().await;
     }
-    app.core.drain_background(Duration::from_secs(10)).await;
+    app.core.operations().drain_background(Duration::from_secs(10)).await;
     assert_eq!(notices(), 1, "one mail, not one per failure");
     app.clock.advance(Duration::from_secs(86_400));
     fail().await;
-    app.core.drain_background(Duration::from_secs(10)).await;
+    app.core.operations().drain_background(Duration::from_secs(10)).await;
     assert_eq!(notices(), 2, "again the next day");
 }

@@ -50,7 +50,7 @@ async fn a_pending_email_change_dies_when_the_owner_changes_the_password() {
     let (token, link) = pending_takeover(&app, "owner@example.com").await;
     let body = json!({ "current_password": PASSWORD, "new_password": "a brand new passphrase" });
     assert_eq!(app.call("POST", "/api/v1/auth/password/change/", &token, Some(body)).await.status(), 204);
-    assert!(app.core.drain_background(std::time::Duration::from_secs(10)).await);
+    assert!(app.core.operations().drain_background(std::time::Duration::from_secs(10)).await);
     let body = json!({ "uid": link.0, "token": link.1 });
     assert_eq!(
         app.json_call("POST", "/api/v1/account/email/confirm/", None, Some(body)).await,
@@ -78,7 +78,7 @@ async fn a_pending_email_change_and_other_reset_links_die_at_a_password_reset() 
     let body = json!({ "uid": reset.0, "token": reset.1, "new_password": "another fresh passphrase" });
     assert_eq!(app.post_json("/api/v1/auth/password/reset/confirm/", &body).await.status(), 204);
     assert_eq!(confirm_change(&app, &change_link).await, 400);
-    assert!(app.core.drain_background(std::time::Duration::from_secs(10)).await);
+    assert!(app.core.operations().drain_background(std::time::Duration::from_secs(10)).await);
     let notice =
         app.outbox().messages_to("owner@example.com").into_iter().find(|m| m.contains("was reset with a link"));
     assert!(notice.is_some(), "a reset is announced");
@@ -135,7 +135,7 @@ async fn a_pending_email_change_dies_when_an_admin_changes_the_address() {
     assert_eq!(confirm_change(&app, &link).await, 400);
     let user: Value = app.call("GET", &path, &admin, None).await.json().await.unwrap();
     assert_eq!(user["email"], "restored@example.com");
-    assert!(app.core.drain_background(std::time::Duration::from_secs(10)).await);
+    assert!(app.core.operations().drain_background(std::time::Duration::from_secs(10)).await);
     let told =
         app.outbox().messages_to("owner@example.com").into_iter().any(|m| m.contains("was changed to r***d@e***e.com"));
     assert!(told, "the old address hears of an admin's change too");

@@ -146,7 +146,7 @@ async fn deleting_the_account_needs_the_password_and_removes_everything() {
 #[tokio::test]
 async fn hash_concurrency_sets_how_many_hashing_threads_the_server_runs() {
     let app = spawn_app_with(|s| s.set("hash_concurrency", "3")).await;
-    assert_eq!(app.core.password_hash_threads(), 3);
+    assert_eq!(app.core.operations().password_hash_threads(), 3);
     app.verified_user("threads@example.com", None).await;
     assert!(!access(&app, "threads@example.com", PASSWORD).await.is_empty(), "logins hash on those threads");
 }

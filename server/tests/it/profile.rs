@@ -168,15 +168,15 @@ async fn history_count(app: &TestApp, token: &str) -> i64 {
 async fn history_older_than_the_retention_setting_is_pruned() {
     let app = spawn_app_with(|s| s.set("audit_retention", "1day")).await;
     let token = app.verified_user("prune@example.com", None).await;
-    assert_eq!(app.core.prune_history().await.unwrap(), 0, "nothing is a day old yet");
+    assert_eq!(app.core.audit().prune_history().await.unwrap(), 0, "nothing is a day old yet");
     assert!(history_count(&app, &token).await > 0);
     app.clock.advance(std::time::Duration::from_secs(2 * 86400));
-    assert!(app.core.prune_history().await.unwrap() > 0);
+    assert!(app.core.audit().prune_history().await.unwrap() > 0);
     // The token is still valid (sessions do not run on the manual clock), the history empty.
     assert_eq!(history_count(&app, &token).await, 0);
 
     let default = spawn_app().await;
     default.verified_user("keep@example.com", None).await;
     default.clock.advance(std::time::Duration::from_secs(2 * 86400));
-    assert_eq!(default.core.prune_history().await.unwrap(), 0, "kept a year by default");
+    assert_eq!(default.core.audit().prune_history().await.unwrap(), 0, "kept a year by default");
 }

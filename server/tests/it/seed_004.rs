@@ -23,9 +23,13 @@ async fn seed_004_replayed_in_its_order() {
     {
         use gatehouse_core::accounts::{Privileges, Registration};
         let registration =
-            Registration::parse("admin@example.com", Some("existing_name"), PASSWORD, app.core.password_policy())
+            Registration::parse("admin@example.com", Some("existing_name"), PASSWORD, app.core.credentials().policy())
                 .unwrap();
-        app.core.create_user(&registration, Privileges { is_staff: true, is_superuser: true }, true).await.unwrap();
+        app.core
+            .accounts()
+            .create_user(&registration, Privileges { is_staff: true, is_superuser: true }, true)
+            .await
+            .unwrap();
     }
     // 1.1 Swagger UI.
     assert_eq!(app.client.get(app.url("/api/v1/swagger/ui/")).send().await.unwrap().status(), 200);

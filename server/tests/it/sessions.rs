@@ -101,7 +101,7 @@ async fn a_retry_after_a_crash_and_a_slow_restart_gets_the_committed_pair_not_a_
     assert_eq!(account_status(&next_run, &retried.access).await, 200, "the session lives");
 
     // A minute and more after the start, an old token is theft again.
-    clock.advance(Duration::from_secs(gatehouse_core::auth::RESTART_GRACE_SECS as u64));
+    clock.advance(Duration::from_secs(gatehouse_core::sessions::RESTART_GRACE_SECS as u64));
     assert_eq!(refresh(&next_run, &held.refresh).await.status(), 401);
     assert_eq!(refresh(&next_run, &committed.refresh).await.status(), 401, "the session was revoked");
 }

@@ -131,8 +131,9 @@ impl TestApp {
     /// the API; returns its id and access token.
     pub async fn privileged_user(&self, email: &str, is_staff: bool, is_superuser: bool) -> (i64, String) {
         use gatehouse_core::accounts::{Privileges, Registration};
-        let registration = Registration::parse(email, None, PASSWORD, self.core.password_policy()).unwrap();
-        let user = self.core.create_user(&registration, Privileges { is_staff, is_superuser }, true).await.unwrap();
+        let registration = Registration::parse(email, None, PASSWORD, self.core.credentials().policy()).unwrap();
+        let user =
+            self.core.accounts().create_user(&registration, Privileges { is_staff, is_superuser }, true).await.unwrap();
         let login = self.login(email, PASSWORD).await;
         assert_eq!(login.status(), 200);
         (user.id.0, login.json::<Value>().await.unwrap()["access"].as_str().unwrap().to_string())

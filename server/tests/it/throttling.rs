@@ -175,13 +175,13 @@ async fn unknown_users_and_wrong_passwords_cost_the_same_work() {
     })
     .await;
     app.verified_user("work@example.com", None).await;
-    let runs = app.core.password_hash_runs();
+    let runs = app.core.operations().password_hash_runs();
     assert_eq!(app.login("work@example.com", "wrong password").await.status(), 401);
-    let after_known = app.core.password_hash_runs();
+    let after_known = app.core.operations().password_hash_runs();
     assert_eq!(app.login("ghost@example.com", "wrong password").await.status(), 401);
-    let after_unknown = app.core.password_hash_runs();
+    let after_unknown = app.core.operations().password_hash_runs();
     assert_eq!(app.login("not even an email", "wrong password").await.status(), 401);
-    let after_garbage = app.core.password_hash_runs();
+    let after_garbage = app.core.operations().password_hash_runs();
     assert_eq!(after_known - runs, 1, "a wrong password: one argon2 verification");
     assert_eq!(after_unknown - after_known, 1, "an unknown account: one verification of the dummy hash");
     assert_eq!(after_garbage - after_unknown, 1, "an unparsable name: the same");

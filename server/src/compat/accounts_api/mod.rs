@@ -13,9 +13,8 @@ use axum::extract::{OriginalUri, State};
 use axum::http::StatusCode;
 use axum::Json;
 use gatehouse_core::accounts::Registration;
-use gatehouse_core::auth::Credentials;
 use gatehouse_core::domain::{Email, PasswordAttempt, ProfileChanges, RawProfile};
-use gatehouse_core::links::IssuedLink;
+use gatehouse_core::sessions::{LoginAttempt, SecondStep};
 use gatehouse_core::{CoreError, User};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -101,9 +100,9 @@ async fn registration(
     let email = required("email", body.email)?;
     let password = required("password", body.password)?;
     confirmed(&password, body.confirm_password)?;
-    let registration = Registration::parse(&email, Some(&username), &password, state.core.password_policy())?;
-    let page = state.core.link_page(body.verification_base_url.as_deref())?;
-    let user = state.core.register_linking(registration, &client, page).await?;
+    let registration = Registration::parse(&email, Some(&username), &password, state.core.credentials().policy())?;
+    let page = state.core.links().page(body.verification_base_url.as_deref())?;
+    let user = state.core.accounts().register(registration, &client, page).await?;
     let name = user.display_username();
     Ok((
         StatusCode::CREATED,
@@ -136,8 +135,8 @@ async fn activation_token(
 ) -> Answer<Msg> {
     let email = required("email", body.email)?;
     let email = CoreError::parse_field("email", Email::parse(&email))?;
-    let page = state.core.link_page(body.verification_base_url.as_deref())?;
-    state.core.resend_verification_linking(&email, &client, page).await?;
+    let page = state.core.links().page(body.verification_base_url.as_deref())?;
+    state.core.accounts().resend_verification(&email, &client, page).await?;
     Ok(msg("We have sent you an account activation link at your registered email address. If you don't receive an \
          email, please make sure you have entered your registered email address. Thank you!"))
 }
@@ -164,7 +163,7 @@ async fn activate(
     Client(client): Client,
     DrfPath((uidb64, token)): DrfPath<(String, String)>,
 ) -> Answer<Msg> {
-    let user = state.core.verify_email(&uidb64, &token, &client).await?;
+    let user = state.core.accounts().verify_email(&uidb64, &token, &client).await?;
     Ok(msg(format!("{} your account is activated. You can log in now.", user.display_username())))
 }
 
@@ -202,8 +201,14 @@ async fn login(
 ) -> Answer<LoginAnswer> {
     let email = required("email", body.email)?;
     let password = required("password", body.password)?;
-    let credentials = Credentials::parse(&email, &password)?;
-    let (user, tokens) = state.core.login_password_only_client(credentials, &client).await?;
+    let credentials = LoginAttempt::parse(&email, &password)?;
+    let login = state
+        .core
+        .sessions()
+        .login(credentials, gatehouse_core::SessionKind::Api, SecondStep::Refused, &client)
+        .await?;
+    let (user, tokens) =
+        (login.user, login.tokens.ok_or_else(|| CoreError::internal("login", "an API session without tokens"))?);
     Ok(Json(LoginAnswer {
         msg: format!("Congrats {} your credentials verified.", user.display_username()),
         access_token: tokens.access,
@@ -298,7 +303,7 @@ async fn update_profile(
         username: body.username.map(Some),
     };
     let changes = ProfileChanges::parse(raw)?;
-    Ok(Json(state.core.update_profile(&principal, &changes, &client).await?.into()))
+    Ok(Json(state.core.profiles().update_profile(&principal, &changes, &client).await?.into()))
 }
 
 /// What the dashboard shows.
@@ -319,7 +324,7 @@ pub struct Dashboard {
         openapi::Forbidden))]
 async fn dashboard(State(state): State<AppState>, DrfUser(principal): DrfUser) -> Answer<Dashboard> {
     use gatehouse_core::time_format::to_rfc3339;
-    let status = state.core.mfa_status(&principal).await?;
+    let status = state.core.two_factor().mfa_status(&principal).await?;
     let user = principal.user;
     Ok(Json(Dashboard {
         msg: format!("Welcome {} to your dashboard.", user.display_username()),
@@ -341,7 +346,7 @@ async fn history(
     uri: OriginalUri,
     DrfQuery(query): DrfQuery<PageQuery>,
 ) -> Answer<EventPage> {
-    let page = state.core.history(&principal, query.request()?).await?;
+    let page = state.core.audit().history(&principal, query.request()?).await?;
     Ok(Json(EventPage::new(page, &state, &uri)))
 }
 
@@ -372,9 +377,10 @@ async fn change_password(
     let new_password = required("new_password", body.new_password)?;
     confirmed(&new_password, body.confirm_password)?;
     let old = CoreError::parse_field("old_password", PasswordAttempt::parse(&old))?;
-    let new_password = state.core.check_new_password(&principal.user, &new_password, "new_password")?;
+    let new_password = state.core.credentials().check_new_password(&principal.user, &new_password, "new_password")?;
     state
         .core
+        .credentials()
         .change_password(&principal, &old, &new_password, &client)
         .await
         .map_err(|e| e.renaming_field("current_password", "old_password"))?;
@@ -403,12 +409,8 @@ async fn forget_password(
 ) -> Answer<Msg> {
     let email = required("email", body.email)?;
     let email = CoreError::parse_field("email", Email::parse(&email))?;
-    let page = state.core.link_page(body.verification_base_url.as_deref())?;
-    let public_url = state.core.settings().public_url();
-    let link = move |uid: &str, token: &str| {
-        page.url(&public_url, "/reset-password", &IssuedLink { uid: uid.into(), token: token.into() })
-    };
-    state.core.request_password_reset_linking(&email, &client, link).await?;
+    let page = state.core.links().page(body.verification_base_url.as_deref())?;
+    state.core.credentials().request_password_reset(&email, &client, page).await?;
     Ok(msg("If this address belongs to an account, a password reset link is on its way to it."))
 }
 
@@ -435,6 +437,6 @@ async fn set_new_password(
 ) -> Answer<Msg> {
     let new_password = required("new_password", body.new_password)?;
     confirmed(&new_password, body.confirm_password)?;
-    state.core.confirm_password_reset(&uidb64, &token, &new_password, &client).await?;
+    state.core.credentials().confirm_password_reset(&uidb64, &token, &new_password, &client).await?;
     Ok(msg("Your password is reset. You can log in with the new one."))
 }

@@ -1,33 +1,43 @@
-//! Logging in and out, and turning a presented credential (access token or browser session)
+//! Sessions: logging in and out, access and refresh tokens, and turning a presented credential (access token or browser session)
 //! back into a [`Principal`].
+
+use std::sync::Arc;
 
 use serde::Serialize;
 
+use crate::background::Background;
+use crate::budgets::Budgets;
+use crate::clock::Clock;
+use crate::config::Settings;
 use crate::context::RequestContext;
-use crate::db::Changes;
+use crate::db::{Changes, Database};
+use crate::devices::DeviceKeys;
 use crate::domain::{LoginIdentifier, PasswordAttempt, UserId};
 use crate::error::{CoreError, FieldErrorsBuilder};
-use crate::passwords::Verification;
-use crate::principal_cache::Lookup;
+use crate::notices::Notices;
+use crate::passwords::{PasswordHasher, Verification};
+use crate::principal::Principal;
+use crate::principal_cache::{Lookup, PrincipalCache};
+use crate::rotations::Rotations;
 use crate::store::audit::{self, EventKind};
 use crate::store::email_tokens::{self, Purpose};
 use crate::store::login_streaks;
 use crate::store::sessions::{self, NewSession, Session, SessionKind};
 use crate::store::users::{self, LoginAccount, User};
-use crate::throttle::AttemptKeys;
-use crate::Gatehouse;
+use crate::throttle::{AttemptKeys, Throttle};
+use crate::tokens::{JwtKeys, RefreshKeys};
 
 /// A login attempt. A malformed identifier is kept as `None`: it cannot match an account, and
 /// it must be answered exactly like an unknown one.
 #[derive(Debug)]
-pub struct Credentials {
+pub struct LoginAttempt {
     pub identifier: Option<LoginIdentifier>,
     /// As typed, for throttling attempts on identifiers that do not parse.
     pub raw_identifier: String,
     pub password: PasswordAttempt,
 }
 
-impl Credentials {
+impl LoginAttempt {
     pub fn parse(identifier: &str, password: &str) -> Result<Self, CoreError> {
         let mut errors = FieldErrorsBuilder::default();
         if identifier.trim().is_empty() {
@@ -60,6 +70,17 @@ pub struct TokenPair {
     pub mfa_required: bool,
 }
 
+/// Whether the client can take a second step after the password.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SecondStep {
+    /// It can: an account with two-factor authentication gets a session that owes it.
+    Offered,
+    /// It cannot (django_rest_jwt_auth, seeds 002 and 003): such an account is refused
+    /// (`SecondFactorRequired`) and the half-open session closed at once, so the password
+    /// alone never leaves a session behind.
+    Refused,
+}
+
 #[derive(Clone, Debug)]
 pub struct Login {
     pub user: User,
@@ -68,25 +89,6 @@ pub struct Login {
     pub tokens: Option<TokenPair>,
     /// The device cookie to hand the client (see [`crate::devices`]).
     pub device_cookie: String,
-}
-
-/// Who is calling, established from a live session.
-#[derive(Clone, Debug)]
-pub struct Principal {
-    pub user: User,
-    pub session: Session,
-}
-
-impl Principal {
-    /// The principal of a session that completed every step of logging in; a session that
-    /// still owes its second factor may only complete it, refresh and log itself out.
-    pub fn completed(self) -> Result<Self, CoreError> {
-        if self.session.second_factor_pending {
-            Err(CoreError::SecondFactorRequired)
-        } else {
-            Ok(self)
-        }
-    }
 }
 
 /// Failed password logins in a row after which the owner is mailed (at most once a day).
@@ -104,22 +106,61 @@ pub const RESTART_GRACE_SECS: i64 = 60;
 /// slower than this, the client has given up and the retry is suspect again.
 pub const RESTART_GAP_SECS: i64 = 600;
 
-impl Gatehouse {
+/// Logging in and out, the tokens, and the principal behind a presented credential.
+#[derive(Clone)]
+pub struct Sessions {
+    pub(crate) db: Database,
+    pub(crate) clock: Clock,
+    pub(crate) settings: Arc<Settings>,
+    pub(crate) hasher: PasswordHasher,
+    pub(crate) jwt: JwtKeys,
+    pub(crate) refresh: RefreshKeys,
+    pub(crate) devices: DeviceKeys,
+    /// Live principals by session id (see [`crate::principal_cache`]).
+    pub(crate) principals: Arc<PrincipalCache>,
+    /// Refresh-token rotations, written in groups (see [`crate::rotations`]).
+    pub(crate) rotations: Arc<Rotations>,
+    /// When this process's core started (Unix seconds, by its clock): rotations committed
+    /// before it may have lost their answers to a crash (see [`RESTART_GRACE_SECS`]).
+    pub(crate) started_at: i64,
+    pub(crate) throttle: Throttle,
+    pub(crate) budgets: Budgets,
+    pub(crate) notices: Notices,
+    pub(crate) background: Background,
+}
+
+impl Sessions {
     /// Checks the password and opens a session. Unknown accounts, wrong passwords and inactive
     /// accounts all get [`CoreError::InvalidCredentials`] after the same amount of hashing;
     /// repeated failures are throttled (see [`crate::throttle`]).
     #[tracing::instrument(skip_all)]
     pub async fn login(
         &self,
-        credentials: Credentials,
+        credentials: LoginAttempt,
+        kind: SessionKind,
+        second_step: SecondStep,
+        context: &RequestContext,
+    ) -> Result<Login, CoreError> {
+        let login = self.password_login(credentials, kind, context).await?;
+        if second_step == SecondStep::Refused && login.session.second_factor_pending {
+            let principal = Principal { user: login.user, session: login.session };
+            self.logout(&principal, context).await?;
+            return Err(CoreError::SecondFactorRequired);
+        }
+        Ok(login)
+    }
+
+    async fn password_login(
+        &self,
+        credentials: LoginAttempt,
         kind: SessionKind,
         context: &RequestContext,
     ) -> Result<Login, CoreError> {
         let users::LoginLookup { account: found, legacy_bound } =
-            users::find_for_login(self.pool(), credentials.identifier.as_ref()).await?;
-        let now = self.clock().now_millis() / 1000;
+            users::find_for_login(&self.db.pool, credentials.identifier.as_ref()).await?;
+        let now = self.clock.now_millis() / 1000;
         let device = found.as_ref().and_then(|account| {
-            self.0.devices.recognise(context.device_cookie.as_deref(), account.user.id, &account.password_hash, now)
+            self.devices.recognise(context.device_cookie.as_deref(), account.user.id, &account.password_hash, now)
         });
         let keys = AttemptKeys::new(
             credentials.identifier.as_ref(),
@@ -128,12 +169,11 @@ impl Gatehouse {
             context,
             device.as_ref(),
         );
-        if let Err(throttled) = self.take_login_attempt(&keys).await {
+        if let Err(throttled) = self.throttle.take(&keys).await {
             crate::metrics::login("throttled");
             return Err(throttled);
         }
         let verification = self
-            .0
             .hasher
             .verify(
                 found.as_ref().map(|account| account.password_hash.as_str()),
@@ -145,40 +185,39 @@ impl Gatehouse {
             (Some(account), Verification::Match { needs_rehash }) if account.user.is_active => (account, needs_rehash),
             (found, _) => {
                 crate::metrics::login("invalid_credentials");
-                self.record_login_failure(&keys).await?;
+                self.throttle.record_failure(&keys).await?;
                 if let Some(account) = &found {
                     // Off the answer's path: an unknown account has no streak to count, and the
                     // answer must not take longer for an account that exists.
-                    let user = account.user.clone();
-                    self.in_background("counting a failed login", move |core| async move {
-                        core.count_password_failure(&user).await
-                    });
+                    let (this, user) = (self.clone(), account.user.clone());
+                    self.background
+                        .spawn("counting a failed login", async move { this.count_password_failure(&user).await });
                 }
                 let user_id = found.map(|account| account.user.id);
-                audit::record(self.database(), user_id, EventKind::LoginFailed, context, "").await?;
+                audit::record(&self.db, user_id, EventKind::LoginFailed, context, "").await?;
                 return Err(CoreError::InvalidCredentials);
             }
         };
         let LoginAccount { user, password_hash: mut hash, has_reset_links, has_failure_streak } = account;
-        self.clear_login_throttle(&keys).await?;
+        self.throttle.clear(&keys).await?;
         if has_failure_streak {
-            login_streaks::clear(self.database(), user.id).await?;
+            login_streaks::clear(&self.db, user.id).await?;
         }
-        if self.settings().require_email_verification && !user.is_verified {
+        if self.settings.require_email_verification && !user.is_verified {
             crate::metrics::login("email_not_verified");
             return Err(CoreError::EmailNotVerified);
         }
         if needs_rehash {
-            hash = self.0.hasher.hash(credentials.password.expose()).await?;
-            users::set_password_hash(self.database(), user.id, &hash).await?;
+            hash = self.hasher.hash(credentials.password.expose()).await?;
+            users::set_password_hash(&self.db, user.id, &hash).await?;
         }
         // Logging in again retires any password reset link still in the mail (one sent while
         // this login was under way is left: it was asked for after the login began).
         if has_reset_links {
-            email_tokens::retire_all(self.database(), user.id, Purpose::ResetPassword).await?;
+            email_tokens::retire_all(&self.db, user.id, Purpose::ResetPassword).await?;
         }
         crate::metrics::login("success");
-        let device_cookie = self.0.devices.issue(user.id, &hash, now);
+        let device_cookie = self.devices.issue(user.id, &hash, now);
         self.open_session(user, kind, context, device_cookie).await
     }
 
@@ -186,40 +225,12 @@ impl Gatehouse {
     /// [`PASSWORD_FAILURE_NOTICE_AFTER`]th on, the owner is told someone is trying, at most
     /// once a day.
     async fn count_password_failure(&self, user: &User) -> Result<(), CoreError> {
-        let failures = login_streaks::count_failure(self.database(), user.id).await?;
-        if failures < PASSWORD_FAILURE_NOTICE_AFTER || !self.notice_budget_allows("login-attempts", user.id).await? {
+        let failures = login_streaks::count_failure(&self.db, user.id).await?;
+        if failures < PASSWORD_FAILURE_NOTICE_AFTER || !self.budgets.notice_allows("login-attempts", user.id).await? {
             return Ok(());
         }
-        let link = format!("{}/forgot-password", self.settings().public_url());
-        let extra = serde_json::json!({ "failures": failures, "link": link });
-        self.send_notice(user, "login_attempts", "Someone is trying to log in to your account", extra)
-    }
-
-    /// A login for an API client that knows no second step (django_rest_jwt_auth, seed 003):
-    /// an account with two-factor authentication is refused (`SecondFactorRequired`) and the
-    /// half-open session closed at once, so the password alone never leaves a session behind.
-    pub async fn login_password_only_client(
-        &self,
-        credentials: Credentials,
-        context: &RequestContext,
-    ) -> Result<(User, TokenPair), CoreError> {
-        let login = self.password_only_login(credentials, context).await?;
-        let tokens = login.tokens.ok_or_else(|| CoreError::internal("login", "an API session without tokens"))?;
-        Ok((login.user, tokens))
-    }
-
-    async fn password_only_login(
-        &self,
-        credentials: Credentials,
-        context: &RequestContext,
-    ) -> Result<Login, CoreError> {
-        let login = self.login(credentials, SessionKind::Api, context).await?;
-        if login.session.second_factor_pending {
-            let principal = Principal { user: login.user, session: login.session };
-            self.logout(&principal, context).await?;
-            return Err(CoreError::SecondFactorRequired);
-        }
-        Ok(login)
+        let extra = serde_json::json!({ "failures": failures, "link": self.notices.forgot_password_link() });
+        self.notices.send_notice(user, "login_attempts", "Someone is trying to log in to your account", extra)
     }
 
     async fn open_session(
@@ -230,23 +241,23 @@ impl Gatehouse {
         device_cookie: String,
     ) -> Result<Login, CoreError> {
         let session = sessions::insert(
-            self.database(),
+            &self.db,
             NewSession {
                 user_id: user.id,
                 kind,
                 aal: "aal1",
                 amr: &["pwd"],
-                lifetime_secs: self.settings().refresh_token_ttl.as_secs() as i64,
+                lifetime_secs: self.settings.refresh_token_ttl.as_secs() as i64,
                 context,
             },
         )
         .await?;
-        users::touch_last_login(self.database(), user.id).await?;
+        users::touch_last_login(&self.db, user.id).await?;
         let kind_name = match kind {
             SessionKind::Api => "api",
             SessionKind::Browser => "browser",
         };
-        audit::record(self.database(), Some(user.id), EventKind::LoginSucceeded, context, kind_name).await?;
+        audit::record(&self.db, Some(user.id), EventKind::LoginSucceeded, context, kind_name).await?;
         let tokens = match kind {
             SessionKind::Api => Some(self.token_pair(&user, &session)?),
             SessionKind::Browser => None,
@@ -254,28 +265,24 @@ impl Gatehouse {
         Ok(Login { user, session, tokens, device_cookie })
     }
 
-    /// A password sign-in for a client that keeps only an access token and renews it by
-    /// presenting it (django_rest_jwt_auth, seed 002): the token carries `orig_iat`, the time
-    /// of this sign-in, which [`Gatehouse::renew_access_token`] requires and keeps.
-    pub async fn sign_in_renewable(
-        &self,
-        credentials: Credentials,
-        context: &RequestContext,
-    ) -> Result<String, CoreError> {
-        let login = self.password_only_login(credentials, context).await?;
-        self.issue_access_token(&login.user, &login.session, Some(self.clock().now_secs()))
+    /// An access token for a login made with [`SecondStep::Refused`] by a client that keeps
+    /// only an access token and renews it by presenting it (django_rest_jwt_auth, seed 002):
+    /// the token carries `orig_iat`, the time of this sign-in, which
+    /// [`Sessions::renew_access_token`] requires and keeps.
+    pub fn renewable_access_token(&self, login: &Login) -> Result<String, CoreError> {
+        self.issue_access_token(&login.user, &login.session, Some(self.clock.now_secs()))
     }
 
     /// A new token for the session of `token`, which must be one that
-    /// [`Gatehouse::sign_in_renewable`] (or this) issued and be live, with the same `orig_iat`:
+    /// [`Sessions::renewable_access_token`] (or this) issued and be live, with the same `orig_iat`:
     /// renewal ends `compat_rest_jwt_auth_refresh_limit` after the sign-in. A token of
     /// another surface is refused, so it cannot be kept alive past its own expiry this way
     /// (those surfaces renew with refresh tokens, whose reuse is detected).
     pub async fn renew_access_token(&self, token: &str) -> Result<String, CoreError> {
-        let claims = self.0.jwt.verify(token).ok_or(CoreError::Unauthenticated)?;
+        let claims = self.jwt.verify(token).ok_or(CoreError::Unauthenticated)?;
         let signed_in_at = claims.orig_iat.ok_or(CoreError::Unauthenticated)?;
-        let limit = self.settings().compat_rest_jwt_auth_refresh_limit.as_secs() as i64;
-        if self.clock().now_secs().saturating_sub(signed_in_at) > limit {
+        let limit = self.settings.compat_rest_jwt_auth_refresh_limit.as_secs() as i64;
+        if self.clock.now_secs().saturating_sub(signed_in_at) > limit {
             return Err(CoreError::Unauthenticated);
         }
         let principal = self.principal_of_claims(&claims).await?.completed()?;
@@ -287,9 +294,9 @@ impl Gatehouse {
     }
 
     fn issue_access_token(&self, user: &User, session: &Session, orig_iat: Option<i64>) -> Result<String, CoreError> {
-        let ttl = self.settings().access_token_ttl.as_secs() as i64;
+        let ttl = self.settings.access_token_ttl.as_secs() as i64;
         let (access, _) =
-            self.0.jwt.issue(user, session, ttl, orig_iat).map_err(|e| CoreError::internal("signing a token", e))?;
+            self.jwt.issue(user, session, ttl, orig_iat).map_err(|e| CoreError::internal("signing a token", e))?;
         Ok(access)
     }
 
@@ -297,9 +304,9 @@ impl Gatehouse {
     pub(crate) fn token_pair(&self, user: &User, session: &Session) -> Result<TokenPair, CoreError> {
         Ok(TokenPair {
             access: self.access_token(user, session)?,
-            refresh: self.0.refresh.issue(&session.id, session.refresh_generation),
+            refresh: self.refresh.issue(&session.id, session.refresh_generation),
             token_type: "Bearer",
-            expires_in: self.settings().access_token_ttl.as_secs() as i64,
+            expires_in: self.settings.access_token_ttl.as_secs() as i64,
             aal: session.aal.clone(),
             mfa_required: session.second_factor_pending,
         })
@@ -308,7 +315,7 @@ impl Gatehouse {
     /// The principal behind an access token: valid signature and expiry, AND a session that is
     /// still alive, AND an active user. Checked on every request, so revocation is immediate.
     pub async fn authenticate_access_token(&self, token: &str) -> Result<Principal, CoreError> {
-        let claims = self.0.jwt.verify(token).ok_or(CoreError::Unauthenticated)?;
+        let claims = self.jwt.verify(token).ok_or(CoreError::Unauthenticated)?;
         self.principal_of_claims(&claims).await
     }
 
@@ -324,7 +331,7 @@ impl Gatehouse {
 
     /// The principal behind an access token, and when the token expires (Unix seconds).
     pub async fn inspect_access_token(&self, token: &str) -> Result<(Principal, i64), CoreError> {
-        let claims = self.0.jwt.verify(token).ok_or(CoreError::Unauthenticated)?;
+        let claims = self.jwt.verify(token).ok_or(CoreError::Unauthenticated)?;
         Ok((self.principal_of_claims(&claims).await?, claims.exp))
     }
 
@@ -333,34 +340,34 @@ impl Gatehouse {
     /// read (see [`crate::principal_cache`]), else from the database.
     pub async fn authenticate_session(&self, session_id: &str) -> Result<Principal, CoreError> {
         // Taken before the reads: a write that races them leaves what they read stale.
-        let changes = self.database().change_counts();
+        let changes = self.db.change_counts();
         let now = crate::db::now();
-        if self.database().recently_unreachable(OUTAGE_RECHECK) {
+        if self.db.recently_unreachable(OUTAGE_RECHECK) {
             // Known down a moment ago: what the cache can answer it answers without a wait.
-            if let Some(cached) = self.0.principals.get(session_id, Lookup::Outage(changes), now) {
+            if let Some(cached) = self.principals.get(session_id, Lookup::Outage(changes), now) {
                 return Ok(cached);
             }
         }
-        let mut principal = match self.0.principals.get(session_id, Lookup::Fresh(changes), now) {
+        let mut principal = match self.principals.get(session_id, Lookup::Fresh(changes), now) {
             Some(cached) => cached,
             None => match self.read_principal(session_id, changes).await {
                 Ok(principal) => principal,
                 Err(CoreError::DatabaseUnavailable) => {
-                    self.database().note_unreachable();
-                    let cached = self.0.principals.get(session_id, Lookup::Outage(changes), now);
+                    self.db.note_unreachable();
+                    let cached = self.principals.get(session_id, Lookup::Outage(changes), now);
                     return cached.ok_or(CoreError::DatabaseUnavailable);
                 }
                 Err(error) => return Err(error),
             },
         };
-        match sessions::touch(self.database(), &principal.session).await {
+        match sessions::touch(&self.db, &principal.session).await {
             Ok(Some(touched_at)) => {
                 principal.session.last_used_at = touched_at;
-                self.0.principals.put(&principal, changes);
+                self.principals.put(&principal, changes);
             }
             Ok(None) => {}
             // Bookkeeping only: the caller proved who they are.
-            Err(CoreError::DatabaseUnavailable) => self.database().note_unreachable(),
+            Err(CoreError::DatabaseUnavailable) => self.db.note_unreachable(),
             Err(error) => return Err(error),
         }
         Ok(principal)
@@ -368,25 +375,25 @@ impl Gatehouse {
 
     /// The principal of a live session, read from the database (and kept in the cache).
     async fn read_principal(&self, session_id: &str, changes: Changes) -> Result<Principal, CoreError> {
-        let session = sessions::find_active(self.pool(), session_id).await?.ok_or(CoreError::Unauthenticated)?;
+        let session = sessions::find_active(&self.db.pool, session_id).await?.ok_or(CoreError::Unauthenticated)?;
         let user = self.active_user_as_of(session.user_id, changes).await?;
         let principal = Principal { user, session };
-        self.0.principals.put(&principal, changes);
+        self.principals.put(&principal, changes);
         Ok(principal)
     }
 
     /// The user if still active, from the principal cache while no user was written since.
     async fn active_user(&self, id: UserId) -> Result<User, CoreError> {
-        self.active_user_as_of(id, self.database().change_counts()).await
+        self.active_user_as_of(id, self.db.change_counts()).await
     }
 
     /// The same with the write count taken by the caller before its own reads.
     async fn active_user_as_of(&self, id: UserId, changes: Changes) -> Result<User, CoreError> {
-        let user = match self.0.principals.user(id, changes) {
+        let user = match self.principals.user(id, changes) {
             Some(user) => user,
             None => {
-                let user = users::find(self.pool(), id).await?.ok_or(CoreError::Unauthenticated)?;
-                self.0.principals.put_user(&user, changes);
+                let user = users::find(&self.db.pool, id).await?.ok_or(CoreError::Unauthenticated)?;
+                self.principals.put_user(&user, changes);
                 user
             }
         };
@@ -410,8 +417,8 @@ impl Gatehouse {
         context: &RequestContext,
     ) -> Result<(), CoreError> {
         let invalid = || CoreError::field("refresh", "Token is invalid or expired.");
-        let (session_id, _) = self.0.refresh.parse(refresh_token).ok_or_else(invalid)?;
-        let session = sessions::find_active(self.pool(), &session_id).await?.ok_or_else(invalid)?;
+        let (session_id, _) = self.refresh.parse(refresh_token).ok_or_else(invalid)?;
+        let session = sessions::find_active(&self.db.pool, &session_id).await?.ok_or_else(invalid)?;
         if session.user_id != principal.user.id {
             return Err(invalid());
         }
@@ -428,7 +435,7 @@ impl Gatehouse {
         if uuid::Uuid::parse_str(session_id).is_err() {
             return Err(CoreError::NotFound);
         }
-        match sessions::find_active(self.pool(), session_id).await? {
+        match sessions::find_active(&self.db.pool, session_id).await? {
             Some(session) if session.user_id == principal.user.id => {
                 self.end_session(principal, session_id, context).await
             }
@@ -448,8 +455,8 @@ impl Gatehouse {
         } else {
             ("revoked", EventKind::SessionRevoked)
         };
-        if sessions::revoke(self.database(), session_id, reason).await? {
-            audit::record(self.database(), Some(principal.user.id), kind, context, session_id).await?;
+        if sessions::revoke(&self.db, session_id, reason).await? {
+            audit::record(&self.db, Some(principal.user.id), kind, context, session_id).await?;
         }
         Ok(())
     }
@@ -457,17 +464,17 @@ impl Gatehouse {
     /// Ends every session of the caller, and with them every access token already issued, and
     /// retires every link mailed for the account.
     pub async fn logout_all(&self, principal: &Principal, context: &RequestContext) -> Result<u64, CoreError> {
-        let ended = sessions::revoke_all_for_user(self.database(), principal.user.id, None, "logout_all").await?;
+        let ended = sessions::revoke_all_for_user(&self.db, principal.user.id, None, "logout_all").await?;
         // Someone who had a session may have had links mailed too (an email change above all).
-        email_tokens::retire_every_purpose(self.database(), principal.user.id).await?;
+        email_tokens::retire_every_purpose(&self.db, principal.user.id).await?;
         let detail = format!("{ended} sessions");
-        audit::record(self.database(), Some(principal.user.id), EventKind::LogoutAll, context, &detail).await?;
+        audit::record(&self.db, Some(principal.user.id), EventKind::LogoutAll, context, &detail).await?;
         Ok(ended)
     }
 
     /// The caller's live sessions, most recently used first.
     pub async fn list_sessions(&self, principal: &Principal) -> Result<Vec<Session>, CoreError> {
-        sessions::list_active_for_user(self.pool(), principal.user.id).await
+        sessions::list_active_for_user(&self.db.pool, principal.user.id).await
     }
 
     /// Exchanges a refresh token for a new pair. Every refresh rotates the token. Presenting
@@ -492,9 +499,9 @@ impl Gatehouse {
         refresh_token: &str,
         context: &RequestContext,
     ) -> Result<(TokenPair, &'static str), CoreError> {
-        let (session_id, generation) = self.0.refresh.parse(refresh_token).ok_or(CoreError::Unauthenticated)?;
-        let now = self.clock().now_secs();
-        if let Some(session) = self.0.rotations.rotate(&session_id, generation, now).await? {
+        let (session_id, generation) = self.refresh.parse(refresh_token).ok_or(CoreError::Unauthenticated)?;
+        let now = self.clock.now_secs();
+        if let Some(session) = self.rotations.rotate(&session_id, generation, now).await? {
             let user = self.active_user(session.user_id).await?;
             return Ok((self.token_pair(&user, &session)?, "rotated"));
         }
@@ -514,13 +521,13 @@ impl Gatehouse {
     /// process that made it: committed before this process started (at most
     /// [`RESTART_GAP_SECS`] before), with `now` within [`RESTART_GRACE_SECS`] of the start.
     fn lost_in_a_restart(&self, rotated_at: Option<i64>, now: i64) -> bool {
-        let started = self.0.started_at;
+        let started = self.started_at;
         rotated_at.is_some_and(|at| at < started && started - at <= RESTART_GAP_SECS)
             && now - started <= RESTART_GRACE_SECS
     }
 
     async fn live_api_session(&self, session_id: &str) -> Result<Session, CoreError> {
-        sessions::find_active(self.pool(), session_id)
+        sessions::find_active(&self.db.pool, session_id)
             .await?
             .filter(|s| s.kind == SessionKind::Api)
             .ok_or(CoreError::Unauthenticated)
@@ -531,24 +538,31 @@ impl Gatehouse {
     /// was committed before this process started (the process that made it died before
     /// answering, say) and the retry comes soon after the start. Otherwise revokes the session.
     async fn within_grace(&self, session: &Session, presented: i64, context: &RequestContext) -> Result<(), CoreError> {
-        let grace = self.settings().refresh_reuse_grace.as_secs() as i64;
-        let now = self.clock().now_secs();
+        let grace = self.settings.refresh_reuse_grace.as_secs() as i64;
+        let now = self.clock.now_secs();
         let recent = session.rotated_at.is_some_and(|at| now - at <= grace);
         if presented + 1 == session.refresh_generation && (recent || self.lost_in_a_restart(session.rotated_at, now)) {
             return Ok(());
         }
-        if sessions::revoke(self.database(), &session.id, "refresh_reuse").await? {
+        if sessions::revoke(&self.db, &session.id, "refresh_reuse").await? {
             tracing::warn!(session = %session.id, "refresh token reuse detected; session revoked");
             crate::metrics::refresh_reuse_detected();
-            audit::record(
-                self.database(),
-                Some(session.user_id),
-                EventKind::RefreshReuseDetected,
-                context,
-                &session.id,
-            )
-            .await?;
+            audit::record(&self.db, Some(session.user_id), EventKind::RefreshReuseDetected, context, &session.id)
+                .await?;
         }
         Err(CoreError::Unauthenticated)
+    }
+
+    /// Ends every other session of the caller and takes this one back to the password alone
+    /// (aal1, naming no device), with new tokens; the old ones stop working. After the second
+    /// factor was turned off, django-otp SPA clients expect exactly this of "delete device"
+    /// (their old per-user JWT secret was rotated).
+    pub async fn restart_with_password_only(&self, principal: &Principal) -> Result<TokenPair, CoreError> {
+        let user = principal.user.id;
+        sessions::revoke_all_for_user(&self.db, user, Some(&principal.session.id), "mfa_removed").await?;
+        sessions::reset_to_password_only(&self.db, &principal.session.id).await?;
+        let session =
+            sessions::find_active(&self.db.pool, &principal.session.id).await?.ok_or(CoreError::Unauthenticated)?;
+        self.token_pair(&principal.user, &session)
     }
 }
