@@ -135,7 +135,7 @@ async fn import_django(settings: Settings, args: ImportDjangoArgs) -> anyhow::Re
     let report = core
         .import_django(&dump, ImportOptions { dry_run: args.dry_run, verified })
         .await
-        .map_err(|e| anyhow::anyhow!("{e}; nothing was imported"))?;
+        .map_err(|e| anyhow::anyhow!("{}; nothing was imported", gatehouse_server::describe_import_error(&e)))?;
     let users = report.created + report.updated + report.unchanged + report.skipped_without_email.len();
     println!(
         "{users} users: {} created, {} updated, {} unchanged, {} skipped; {} other objects ignored",

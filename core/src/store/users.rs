@@ -5,7 +5,7 @@ use crate::db::{now, unique_violation, Database, Flag};
 use unicode_normalization::UnicodeNormalization;
 
 use crate::domain::{username, Email, LoginIdentifier, ProfileChanges, UserId, Username};
-use crate::error::CoreError;
+use crate::error::{Conflict, CoreError};
 use crate::store::email_tokens::{self, Purpose};
 
 /// A user account as every face sees it. The password hash never leaves the store in it.
@@ -178,7 +178,7 @@ pub async fn already_taken(
     let email_taken: Option<i64> =
         sqlx::query_scalar("SELECT id FROM users WHERE email = $1").bind(email.as_str()).fetch_optional(pool).await?;
     if email_taken.is_some() {
-        return Ok(Some(taken("email", "A user with that email already exists.")));
+        return Ok(Some(CoreError::Conflict(Conflict::Email)));
     }
     if let Some(username) = username {
         let name_taken: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE username_skeleton = $1")
@@ -186,16 +186,10 @@ pub async fn already_taken(
             .fetch_optional(pool)
             .await?;
         if name_taken.is_some() {
-            return Ok(Some(taken("username", "A user with that username already exists.")));
+            return Ok(Some(CoreError::Conflict(Conflict::Username)));
         }
     }
     Ok(None)
-}
-
-fn taken(field: &str, message: &str) -> CoreError {
-    let mut fields = crate::error::FieldErrors::new();
-    fields.insert(field.to_string(), vec![message.to_string()]);
-    CoreError::Conflict { message: message.to_string(), fields }
 }
 
 pub async fn find(pool: &AnyPool, id: UserId) -> Result<Option<User>, CoreError> {
@@ -418,7 +412,7 @@ pub async fn delete_guarded(db: &Database, id: UserId) -> Result<bool, CoreError
     Ok(deleted.rows_affected() == 1)
 }
 
-/// Refuses (409) when `id` is the only active superuser. The no-op UPDATE first locks every
+/// Refuses ([`Conflict::LastSuperuser`]) when `id` is the only active superuser. The no-op UPDATE first locks every
 /// active superuser's row (PostgreSQL) or the database (SQLite), so two superusers demoting
 /// each other at once cannot both pass the count.
 async fn guard_last_superuser(tx: &mut sqlx::Transaction<'_, sqlx::Any>, id: UserId) -> Result<(), CoreError> {
@@ -442,10 +436,7 @@ async fn guard_last_superuser(tx: &mut sqlx::Transaction<'_, sqlx::Any>, id: Use
             .fetch_one(&mut **tx)
             .await?;
     if others == 0 {
-        return Err(CoreError::Conflict {
-            message: "This is the last active superuser: make another superuser first.".into(),
-            fields: Default::default(),
-        });
+        return Err(CoreError::Conflict(Conflict::LastSuperuser));
     }
     Ok(())
 }
@@ -454,10 +445,8 @@ async fn guard_last_superuser(tx: &mut sqlx::Transaction<'_, sqlx::Any>, id: Use
 /// as it is.
 fn conflict_or(e: sqlx::Error) -> CoreError {
     match unique_violation(&e) {
-        Some(constraint) if constraint.contains("username") => {
-            taken("username", "A user with that username already exists.")
-        }
-        Some(_) => taken("email", "A user with that email already exists."),
+        Some(constraint) if constraint.contains("username") => CoreError::Conflict(Conflict::Username),
+        Some(_) => CoreError::Conflict(Conflict::Email),
         None => e.into(),
     }
 }

@@ -13,6 +13,7 @@ use axum::{Json, Router};
 use gatehouse_core::accounts::Registration;
 use gatehouse_core::auth::{Credentials, Principal};
 use gatehouse_core::domain::Email;
+use gatehouse_core::error::Conflict;
 use gatehouse_core::{CoreError, User};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -49,14 +50,17 @@ impl IntoResponse for Error {
             Error::Body(message) => (StatusCode::BAD_REQUEST, message.clone()),
             Error::Core(error) => {
                 let status = crate::api::error::status_of(error);
-                // Field errors read "field: message" in the one message this shape has.
-                let message = match error.fields().filter(|f| !f.is_empty()) {
-                    Some(fields) => fields
-                        .iter()
-                        .map(|(field, messages)| format!("{field}: {}", messages.join(" ")))
-                        .collect::<Vec<_>>()
-                        .join(" "),
-                    None => error.to_string(),
+                let message = match error {
+                    CoreError::Conflict(conflict) => conflict_message(*conflict).to_string(),
+                    // Field errors read "field: message" in the one message this shape has.
+                    _ => match error.fields().filter(|f| !f.is_empty()) {
+                        Some(fields) => fields
+                            .iter()
+                            .map(|(field, messages)| format!("{field}: {}", messages.join(" ")))
+                            .collect::<Vec<_>>()
+                            .join(" "),
+                        None => error.to_string(),
+                    },
                 };
                 (status, message)
             }
@@ -70,6 +74,16 @@ impl IntoResponse for Error {
             response.headers_mut().insert(axum::http::header::RETRY_AFTER, retry_after_secs.into());
         }
         response
+    }
+}
+
+/// This surface's wording of a conflict: "field: message" like its other field errors.
+fn conflict_message(conflict: Conflict) -> &'static str {
+    match conflict {
+        Conflict::Email => "email: A user with that email already exists.",
+        Conflict::Username => "username: A user with that username already exists.",
+        Conflict::LastSuperuser => "This is the last active superuser: make another superuser first.",
+        Conflict::EnrolmentInProgress => "Another enrolment is in progress; try again.",
     }
 }
 
