@@ -6,6 +6,7 @@ pub mod assets;
 pub mod check;
 pub mod cli;
 pub mod compat;
+pub mod cookies;
 pub mod health;
 pub mod metrics;
 pub mod request_context;

@@ -142,8 +142,7 @@ async fn token(
     let credentials = Credentials::parse(&identifier, &body.password)?;
     let login = state.core.login(credentials, SessionKind::Api, &client).await?;
     let tokens = login.tokens.ok_or_else(|| CoreError::internal("api login", "no tokens issued"))?;
-    let cookie =
-        gatehouse_core::devices::set_cookie_header(&login.device_cookie, state.core.settings().secure_cookies());
+    let cookie = crate::cookies::device_cookie_header(&login.device_cookie, state.core.settings().secure_cookies());
     Ok((AppendHeaders([(SET_COOKIE, cookie)]), Json(tokens)))
 }
 
