@@ -9,6 +9,7 @@ pub mod compat;
 pub mod cookies;
 pub mod health;
 pub mod metrics;
+pub mod paths;
 pub mod request_context;
 pub mod security_headers;
 pub mod serve;

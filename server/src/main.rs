@@ -21,7 +21,9 @@ async fn main() -> ExitCode {
         Command::Serve(args) => serve_overrides(args),
         _ => RawSettings::default(),
     };
-    let settings = match Settings::load_with(cli.config.as_deref(), overrides) {
+    let loaded = Settings::load_with(cli.config.as_deref(), overrides)
+        .and_then(|settings| gatehouse_server::paths::check_settings(&settings).map(|()| settings));
+    let settings = match loaded {
         Ok(settings) => settings,
         Err(error) => {
             eprintln!("gatehouse: {error}");
