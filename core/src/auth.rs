@@ -1,8 +1,6 @@
 //! Logging in and out, and turning a presented credential (access token or browser session)
 //! back into a [`Principal`].
 
-use serde::Serialize;
-
 use crate::context::RequestContext;
 use crate::db::Changes;
 use crate::domain::{LoginIdentifier, PasswordAttempt, UserId};
@@ -44,14 +42,12 @@ impl Credentials {
 }
 
 /// The tokens an API login or refresh hands out.
-#[derive(Clone, Debug, Serialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug)]
 pub struct TokenPair {
     /// A JWT (HS256) to send as `Authorization: Bearer <access>`.
     pub access: String,
     /// Opaque; exchange it at `/api/v1/auth/token/refresh/` (every exchange rotates it).
     pub refresh: String,
-    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "Bearer"))]
     pub token_type: &'static str,
     /// Seconds until `access` expires.
     pub expires_in: i64,

@@ -1,4 +1,3 @@
-use serde::Serialize;
 use sqlx::{AnyPool, FromRow, Row as _};
 
 use crate::db::{now, unique_violation, Database, Flag};
@@ -8,59 +7,11 @@ use crate::domain::{username, Email, LoginIdentifier, ProfileChanges, UserId, Us
 use crate::error::{Conflict, CoreError};
 use crate::store::email_tokens::{self, Purpose};
 
-/// A user account as every face sees it. The password hash never leaves the store in it.
-/// Serialises as the canonical API shows a user (times in RFC 3339).
-#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct User {
-    pub id: UserId,
-    pub email: String,
-    #[cfg_attr(feature = "openapi", schema(required = true))]
-    pub username: Option<String>,
-    pub first_name: String,
-    pub last_name: String,
-    pub country: String,
-    pub profession: String,
-    pub bio: String,
-    pub thoughts: String,
-    pub profile_img: String,
-    pub is_active: bool,
-    pub is_verified: bool,
-    pub is_staff: bool,
-    pub is_superuser: bool,
-    /// Stored as Unix seconds; sent as RFC 3339.
-    #[serde(serialize_with = "crate::time_format::rfc3339")]
-    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
-    pub date_joined: i64,
-    #[serde(serialize_with = "crate::time_format::rfc3339_option")]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime, required = true))]
-    pub last_login: Option<i64>,
-}
+pub use crate::domain::User;
 
-impl User {
-    /// What a new password must not resemble.
-    pub fn personal_values(&self) -> Vec<&str> {
-        let local = self.email.split('@').next().unwrap_or_default();
-        [
-            Some(self.email.as_str()),
-            Some(local),
-            self.username.as_deref(),
-            Some(&self.first_name),
-            Some(&self.last_name),
-        ]
-        .into_iter()
-        .flatten()
-        .filter(|v| !v.is_empty())
-        .collect()
-    }
-
-    /// The name to show or put in a token: the username, else the email (Django's
-    /// `email_as_username` clients expect exactly that).
-    pub fn display_username(&self) -> &str {
-        self.username.as_deref().unwrap_or(&self.email)
-    }
-}
-
+/// A `users` row as read (without the password hash, which only [`UserWithHashRow`] and
+/// [`LoginRow`] carry). Only what [`User`] names leaves the store: a new column is added here,
+/// and reaches an entity or an answer only when someone writes it there.
 #[derive(FromRow)]
 struct UserRow {
     id: i64,

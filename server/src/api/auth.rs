@@ -6,9 +6,9 @@ use axum::http::StatusCode;
 use axum::response::AppendHeaders;
 use axum::Json;
 use gatehouse_core::accounts::Registration;
-use gatehouse_core::auth::{Credentials, TokenPair};
+use gatehouse_core::auth::Credentials;
 use gatehouse_core::domain::{Email, PasswordAttempt};
-use gatehouse_core::{CoreError, SessionKind, User};
+use gatehouse_core::{CoreError, SessionKind};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -17,6 +17,7 @@ use utoipa_axum::routes;
 use super::error::ApiError;
 use super::extract::{ApiJson, AuthUser, Client, OptionalJson, PartialAuthUser};
 use super::responses::*;
+use super::views::{TokenPair, User};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -74,7 +75,7 @@ async fn register(
     let registration =
         Registration::parse(&body.email, body.username.as_deref(), &body.password, state.core.password_policy())?;
     let user = state.core.register(registration, &client).await?;
-    Ok((StatusCode::CREATED, Json(user)))
+    Ok((StatusCode::CREATED, Json(user.into())))
 }
 
 /// Described by hand (see its `PartialSchema`): `username` or `email`, at least one of them.
@@ -143,7 +144,7 @@ async fn token(
     let login = state.core.login(credentials, SessionKind::Api, &client).await?;
     let tokens = login.tokens.ok_or_else(|| CoreError::internal("api login", "no tokens issued"))?;
     let cookie = crate::cookies::device_cookie_header(&login.device_cookie, state.core.settings().secure_cookies());
-    Ok((AppendHeaders([(SET_COOKIE, cookie)]), Json(tokens)))
+    Ok((AppendHeaders([(SET_COOKIE, cookie)]), Json(tokens.into())))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -174,7 +175,7 @@ async fn verify_email(
     ApiJson(body): ApiJson<VerifyEmailRequest>,
 ) -> Result<Json<VerifiedEmail>, ApiError> {
     let user = state.core.verify_email(&body.uid, &body.token, &client).await?;
-    Ok(Json(VerifiedEmail { detail: "Your email address is confirmed.".into(), user }))
+    Ok(Json(VerifiedEmail { detail: "Your email address is confirmed.".into(), user: user.into() }))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -222,7 +223,7 @@ async fn refresh(
     if body.refresh.trim().is_empty() {
         return Err(CoreError::field("refresh", "This field may not be blank.").into());
     }
-    Ok(Json(state.core.refresh(&body.refresh, &client).await?))
+    Ok(Json(state.core.refresh(&body.refresh, &client).await?.into()))
 }
 
 #[derive(Deserialize, ToSchema)]

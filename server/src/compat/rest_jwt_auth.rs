@@ -87,6 +87,11 @@ fn conflict_message(conflict: Conflict) -> &'static str {
     }
 }
 
+/// This surface's user: the canonical one, as `/api/v1` shows it (docs/compatibility.md).
+fn user_body(user: User) -> Value {
+    json!(crate::api::views::User::from(user))
+}
+
 /// A JSON body (an empty one is `{}`), its problems answered in this surface's shape.
 struct Body<T>(T);
 
@@ -134,7 +139,7 @@ async fn signup(
     }
     let registration = Registration::parse(&email, username.as_deref(), &password, state.core.password_policy())?;
     let user = state.core.register(registration, &client).await?;
-    Ok(ok(json!({ "user": user })))
+    Ok(ok(json!({ "user": user_body(user) })))
 }
 
 #[derive(Deserialize)]
@@ -225,5 +230,5 @@ async fn validation(State(state): State<AppState>, Body(body): Body<TokenBody>) 
 async fn get_user(State(state): State<AppState>, Body(body): Body<TokenBody>) -> Result<Response, Error> {
     let (principal, _) = token_user(&state, body.token).await?;
     let user: User = principal.user;
-    Ok(ok(json!({ "user": user })))
+    Ok(ok(json!({ "user": user_body(user) })))
 }
