@@ -80,7 +80,7 @@ fn status_of(error: &gatehouse_core::CoreError) -> u16 {
         | CoreError::SecondFactorRequired
         | CoreError::Aal2Required => 403,
         CoreError::NotFound => 404,
-        CoreError::Conflict { .. } => 409,
+        CoreError::Conflict(_) => 409,
         CoreError::Throttled { .. } => 429,
         CoreError::Overloaded { .. } | CoreError::DatabaseUnavailable | CoreError::StorageFull => 503,
         CoreError::Internal(_) => 500,
@@ -91,11 +91,32 @@ fn status_of(error: &gatehouse_core::CoreError) -> u16 {
 impl From<gatehouse_core::CoreError> for AppError {
     fn from(error: gatehouse_core::CoreError) -> Self {
         answer_with_status(status_of(&error));
+        if let gatehouse_core::CoreError::Conflict(conflict) = error {
+            return conflict_error(conflict);
+        }
         AppError::Rejected {
             code: error.code().to_string(),
             message: error.to_string(),
             fields: error.fields().cloned().unwrap_or_default(),
         }
+    }
+}
+
+/// The web app's wording of a conflict: the message above the form, and under the field it
+/// is about.
+#[cfg(feature = "ssr")]
+fn conflict_error(conflict: gatehouse_core::error::Conflict) -> AppError {
+    use gatehouse_core::error::Conflict;
+    let message = match conflict {
+        Conflict::Email => "A user with that email already exists.",
+        Conflict::Username => "A user with that username already exists.",
+        Conflict::LastSuperuser => "This is the last active superuser: make another superuser first.",
+        Conflict::EnrolmentInProgress => "Another enrolment is in progress; try again.",
+    };
+    AppError::Rejected {
+        code: gatehouse_core::CoreError::Conflict(conflict).code().to_string(),
+        message: message.to_string(),
+        fields: conflict.field().map(|field| (field.to_string(), vec![message.to_string()])).into_iter().collect(),
     }
 }
 
@@ -134,6 +155,7 @@ mod status_tests {
             (CoreError::EmailNotVerified, 403),
             (CoreError::Aal2Required, 403),
             (CoreError::NotFound, 404),
+            (CoreError::Conflict(gatehouse_core::error::Conflict::Username), 409),
             (CoreError::Throttled { retry_after_secs: 3 }, 429),
             (CoreError::Overloaded { retry_after_secs: 1 }, 503),
             (CoreError::DatabaseUnavailable, 503),

@@ -227,12 +227,22 @@ pub mod ssr {
             .ok_or_else(|| AppError::Transport("the request context is not available".into()))
     }
 
+    /// How the server writes the device cookie's `Set-Cookie` value (`value`, `secure`):
+    /// cookies are the server's to format (`server/src/cookies.rs`), and it provides this with
+    /// the core.
+    #[derive(Clone, Copy)]
+    pub struct DeviceCookieHeader(pub fn(&str, bool) -> String);
+
     /// Hands the browser its device cookie (see `gatehouse_core::devices`).
     pub fn remember_device(value: &str, secure: bool) {
-        let header = gatehouse_core::devices::set_cookie_header(value, secure);
-        if let (Some(response), Ok(header)) =
-            (leptos::prelude::use_context::<leptos_axum::ResponseOptions>(), axum::http::HeaderValue::from_str(&header))
-        {
+        let Some(DeviceCookieHeader(format)) = leptos::prelude::use_context::<DeviceCookieHeader>() else {
+            tracing::error!("the device cookie's format is not in the context: no device cookie handed out");
+            return;
+        };
+        if let (Some(response), Ok(header)) = (
+            leptos::prelude::use_context::<leptos_axum::ResponseOptions>(),
+            axum::http::HeaderValue::from_str(&format(value, secure)),
+        ) {
             response.append_header(axum::http::header::SET_COOKIE, header);
         }
     }

@@ -31,7 +31,9 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
-    fn new(key: &str, reason: impl Into<String>) -> Self {
+    /// The setting `key` (e.g. `bind`), refused for `reason`; also for the rules the server
+    /// checks itself (the URL paths it serves: `gatehouse_server::paths`).
+    pub fn new(key: &str, reason: impl Into<String>) -> Self {
         Self { setting: env_name(key), reason: reason.into() }
     }
 
@@ -220,7 +222,8 @@ pub struct Settings {
     /// Serve the django_rest_jwt_auth surface (seed 002: signup, signin, refresh, restore,
     /// validation, get_user) under `compat_rest_jwt_auth_prefix`.
     pub compat_rest_jwt_auth: bool,
-    /// Where that surface's paths start, e.g. `/auth` → `/auth/signin`.
+    /// Where that surface's paths start, e.g. `/auth` → `/auth/signin`. The server checks it
+    /// against the paths it serves itself (`gatehouse_server::paths`).
     pub compat_rest_jwt_auth_prefix: String,
     /// The client's own page for setting a new password (the package's `PATH_TO_RESTORE`):
     /// `/restore` mails `<url>?token=<token>`. Unset: Gatehouse's own reset page.
@@ -383,20 +386,6 @@ impl Settings {
 
     /// The rules no type can express.
     fn check(&self) -> Result<(), ConfigError> {
-        let prefix = &self.compat_rest_jwt_auth_prefix;
-        let prefix_ok = prefix.len() > 1
-            && prefix.starts_with('/')
-            && !prefix.ends_with('/')
-            && prefix.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '_' | '-'))
-            && !["/api", "/_fn", "/pkg"]
-                .iter()
-                .any(|taken| prefix == taken || prefix.starts_with(&format!("{taken}/")));
-        if !prefix_ok {
-            return Err(ConfigError::new(
-                "compat_rest_jwt_auth_prefix",
-                "must be a path like /auth (letters, digits, / _ -; not /api, /_fn or /pkg)",
-            ));
-        }
         if let Some(url) = &self.database_url {
             let ok = url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://");
             if !ok {

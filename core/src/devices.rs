@@ -9,6 +9,9 @@
 //! password hash: a cookie stops counting a year after the login that issued it, and at once
 //! when the password changes (so cookies collected while someone knew the old password are
 //! worth nothing after a reset).
+//!
+//! The cookie's name and its `Set-Cookie` header are the server's (`server/src/cookies.rs`):
+//! the core issues and checks the value only.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -19,8 +22,6 @@ use crate::domain::UserId;
 use crate::keys::RootKey;
 use crate::tokens::{constant_time_eq, random_token};
 
-/// The cookie's name.
-pub const DEVICE_COOKIE: &str = "gatehouse_device";
 /// How long a device is remembered after the login that issued its cookie.
 pub const DEVICE_COOKIE_MAX_AGE_SECS: i64 = 365 * 86400;
 
@@ -68,13 +69,6 @@ impl DeviceKeys {
         mac.update(password_hash.as_bytes());
         URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
     }
-}
-
-/// The `Set-Cookie` value that hands `value` to the client: HttpOnly, SameSite=Lax, Secure
-/// when the site is served over https.
-pub fn set_cookie_header(value: &str, secure: bool) -> String {
-    let secure = if secure { "; Secure" } else { "" };
-    format!("{DEVICE_COOKIE}={value}; Path=/; Max-Age={DEVICE_COOKIE_MAX_AGE_SECS}; HttpOnly; SameSite=Lax{secure}")
 }
 
 #[cfg(test)]

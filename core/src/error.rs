@@ -6,14 +6,40 @@ use std::collections::BTreeMap;
 /// Messages per input field, e.g. `{"password": ["This password is too common."]}`.
 pub type FieldErrors = BTreeMap<String, Vec<String>>;
 
+/// What a refused write collided with. The store reports it; the faces word it (the JSON API
+/// in `server/src/api/error.rs`, the compatibility surfaces in theirs, the web app in
+/// `app/src/error.rs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Conflict {
+    /// Another account has this email address.
+    Email,
+    /// Another account has this username, or one that looks like it.
+    Username,
+    /// The change would leave no active superuser.
+    LastSuperuser,
+    /// Another enrolment of a second factor for the same user is under way.
+    EnrolmentInProgress,
+}
+
+impl Conflict {
+    /// The input field the conflict is about, if it is about one.
+    pub fn field(self) -> Option<&'static str> {
+        match self {
+            Conflict::Email => Some("email"),
+            Conflict::Username => Some("username"),
+            Conflict::LastSuperuser | Conflict::EnrolmentInProgress => None,
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum CoreError {
     /// Input that parsed but breaks a rule; `fields` says which.
     #[error("{message}")]
     Validation { message: String, fields: FieldErrors },
-    /// A unique value (email, username) is already taken.
-    #[error("{message}")]
-    Conflict { message: String, fields: FieldErrors },
+    /// The write would break a uniqueness rule; which one, each face words in its own way.
+    #[error("conflict: {0:?}")]
+    Conflict(Conflict),
     /// Unknown account or wrong password: deliberately one answer for both.
     #[error("No active account found with the given credentials.")]
     InvalidCredentials,
@@ -59,7 +85,7 @@ impl CoreError {
     pub fn code(&self) -> &'static str {
         match self {
             CoreError::Validation { .. } => "validation_error",
-            CoreError::Conflict { .. } => "conflict",
+            CoreError::Conflict(_) => "conflict",
             CoreError::InvalidCredentials => "invalid_credentials",
             CoreError::EmailNotVerified => "email_not_verified",
             CoreError::InvalidLink => "invalid_link",
@@ -76,9 +102,11 @@ impl CoreError {
         }
     }
 
+    /// The messages per field of a validation error. A conflict has none: each face words it
+    /// from its [`Conflict`].
     pub fn fields(&self) -> Option<&FieldErrors> {
         match self {
-            CoreError::Validation { fields, .. } | CoreError::Conflict { fields, .. } => Some(fields),
+            CoreError::Validation { fields, .. } => Some(fields),
             _ => None,
         }
     }
@@ -97,7 +125,7 @@ impl CoreError {
     /// The same error with the messages about `from` filed under `to`: for a face whose form
     /// names a field differently (`old_password` for the core's `current_password`).
     pub fn renaming_field(mut self, from: &str, to: &str) -> Self {
-        if let CoreError::Validation { fields, .. } | CoreError::Conflict { fields, .. } = &mut self {
+        if let CoreError::Validation { fields, .. } = &mut self {
             if let Some(messages) = fields.remove(from) {
                 fields.insert(to.to_string(), messages);
             }

@@ -2,10 +2,8 @@
 //! advice). Advisory: what a password must satisfy is `domain::PasswordPolicy`. Runs on the
 //! server only, so its dictionaries stay out of the browser bundle.
 
-use serde::{Deserialize, Serialize};
-
-/// The meter's reading.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// The meter's reading. No serde: the web app sends its own view of it (`StrengthView`).
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Strength {
     /// 0 (guessed at once) to 4 (very hard to guess).
     pub score: u8,

@@ -68,10 +68,7 @@ impl Profiles {
         self.budgets.take_client(ClientRequest::Mail, context).await?;
         let verified_hash = self.credentials.check_current_password(user, current_password).await?;
         if users::find_by_email(&self.db.pool, new_email).await?.is_some() {
-            return Err(CoreError::Conflict {
-                message: "A user with that email already exists.".into(),
-                fields: [("email".to_string(), vec!["A user with that email already exists.".to_string()])].into(),
-            });
+            return Err(CoreError::Conflict(crate::error::Conflict::Email));
         }
         let ttl = self.settings.verification_token_ttl;
         let link = self.links.issue_for(user, new_email.as_str(), Purpose::ChangeEmail, ttl).await?;

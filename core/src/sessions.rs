@@ -3,8 +3,6 @@
 
 use std::sync::Arc;
 
-use serde::Serialize;
-
 use crate::background::Background;
 use crate::budgets::Budgets;
 use crate::clock::Clock;
@@ -54,14 +52,12 @@ impl LoginAttempt {
 }
 
 /// The tokens an API login or refresh hands out.
-#[derive(Clone, Debug, Serialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug)]
 pub struct TokenPair {
     /// A JWT (HS256) to send as `Authorization: Bearer <access>`.
     pub access: String,
     /// Opaque; exchange it at `/api/v1/auth/token/refresh/` (every exchange rotates it).
     pub refresh: String,
-    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "Bearer"))]
     pub token_type: &'static str,
     /// Seconds until `access` expires.
     pub expires_in: i64,

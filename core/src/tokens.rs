@@ -14,6 +14,8 @@ use crate::store::users::User;
 
 /// The claims of SPEC §4. `sid` ties the token to a session: when the session ends (logout,
 /// logout-all, password change), every access token of it stops working at once.
+/// The one wire format the core keeps serde for: these claims *are* the signed token (a JWT
+/// is JSON), so their serialisation is part of what the core issues and verifies, not a view.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct AccessClaims {
     pub sub: String,

@@ -15,7 +15,6 @@
 
 use hmac::{Hmac, Mac};
 use rand::Rng;
-use serde::Serialize;
 use sha2::Sha256;
 use totp_rs::{Builder, Secret, Totp};
 
@@ -64,8 +63,7 @@ impl TwoFactorKeys {
 }
 
 /// What enrolment shows the user: scan the QR code, or type the secret.
-#[derive(Clone, Debug, Serialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug)]
 pub struct TotpEnrolment {
     /// `otpauth://totp/<issuer>:<email>?secret=...&issuer=...`
     pub otpauth_url: String,
@@ -76,12 +74,10 @@ pub struct TotpEnrolment {
 }
 
 /// Whether the second factor is on, since when, and how many recovery codes are left.
-#[derive(Clone, Debug, Serialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug)]
 pub struct MfaStatus {
     pub totp_enabled: bool,
     /// RFC 3339, or null while off.
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime, required = true))]
     pub totp_enabled_at: Option<String>,
     /// A device enrolled but not yet confirmed by a first code.
     pub totp_pending: bool,

@@ -21,7 +21,9 @@ async fn main() -> ExitCode {
         Command::Serve(args) => serve_overrides(args),
         _ => RawSettings::default(),
     };
-    let settings = match Settings::load_with(cli.config.as_deref(), overrides) {
+    let loaded = Settings::load_with(cli.config.as_deref(), overrides)
+        .and_then(|settings| gatehouse_server::paths::check_settings(&settings).map(|()| settings));
+    let settings = match loaded {
         Ok(settings) => settings,
         Err(error) => {
             eprintln!("gatehouse: {error}");
@@ -137,7 +139,7 @@ async fn import_django(settings: Settings, args: ImportDjangoArgs) -> anyhow::Re
         .import()
         .import_django(&dump, ImportOptions { dry_run: args.dry_run, verified })
         .await
-        .map_err(|e| anyhow::anyhow!("{e}; nothing was imported"))?;
+        .map_err(|e| anyhow::anyhow!("{}; nothing was imported", gatehouse_server::describe_import_error(&e)))?;
     let users = report.created + report.updated + report.unchanged + report.skipped_without_email.len();
     println!(
         "{users} users: {} created, {} updated, {} unchanged, {} skipped; {} other objects ignored",

@@ -12,9 +12,9 @@ use axum::response::Response;
 use axum_extra::extract::CookieJar;
 use forwarded_header_value::ForwardedHeaderValue;
 use gatehouse_core::config::{ForwardedHeader, IpRange};
-use gatehouse_core::devices::DEVICE_COOKIE;
 use gatehouse_core::RequestContext;
 
+use crate::cookies::DEVICE_COOKIE;
 use crate::state::AppState;
 
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");

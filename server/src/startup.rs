@@ -43,6 +43,7 @@ impl Application {
 
     /// Like [`build`](Self::build), with the core telling time by `clock`.
     pub async fn build_with_clock(mut settings: Settings, clock: Clock) -> anyhow::Result<Self> {
+        crate::paths::check_settings(&settings)?;
         let tls = tls_config(&settings).await?;
         let listener = bind("GATEHOUSE_BIND", settings.bind).await?;
         let metrics_listener = match settings.metrics_bind.filter(|_| settings.metrics) {

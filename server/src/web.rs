@@ -9,7 +9,7 @@ use axum::response::Redirect;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use gatehouse_app::server_fns::ssr::{principal_of, RequestPrincipal};
+use gatehouse_app::server_fns::ssr::{principal_of, DeviceCookieHeader, RequestPrincipal};
 use gatehouse_app::server_fns::SECOND_STEP_PATH;
 use gatehouse_app::{shell, App};
 use gatehouse_core::store::web_sessions::WebSessionStore;
@@ -48,7 +48,10 @@ fn app_routes() -> Vec<AxumRouteListing> {
 
 pub fn router(state: &AppState) -> Router<AppState> {
     let core = state.core.clone();
-    let context = move || provide_context(core.clone());
+    let context = move || {
+        provide_context(core.clone());
+        provide_context(DeviceCookieHeader(crate::cookies::device_cookie_header));
+    };
     let options = state.leptos_options.clone();
     let app = move || shell(options.clone());
     let settings = state.core.settings();

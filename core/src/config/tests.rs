@@ -51,8 +51,6 @@ fn a_bad_value_names_its_variable() {
         (&[("trusted_proxies", "10.0.0.0/99")], "GATEHOUSE_TRUSTED_PROXIES"),
         (&[("log_format", "xml")], "GATEHOUSE_LOG_FORMAT"),
         (&[("tls_cert", "/x.pem")], "GATEHOUSE_TLS_KEY"),
-        (&[("compat_rest_jwt_auth_prefix", "auth/")], "GATEHOUSE_COMPAT_REST_JWT_AUTH_PREFIX"),
-        (&[("compat_rest_jwt_auth_prefix", "/api/v1")], "GATEHOUSE_COMPAT_REST_JWT_AUTH_PREFIX"),
         (&[("compat_rest_jwt_auth_restore_url", "javascript:x")], "GATEHOUSE_COMPAT_REST_JWT_AUTH_RESTORE_URL"),
         (
             &[("compat_rest_jwt_auth_restore_url", "https://app.example.com/r\nhttps://evil.test/")],

@@ -1,4 +1,3 @@
-use serde::Serialize;
 use sqlx::{AnyPool, FromRow};
 
 use crate::context::RequestContext;
@@ -7,56 +6,25 @@ use crate::domain::UserId;
 use crate::error::CoreError;
 use crate::store::totp_devices;
 
-/// Where a session came from: the JSON API (refresh token) or the web app (cookie).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(rename_all = "lowercase")]
-pub enum SessionKind {
-    Api,
-    Browser,
-}
+pub use crate::domain::{Session, SessionKind};
 
-impl SessionKind {
-    fn as_str(self) -> &'static str {
-        match self {
-            SessionKind::Api => "api",
-            SessionKind::Browser => "browser",
-        }
-    }
-
-    fn from_db(value: &str) -> Self {
-        if value == "browser" {
-            SessionKind::Browser
-        } else {
-            SessionKind::Api
-        }
+/// How a [`SessionKind`] is stored.
+fn kind_to_db(kind: SessionKind) -> &'static str {
+    match kind {
+        SessionKind::Api => "api",
+        SessionKind::Browser => "browser",
     }
 }
 
-/// One login. Access tokens name it in `sid` and die with it.
-#[derive(Clone, Debug, Serialize)]
-pub struct Session {
-    pub id: String,
-    pub user_id: UserId,
-    pub kind: SessionKind,
-    pub aal: String,
-    pub amr: Vec<String>,
-    pub otp_device_id: Option<i64>,
-    /// A password login of a user with a confirmed device, before the second step: such a
-    /// session may only complete the second step, refresh and log out.
-    pub second_factor_pending: bool,
-    pub ip: String,
-    pub user_agent: String,
-    pub created_at: i64,
-    pub last_used_at: i64,
-    pub expires_at: i64,
-    /// The generation of the current refresh token (API sessions).
-    #[serde(skip)]
-    pub refresh_generation: i64,
-    #[serde(skip)]
-    pub rotated_at: Option<i64>,
+fn kind_from_db(value: &str) -> SessionKind {
+    if value == "browser" {
+        SessionKind::Browser
+    } else {
+        SessionKind::Api
+    }
 }
 
+/// A `sessions` row as read; [`Session`] is made from it.
 #[derive(FromRow)]
 struct SessionRow {
     id: String,
@@ -80,7 +48,7 @@ impl From<SessionRow> for Session {
         Session {
             id: r.id,
             user_id: UserId(r.user_id),
-            kind: SessionKind::from_db(&r.kind),
+            kind: kind_from_db(&r.kind),
             aal: r.aal,
             amr: r.amr.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect(),
             otp_device_id: r.otp_device_id,
@@ -133,7 +101,7 @@ pub async fn insert(db: &Database, new: NewSession<'_>) -> Result<Session, CoreE
     let row = sqlx::query_as::<_, SessionRow>(&sql)
         .bind(&id)
         .bind(new.user_id.0)
-        .bind(new.kind.as_str())
+        .bind(kind_to_db(new.kind))
         .bind(new.aal)
         .bind(new.amr.join(","))
         .bind(&new.context.ip)

@@ -56,10 +56,7 @@ pub async fn insert_pending(db: &Database, user: UserId, secret_encrypted: &str,
     if let Err(error) = &inserted {
         if crate::db::unique_violation(error).is_some() {
             // Another enrolment of the same user won the race (one pending device per user).
-            return Err(CoreError::Conflict {
-                message: "Another enrolment is in progress; try again.".into(),
-                fields: Default::default(),
-            });
+            return Err(CoreError::Conflict(crate::error::Conflict::EnrolmentInProgress));
         }
     }
     inserted?;

@@ -1,66 +1,17 @@
-use serde::Serialize;
 use sqlx::{AnyPool, FromRow, Row as _};
 
 use crate::db::{now, unique_violation, Database, Flag};
 use unicode_normalization::UnicodeNormalization;
 
 use crate::domain::{username, Email, LoginIdentifier, ProfileChanges, UserId, Username};
-use crate::error::CoreError;
+use crate::error::{Conflict, CoreError};
 use crate::store::email_tokens::{self, Purpose};
 
-/// A user account as every face sees it. The password hash never leaves the store in it.
-/// Serialises as the canonical API shows a user (times in RFC 3339).
-#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct User {
-    pub id: UserId,
-    pub email: String,
-    #[cfg_attr(feature = "openapi", schema(required = true))]
-    pub username: Option<String>,
-    pub first_name: String,
-    pub last_name: String,
-    pub country: String,
-    pub profession: String,
-    pub bio: String,
-    pub thoughts: String,
-    pub profile_img: String,
-    pub is_active: bool,
-    pub is_verified: bool,
-    pub is_staff: bool,
-    pub is_superuser: bool,
-    /// Stored as Unix seconds; sent as RFC 3339.
-    #[serde(serialize_with = "crate::time_format::rfc3339")]
-    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
-    pub date_joined: i64,
-    #[serde(serialize_with = "crate::time_format::rfc3339_option")]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime, required = true))]
-    pub last_login: Option<i64>,
-}
+pub use crate::domain::User;
 
-impl User {
-    /// What a new password must not resemble.
-    pub fn personal_values(&self) -> Vec<&str> {
-        let local = self.email.split('@').next().unwrap_or_default();
-        [
-            Some(self.email.as_str()),
-            Some(local),
-            self.username.as_deref(),
-            Some(&self.first_name),
-            Some(&self.last_name),
-        ]
-        .into_iter()
-        .flatten()
-        .filter(|v| !v.is_empty())
-        .collect()
-    }
-
-    /// The name to show or put in a token: the username, else the email (Django's
-    /// `email_as_username` clients expect exactly that).
-    pub fn display_username(&self) -> &str {
-        self.username.as_deref().unwrap_or(&self.email)
-    }
-}
-
+/// A `users` row as read (without the password hash, which only [`UserWithHashRow`] and
+/// [`LoginRow`] carry). Only what [`User`] names leaves the store: a new column is added here,
+/// and reaches an entity or an answer only when someone writes it there.
 #[derive(FromRow)]
 struct UserRow {
     id: i64,
@@ -178,7 +129,7 @@ pub async fn already_taken(
     let email_taken: Option<i64> =
         sqlx::query_scalar("SELECT id FROM users WHERE email = $1").bind(email.as_str()).fetch_optional(pool).await?;
     if email_taken.is_some() {
-        return Ok(Some(taken("email", "A user with that email already exists.")));
+        return Ok(Some(CoreError::Conflict(Conflict::Email)));
     }
     if let Some(username) = username {
         let name_taken: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE username_skeleton = $1")
@@ -186,16 +137,10 @@ pub async fn already_taken(
             .fetch_optional(pool)
             .await?;
         if name_taken.is_some() {
-            return Ok(Some(taken("username", "A user with that username already exists.")));
+            return Ok(Some(CoreError::Conflict(Conflict::Username)));
         }
     }
     Ok(None)
-}
-
-fn taken(field: &str, message: &str) -> CoreError {
-    let mut fields = crate::error::FieldErrors::new();
-    fields.insert(field.to_string(), vec![message.to_string()]);
-    CoreError::Conflict { message: message.to_string(), fields }
 }
 
 pub async fn find(pool: &AnyPool, id: UserId) -> Result<Option<User>, CoreError> {
@@ -418,7 +363,7 @@ pub async fn delete_guarded(db: &Database, id: UserId) -> Result<bool, CoreError
     Ok(deleted.rows_affected() == 1)
 }
 
-/// Refuses (409) when `id` is the only active superuser. The no-op UPDATE first locks every
+/// Refuses ([`Conflict::LastSuperuser`]) when `id` is the only active superuser. The no-op UPDATE first locks every
 /// active superuser's row (PostgreSQL) or the database (SQLite), so two superusers demoting
 /// each other at once cannot both pass the count.
 async fn guard_last_superuser(tx: &mut sqlx::Transaction<'_, sqlx::Any>, id: UserId) -> Result<(), CoreError> {
@@ -442,10 +387,7 @@ async fn guard_last_superuser(tx: &mut sqlx::Transaction<'_, sqlx::Any>, id: Use
             .fetch_one(&mut **tx)
             .await?;
     if others == 0 {
-        return Err(CoreError::Conflict {
-            message: "This is the last active superuser: make another superuser first.".into(),
-            fields: Default::default(),
-        });
+        return Err(CoreError::Conflict(Conflict::LastSuperuser));
     }
     Ok(())
 }
@@ -454,10 +396,8 @@ async fn guard_last_superuser(tx: &mut sqlx::Transaction<'_, sqlx::Any>, id: Use
 /// as it is.
 fn conflict_or(e: sqlx::Error) -> CoreError {
     match unique_violation(&e) {
-        Some(constraint) if constraint.contains("username") => {
-            taken("username", "A user with that username already exists.")
-        }
-        Some(_) => taken("email", "A user with that email already exists."),
+        Some(constraint) if constraint.contains("username") => CoreError::Conflict(Conflict::Username),
+        Some(_) => CoreError::Conflict(Conflict::Email),
         None => e.into(),
     }
 }

@@ -4,7 +4,7 @@ use axum::extract::{OriginalUri, Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use gatehouse_core::domain::{Email, PasswordAttempt, ProfileChanges};
-use gatehouse_core::{CoreError, Session, SessionKind, User};
+use gatehouse_core::{CoreError, Session};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -15,6 +15,7 @@ use super::extract::{ApiJson, ApiQuery, AuthUser, Client};
 use super::fields::{FieldReader, PROFILE_FIELDS};
 use super::paging::{EventPage, PageQuery};
 use super::responses::*;
+use super::views::{SessionKind, User};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -37,9 +38,9 @@ pub struct AccountBody {
     pending_email: Option<String>,
 }
 
-async fn account_body(state: &AppState, user: User) -> Result<AccountBody, ApiError> {
+async fn account_body(state: &AppState, user: gatehouse_core::User) -> Result<AccountBody, ApiError> {
     let pending_email = state.core.profiles().pending_email(&user).await?;
-    Ok(AccountBody { user, pending_email })
+    Ok(AccountBody { user: user.into(), pending_email })
 }
 
 /// The caller's account.
@@ -143,7 +144,7 @@ async fn confirm_email_change(
     Client(client): Client,
     ApiJson(body): ApiJson<EmailConfirmation>,
 ) -> Result<Json<User>, ApiError> {
-    Ok(Json(state.core.profiles().confirm_email_change(&body.uid, &body.token, &client).await?))
+    Ok(Json(state.core.profiles().confirm_email_change(&body.uid, &body.token, &client).await?.into()))
 }
 
 /// Cancels the caller's pending email change: the link mailed to the new address stops
@@ -225,7 +226,7 @@ impl SessionBody {
         SessionBody {
             current: session.id == current_id,
             id: session.id,
-            kind: session.kind,
+            kind: session.kind.into(),
             ip: session.ip,
             device: gatehouse_core::user_agent::describe(&session.user_agent),
             user_agent: session.user_agent,

@@ -8,8 +8,8 @@ use axum::Json;
 use gatehouse_core::accounts::Registration;
 use gatehouse_core::domain::{Email, PasswordAttempt};
 use gatehouse_core::links::LinkPage;
-use gatehouse_core::sessions::{LoginAttempt, SecondStep, TokenPair};
-use gatehouse_core::{CoreError, SessionKind, User};
+use gatehouse_core::sessions::{LoginAttempt, SecondStep};
+use gatehouse_core::{CoreError, SessionKind};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -18,6 +18,7 @@ use utoipa_axum::routes;
 use super::error::ApiError;
 use super::extract::{ApiJson, AuthUser, Client, OptionalJson, PartialAuthUser};
 use super::responses::*;
+use super::views::{TokenPair, User};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -75,7 +76,7 @@ async fn register(
     let registration =
         Registration::parse(&body.email, body.username.as_deref(), &body.password, state.core.credentials().policy())?;
     let user = state.core.accounts().register(registration, &client, LinkPage::Own).await?;
-    Ok((StatusCode::CREATED, Json(user)))
+    Ok((StatusCode::CREATED, Json(user.into())))
 }
 
 /// Described by hand (see its `PartialSchema`): `username` or `email`, at least one of them.
@@ -143,9 +144,8 @@ async fn token(
     let credentials = LoginAttempt::parse(&identifier, &body.password)?;
     let login = state.core.sessions().login(credentials, SessionKind::Api, SecondStep::Offered, &client).await?;
     let tokens = login.tokens.ok_or_else(|| CoreError::internal("api login", "no tokens issued"))?;
-    let cookie =
-        gatehouse_core::devices::set_cookie_header(&login.device_cookie, state.core.settings().secure_cookies());
-    Ok((AppendHeaders([(SET_COOKIE, cookie)]), Json(tokens)))
+    let cookie = crate::cookies::device_cookie_header(&login.device_cookie, state.core.settings().secure_cookies());
+    Ok((AppendHeaders([(SET_COOKIE, cookie)]), Json(tokens.into())))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -176,7 +176,7 @@ async fn verify_email(
     ApiJson(body): ApiJson<VerifyEmailRequest>,
 ) -> Result<Json<VerifiedEmail>, ApiError> {
     let user = state.core.accounts().verify_email(&body.uid, &body.token, &client).await?;
-    Ok(Json(VerifiedEmail { detail: "Your email address is confirmed.".into(), user }))
+    Ok(Json(VerifiedEmail { detail: "Your email address is confirmed.".into(), user: user.into() }))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -224,7 +224,7 @@ async fn refresh(
     if body.refresh.trim().is_empty() {
         return Err(CoreError::field("refresh", "This field may not be blank.").into());
     }
-    Ok(Json(state.core.sessions().refresh(&body.refresh, &client).await?))
+    Ok(Json(state.core.sessions().refresh(&body.refresh, &client).await?.into()))
 }
 
 #[derive(Deserialize, ToSchema)]

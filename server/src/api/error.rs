@@ -4,6 +4,7 @@
 use axum::extract::rejection::JsonRejection;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use gatehouse_core::error::Conflict;
 use gatehouse_core::{CoreError, FieldErrors};
 use serde::Serialize;
 
@@ -97,13 +98,32 @@ pub fn status_of(error: &CoreError) -> StatusCode {
         | CoreError::SecondFactorRequired
         | CoreError::Aal2Required => StatusCode::FORBIDDEN,
         CoreError::NotFound => StatusCode::NOT_FOUND,
-        CoreError::Conflict { .. } => StatusCode::CONFLICT,
+        CoreError::Conflict(_) => StatusCode::CONFLICT,
         CoreError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
         CoreError::Overloaded { .. } | CoreError::DatabaseUnavailable | CoreError::StorageFull => {
             StatusCode::SERVICE_UNAVAILABLE
         }
         CoreError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
+}
+
+/// How the API words each conflict the core reports (the CLI says it the same way).
+pub fn conflict_message(conflict: Conflict) -> &'static str {
+    match conflict {
+        Conflict::Email => "A user with that email already exists.",
+        Conflict::Username => "A user with that username already exists.",
+        Conflict::LastSuperuser => "This is the last active superuser: make another superuser first.",
+        Conflict::EnrolmentInProgress => "Another enrolment is in progress; try again.",
+    }
+}
+
+/// A conflict's message under the field it is about (none for the others: an empty map).
+pub fn conflict_fields(conflict: Conflict) -> FieldErrors {
+    conflict
+        .field()
+        .map(|field| (field.to_string(), vec![conflict_message(conflict).to_string()]))
+        .into_iter()
+        .collect()
 }
 
 /// Every error the API answers: one shape, whatever the status.
@@ -137,6 +157,11 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
         let (code, message, fields) = match &self {
+            ApiError::Core(CoreError::Conflict(conflict)) => (
+                CoreError::Conflict(*conflict).code(),
+                conflict_message(*conflict).to_string(),
+                Some(conflict_fields(*conflict)),
+            ),
             ApiError::Core(error) => (error.code(), error.to_string(), error.fields().cloned()),
             ApiError::BadRequest { code, message, .. } => (*code, message.clone(), None),
         };
@@ -168,7 +193,8 @@ mod tests {
         let cases = [
             (CoreError::field("email", "bad"), 400),
             (CoreError::InvalidLink, 400),
-            (CoreError::Conflict { message: "taken".into(), fields: FieldErrors::new() }, 409),
+            (CoreError::Conflict(Conflict::Email), 409),
+            (CoreError::Conflict(Conflict::LastSuperuser), 409),
             (CoreError::InvalidCredentials, 401),
             (CoreError::Unauthenticated, 401),
             (CoreError::EmailNotVerified, 403),
@@ -185,5 +211,14 @@ mod tests {
         for (error, status) in cases {
             assert_eq!(status_of(&error).as_u16(), status, "{error:?}");
         }
+    }
+
+    #[test]
+    fn a_conflict_is_worded_under_its_field() {
+        let email = conflict_fields(Conflict::Email);
+        assert_eq!(email["email"], vec!["A user with that email already exists.".to_string()]);
+        assert_eq!(conflict_fields(Conflict::Username).keys().collect::<Vec<_>>(), ["username"]);
+        assert!(conflict_fields(Conflict::LastSuperuser).is_empty());
+        assert!(conflict_message(Conflict::LastSuperuser).contains("last active superuser"));
     }
 }

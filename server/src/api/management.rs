@@ -12,7 +12,7 @@ use gatehouse_core::domain::{Email, ProfileChanges, UserId};
 use gatehouse_core::history::parse_event_filter;
 use gatehouse_core::paging::PageRequest;
 use gatehouse_core::store::users::UserSearch;
-use gatehouse_core::{CoreError, User};
+use gatehouse_core::CoreError;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -24,6 +24,7 @@ use super::extract::{ApiJson, ApiQuery, Client, StaffUser, SuperUser};
 use super::fields::{FieldReader, PROFILE_FIELDS};
 use super::paging::{EventPage, UserPage};
 use super::responses::*;
+use super::views::User;
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -195,7 +196,7 @@ async fn create_user(
         privileges,
     };
     let user = state.core.admin().create_account(&actor, new, &client).await?;
-    Ok((StatusCode::CREATED, Json(user)))
+    Ok((StatusCode::CREATED, Json(user.into())))
 }
 
 /// One user. Staff only.
@@ -208,7 +209,7 @@ async fn view_user(
     StaffUser(staff): StaffUser,
     Path(id): Path<String>,
 ) -> Result<Json<User>, ApiError> {
-    Ok(Json(state.core.admin().view_user(&staff, user_id(&id)?).await?))
+    Ok(Json(state.core.admin().view_user(&staff, user_id(&id)?).await?.into()))
 }
 
 /// The user about to be updated (seed 004 lists this path with GET: DRF's
@@ -222,7 +223,7 @@ async fn user_to_update(
     SuperUser(actor): SuperUser,
     Path(id): Path<String>,
 ) -> Result<Json<User>, ApiError> {
-    Ok(Json(state.core.admin().view_user(&actor.as_staff(), user_id(&id)?).await?))
+    Ok(Json(state.core.admin().view_user(&actor.as_staff(), user_id(&id)?).await?.into()))
 }
 
 async fn apply_update(
@@ -253,7 +254,7 @@ async fn apply_update(
         is_staff,
         is_superuser,
     };
-    Ok(Json(state.core.admin().update_account(actor, id, changes, client).await?))
+    Ok(Json(state.core.admin().update_account(actor, id, changes, client).await?.into()))
 }
 
 /// Replaces the account's fields (`email` required; absent fields keep their values, as in

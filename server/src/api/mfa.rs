@@ -4,8 +4,6 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use gatehouse_core::domain::{RecoveryCode, TotpCode};
-use gatehouse_core::sessions::TokenPair;
-use gatehouse_core::two_factor::{MfaStatus, TotpEnrolment};
 use gatehouse_core::CoreError;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -15,6 +13,7 @@ use utoipa_axum::routes;
 use super::error::ApiError;
 use super::extract::{Aal2User, ApiJson, AuthUser, Client, PartialAuthUser};
 use super::responses::*;
+use super::views::{MfaStatus, TokenPair, TotpEnrolment};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -30,7 +29,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[utoipa::path(get, path = "/mfa", tag = "mfa", security(("Bearer" = []), ("JWT" = [])),
     responses((status = 200, description = "The caller's second factor", body = MfaStatus), Unauthorized, SecondFactor))]
 async fn status(State(state): State<AppState>, AuthUser(principal): AuthUser) -> Result<Json<MfaStatus>, ApiError> {
-    Ok(Json(state.core.two_factor().mfa_status(&principal).await?))
+    Ok(Json(state.core.two_factor().mfa_status(&principal).await?.into()))
 }
 
 /// Starts TOTP enrolment: scan the QR code (or type the secret), then confirm with a first code
@@ -42,7 +41,7 @@ async fn enrol_totp(
     Client(client): Client,
     AuthUser(principal): AuthUser,
 ) -> Result<Json<TotpEnrolment>, ApiError> {
-    Ok(Json(state.core.two_factor().enrol_totp(&principal, &client).await?))
+    Ok(Json(state.core.two_factor().enrol_totp(&principal, &client).await?.into()))
 }
 
 /// Turns two-factor authentication off: the device and the recovery codes go. aal2 only.
@@ -86,7 +85,7 @@ async fn verify_totp(
     ApiJson(body): ApiJson<CodeRequest>,
 ) -> Result<Json<TokenPair>, ApiError> {
     let code = CoreError::parse_field("code", TotpCode::parse(&body.code))?;
-    Ok(Json(state.core.two_factor().verify_totp(&principal, &code, &client).await?))
+    Ok(Json(state.core.two_factor().verify_totp(&principal, &code, &client).await?.into()))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -119,5 +118,5 @@ async fn use_recovery_code(
     ApiJson(body): ApiJson<RecoveryCodeRequest>,
 ) -> Result<Json<TokenPair>, ApiError> {
     let code = CoreError::parse_field("code", RecoveryCode::parse(&body.code))?;
-    Ok(Json(state.core.two_factor().use_recovery_code(&principal, &code, &client).await?))
+    Ok(Json(state.core.two_factor().use_recovery_code(&principal, &code, &client).await?.into()))
 }

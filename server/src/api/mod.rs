@@ -12,6 +12,7 @@ mod mfa;
 pub mod openapi;
 pub(crate) mod paging;
 mod responses;
+pub mod views;
 
 use axum::extract::{DefaultBodyLimit, State};
 use axum::{Json, Router};

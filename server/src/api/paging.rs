@@ -6,6 +6,8 @@ use gatehouse_core::paging::{Page, PageRequest};
 use gatehouse_core::store::audit::AuditEvent;
 use gatehouse_core::time_format::to_rfc3339;
 use gatehouse_core::{CoreError, User};
+
+use super::views;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -106,7 +108,7 @@ pub struct UserPage {
     next: Option<String>,
     #[schema(required = true)]
     previous: Option<String>,
-    results: Vec<User>,
+    results: Vec<views::User>,
 }
 
 impl UserPage {
@@ -115,7 +117,7 @@ impl UserPage {
             count: page.count,
             next: page_url(state, uri, page.next()),
             previous: page_url(state, uri, page.previous()),
-            results: page.results,
+            results: page.results.into_iter().map(views::User::from).collect(),
         }
     }
 }

@@ -8,6 +8,7 @@ use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use gatehouse_core::error::Conflict;
 use gatehouse_core::CoreError;
 use gatehouse_core::Principal;
 use serde::de::DeserializeOwned;
@@ -39,9 +40,8 @@ impl DrfError {
             DrfError::Core(error) => {
                 let status = crate::api::error::status_of(error);
                 let body = match error {
-                    CoreError::Validation { fields, .. } | CoreError::Conflict { fields, .. } if !fields.is_empty() => {
-                        json!(fields)
-                    }
+                    CoreError::Validation { fields, .. } if !fields.is_empty() => json!(fields),
+                    CoreError::Conflict(conflict) => conflict_body(*conflict),
                     CoreError::InvalidCredentials => {
                         json!({ "non_field_errors": ["Unable to log in with provided credentials."] })
                     }
@@ -59,6 +59,19 @@ impl DrfError {
                 (status, body)
             }
         }
+    }
+}
+
+/// DRF's wording of a conflict: a unique field's validator message under that field
+/// (`{"email": ["..."]}`), anything else as `detail`.
+fn conflict_body(conflict: Conflict) -> Value {
+    match conflict {
+        Conflict::Email => json!({ "email": ["A user with that email already exists."] }),
+        Conflict::Username => json!({ "username": ["A user with that username already exists."] }),
+        Conflict::LastSuperuser => {
+            json!({ "detail": "This is the last active superuser: make another superuser first." })
+        }
+        Conflict::EnrolmentInProgress => json!({ "detail": "Another enrolment is in progress; try again." }),
     }
 }
 

@@ -12,6 +12,7 @@ use axum::routing::post;
 use axum::{Json, Router};
 use gatehouse_core::accounts::Registration;
 use gatehouse_core::domain::Email;
+use gatehouse_core::error::Conflict;
 use gatehouse_core::links::LinkPage;
 use gatehouse_core::sessions::{LoginAttempt, SecondStep};
 use gatehouse_core::Principal;
@@ -51,14 +52,17 @@ impl IntoResponse for Error {
             Error::Body(message) => (StatusCode::BAD_REQUEST, message.clone()),
             Error::Core(error) => {
                 let status = crate::api::error::status_of(error);
-                // Field errors read "field: message" in the one message this shape has.
-                let message = match error.fields().filter(|f| !f.is_empty()) {
-                    Some(fields) => fields
-                        .iter()
-                        .map(|(field, messages)| format!("{field}: {}", messages.join(" ")))
-                        .collect::<Vec<_>>()
-                        .join(" "),
-                    None => error.to_string(),
+                let message = match error {
+                    CoreError::Conflict(conflict) => conflict_message(*conflict).to_string(),
+                    // Field errors read "field: message" in the one message this shape has.
+                    _ => match error.fields().filter(|f| !f.is_empty()) {
+                        Some(fields) => fields
+                            .iter()
+                            .map(|(field, messages)| format!("{field}: {}", messages.join(" ")))
+                            .collect::<Vec<_>>()
+                            .join(" "),
+                        None => error.to_string(),
+                    },
                 };
                 (status, message)
             }
@@ -73,6 +77,21 @@ impl IntoResponse for Error {
         }
         response
     }
+}
+
+/// This surface's wording of a conflict: "field: message" like its other field errors.
+fn conflict_message(conflict: Conflict) -> &'static str {
+    match conflict {
+        Conflict::Email => "email: A user with that email already exists.",
+        Conflict::Username => "username: A user with that username already exists.",
+        Conflict::LastSuperuser => "This is the last active superuser: make another superuser first.",
+        Conflict::EnrolmentInProgress => "Another enrolment is in progress; try again.",
+    }
+}
+
+/// This surface's user: the canonical one, as `/api/v1` shows it (docs/compatibility.md).
+fn user_body(user: User) -> Value {
+    json!(crate::api::views::User::from(user))
 }
 
 /// A JSON body (an empty one is `{}`), its problems answered in this surface's shape.
@@ -122,7 +141,7 @@ async fn signup(
     }
     let registration = Registration::parse(&email, username.as_deref(), &password, state.core.credentials().policy())?;
     let user = state.core.accounts().register(registration, &client, LinkPage::Own).await?;
-    Ok(ok(json!({ "user": user })))
+    Ok(ok(json!({ "user": user_body(user) })))
 }
 
 #[derive(Deserialize)]
@@ -210,5 +229,5 @@ async fn validation(State(state): State<AppState>, Body(body): Body<TokenBody>) 
 async fn get_user(State(state): State<AppState>, Body(body): Body<TokenBody>) -> Result<Response, Error> {
     let (principal, _) = token_user(&state, body.token).await?;
     let user: User = principal.user;
-    Ok(ok(json!({ "user": user })))
+    Ok(ok(json!({ "user": user_body(user) })))
 }
