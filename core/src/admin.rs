@@ -146,7 +146,7 @@ impl Admin {
     /// A user's live sessions, as their own "your sessions" shows them.
     pub async fn user_sessions(&self, _staff: &Staff, id: UserId) -> Result<Vec<Session>, CoreError> {
         self.accounts.user(id).await?;
-        sessions::list_active_for_user(&self.db.pool, id).await
+        sessions::list_active_for_user(&self.db, id).await
     }
 
     pub async fn create_account(

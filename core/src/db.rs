@@ -12,6 +12,7 @@ use sqlx::error::BoxDynError;
 use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, Connection, Executor, Type};
 
+use crate::clock::Clock;
 use crate::config::Settings;
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/sqlite");
@@ -48,6 +49,9 @@ pub struct Database {
     epoch: std::time::Instant,
     /// Where to listen for other processes' writes (PostgreSQL); it may hold a password.
     listen_url: Option<Arc<str>>,
+    /// The core's clock: every time a store writes or compares is read from it, so a test's
+    /// manual clock moves sessions, links and history as it moves throttling.
+    clock: Clock,
 }
 
 impl std::fmt::Debug for Database {
@@ -98,7 +102,19 @@ impl Database {
             unreachable_at: Arc::default(),
             epoch: std::time::Instant::now(),
             listen_url,
+            clock: Clock::System,
         })
+    }
+
+    /// The same database, telling time by `clock` (the core's).
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Unix seconds now, by the core's clock: the one time every store writes and compares.
+    pub fn now(&self) -> i64 {
+        self.clock.now_secs()
     }
 
     /// On PostgreSQL, follows the writes of every other process on the same database: each
@@ -321,11 +337,6 @@ pub fn unique_violation(error: &sqlx::Error) -> Option<String> {
         }
         _ => None,
     }
-}
-
-/// Unix seconds now: the one clock every store writes.
-pub fn now() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
 /// A boolean column as read through the Any driver: BOOLEAN on PostgreSQL, INTEGER 0/1 on

@@ -137,6 +137,7 @@ impl Gatehouse {
         let root =
             RootKey::load(settings.secret_key.as_ref().map(secrecy::ExposeSecret::expose_secret), &settings.data_dir)?;
         let settings = Arc::new(settings);
+        let db = db.with_clock(clock.clone());
         let hasher = PasswordHasher::new(
             settings.argon2_memory_kib,
             settings.argon2_iterations,

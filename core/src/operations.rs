@@ -65,7 +65,7 @@ impl Operations {
             return;
         }
         self.sessions_counted_at.store(now, Ordering::Relaxed);
-        match store::sessions::count_alive(pool).await {
+        match store::sessions::count_alive(&self.db).await {
             Ok(count) => metrics::sessions_alive(count),
             Err(error) => tracing::warn!(%error, "could not count live sessions"),
         }

@@ -96,7 +96,7 @@ impl Profiles {
     ) -> Result<(), CoreError> {
         let user = principal.user.id;
         let hash_now = users::password_hash(&self.db.pool, user).await?;
-        let session_alive = sessions::find_active(&self.db.pool, &principal.session.id).await?.is_some();
+        let session_alive = sessions::find_active(&self.db, &principal.session.id).await?.is_some();
         if hash_now.as_deref() == verified_hash && session_alive {
             return Ok(());
         }

@@ -275,7 +275,7 @@ impl Sessions {
     /// another surface is refused, so it cannot be kept alive past its own expiry this way
     /// (those surfaces renew with refresh tokens, whose reuse is detected).
     pub async fn renew_access_token(&self, token: &str) -> Result<String, CoreError> {
-        let claims = self.jwt.verify(token).ok_or(CoreError::Unauthenticated)?;
+        let claims = self.jwt.verify(token, self.clock.now_secs()).ok_or(CoreError::Unauthenticated)?;
         let signed_in_at = claims.orig_iat.ok_or(CoreError::Unauthenticated)?;
         let limit = self.settings.compat_rest_jwt_auth_refresh_limit.as_secs() as i64;
         if self.clock.now_secs().saturating_sub(signed_in_at) > limit {
@@ -291,8 +291,10 @@ impl Sessions {
 
     fn issue_access_token(&self, user: &User, session: &Session, orig_iat: Option<i64>) -> Result<String, CoreError> {
         let ttl = self.settings.access_token_ttl.as_secs() as i64;
-        let (access, _) =
-            self.jwt.issue(user, session, ttl, orig_iat).map_err(|e| CoreError::internal("signing a token", e))?;
+        let (access, _) = self
+            .jwt
+            .issue(user, session, self.clock.now_secs(), ttl, orig_iat)
+            .map_err(|e| CoreError::internal("signing a token", e))?;
         Ok(access)
     }
 
@@ -311,7 +313,7 @@ impl Sessions {
     /// The principal behind an access token: valid signature and expiry, AND a session that is
     /// still alive, AND an active user. Checked on every request, so revocation is immediate.
     pub async fn authenticate_access_token(&self, token: &str) -> Result<Principal, CoreError> {
-        let claims = self.jwt.verify(token).ok_or(CoreError::Unauthenticated)?;
+        let claims = self.jwt.verify(token, self.clock.now_secs()).ok_or(CoreError::Unauthenticated)?;
         self.principal_of_claims(&claims).await
     }
 
@@ -327,7 +329,7 @@ impl Sessions {
 
     /// The principal behind an access token, and when the token expires (Unix seconds).
     pub async fn inspect_access_token(&self, token: &str) -> Result<(Principal, i64), CoreError> {
-        let claims = self.jwt.verify(token).ok_or(CoreError::Unauthenticated)?;
+        let claims = self.jwt.verify(token, self.clock.now_secs()).ok_or(CoreError::Unauthenticated)?;
         Ok((self.principal_of_claims(&claims).await?, claims.exp))
     }
 
@@ -337,7 +339,7 @@ impl Sessions {
     pub async fn authenticate_session(&self, session_id: &str) -> Result<Principal, CoreError> {
         // Taken before the reads: a write that races them leaves what they read stale.
         let changes = self.db.change_counts();
-        let now = crate::db::now();
+        let now = self.clock.now_secs();
         if self.db.recently_unreachable(OUTAGE_RECHECK) {
             // Known down a moment ago: what the cache can answer it answers without a wait.
             if let Some(cached) = self.principals.get(session_id, Lookup::Outage(changes), now) {
@@ -371,7 +373,7 @@ impl Sessions {
 
     /// The principal of a live session, read from the database (and kept in the cache).
     async fn read_principal(&self, session_id: &str, changes: Changes) -> Result<Principal, CoreError> {
-        let session = sessions::find_active(&self.db.pool, session_id).await?.ok_or(CoreError::Unauthenticated)?;
+        let session = sessions::find_active(&self.db, session_id).await?.ok_or(CoreError::Unauthenticated)?;
         let user = self.active_user_as_of(session.user_id, changes).await?;
         let principal = Principal { user, session };
         self.principals.put(&principal, changes);
@@ -414,7 +416,7 @@ impl Sessions {
     ) -> Result<(), CoreError> {
         let invalid = || CoreError::field("refresh", "Token is invalid or expired.");
         let (session_id, _) = self.refresh.parse(refresh_token).ok_or_else(invalid)?;
-        let session = sessions::find_active(&self.db.pool, &session_id).await?.ok_or_else(invalid)?;
+        let session = sessions::find_active(&self.db, &session_id).await?.ok_or_else(invalid)?;
         if session.user_id != principal.user.id {
             return Err(invalid());
         }
@@ -431,7 +433,7 @@ impl Sessions {
         if uuid::Uuid::parse_str(session_id).is_err() {
             return Err(CoreError::NotFound);
         }
-        match sessions::find_active(&self.db.pool, session_id).await? {
+        match sessions::find_active(&self.db, session_id).await? {
             Some(session) if session.user_id == principal.user.id => {
                 self.end_session(principal, session_id, context).await
             }
@@ -470,7 +472,7 @@ impl Sessions {
 
     /// The caller's live sessions, most recently used first.
     pub async fn list_sessions(&self, principal: &Principal) -> Result<Vec<Session>, CoreError> {
-        sessions::list_active_for_user(&self.db.pool, principal.user.id).await
+        sessions::list_active_for_user(&self.db, principal.user.id).await
     }
 
     /// Exchanges a refresh token for a new pair. Every refresh rotates the token. Presenting
@@ -523,7 +525,7 @@ impl Sessions {
     }
 
     async fn live_api_session(&self, session_id: &str) -> Result<Session, CoreError> {
-        sessions::find_active(&self.db.pool, session_id)
+        sessions::find_active(&self.db, session_id)
             .await?
             .filter(|s| s.kind == SessionKind::Api)
             .ok_or(CoreError::Unauthenticated)
@@ -558,7 +560,7 @@ impl Sessions {
         sessions::revoke_all_for_user(&self.db, user, Some(&principal.session.id), "mfa_removed").await?;
         sessions::reset_to_password_only(&self.db, &principal.session.id).await?;
         let session =
-            sessions::find_active(&self.db.pool, &principal.session.id).await?.ok_or(CoreError::Unauthenticated)?;
+            sessions::find_active(&self.db, &principal.session.id).await?.ok_or(CoreError::Unauthenticated)?;
         self.token_pair(&principal.user, &session)
     }
 }

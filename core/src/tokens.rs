@@ -37,6 +37,9 @@ pub struct AccessClaims {
     pub token_type: String,
 }
 
+/// How long past its `exp` a token is still taken: clocks of issuer and caller may differ.
+pub const EXPIRY_LEEWAY_SECS: i64 = 5;
+
 #[derive(Clone)]
 pub struct JwtKeys {
     encoding: EncodingKey,
@@ -48,7 +51,8 @@ impl JwtKeys {
     pub fn new(root: &RootKey) -> Self {
         let secret = root.derive("jwt-hs256");
         let mut validation = Validation::new(Algorithm::HS256);
-        validation.leeway = 5;
+        // Expiry is checked by the core's clock (see `verify`), not the system's.
+        validation.validate_exp = false;
         validation.set_required_spec_claims(&["exp", "sub", "iat"]);
         Self { encoding: EncodingKey::from_secret(&secret), decoding: DecodingKey::from_secret(&secret), validation }
     }
@@ -58,10 +62,10 @@ impl JwtKeys {
         &self,
         user: &User,
         session: &Session,
+        now: i64,
         ttl_secs: i64,
         orig_iat: Option<i64>,
     ) -> Result<(String, AccessClaims), jsonwebtoken::errors::Error> {
-        let now = crate::db::now();
         let claims = AccessClaims {
             sub: user.id.to_string(),
             user_id: user.id.0,
@@ -81,12 +85,14 @@ impl JwtKeys {
         Ok((token, claims))
     }
 
-    /// Signature, algorithm (HS256 only: `none` and others are refused), expiry and type.
-    /// Whether the session is still alive is the caller's next check.
-    pub fn verify(&self, token: &str) -> Option<AccessClaims> {
+    /// Signature, algorithm (HS256 only: `none` and others are refused), expiry at `now`
+    /// (with [`EXPIRY_LEEWAY_SECS`]) and type. Whether the session is still alive is the
+    /// caller's next check.
+    pub fn verify(&self, token: &str, now: i64) -> Option<AccessClaims> {
         let data = jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, &self.validation).ok()?;
-        (data.claims.token_type == "access" && data.claims.sub == data.claims.user_id.to_string())
-            .then_some(data.claims)
+        let claims = data.claims;
+        let live = claims.exp.saturating_add(EXPIRY_LEEWAY_SECS) >= now;
+        (live && claims.token_type == "access" && claims.sub == claims.user_id.to_string()).then_some(claims)
     }
 }
 
@@ -143,6 +149,9 @@ mod tests {
     use super::*;
     use crate::test_fixtures::user;
 
+    /// Tokens are issued and checked at this time, whatever the real clock says.
+    const NOW: i64 = 1_700_000_000;
+
     fn session() -> Session {
         crate::test_fixtures::session(0)
     }
@@ -154,8 +163,8 @@ mod tests {
     #[test]
     fn issued_tokens_verify_with_all_claims() {
         let k = keys(&"k".repeat(40));
-        let (token, claims) = k.issue(&user(), &session(), 900, None).unwrap();
-        let back = k.verify(&token).unwrap();
+        let (token, claims) = k.issue(&user(), &session(), NOW, 900, None).unwrap();
+        let back = k.verify(&token, NOW).unwrap();
         assert_eq!(back, claims);
         assert_eq!(back.username, "a@example.com");
         assert_eq!(back.sid, "s1");
@@ -165,16 +174,16 @@ mod tests {
     #[test]
     fn refuses_wrong_key_expired_none_and_garbage() {
         let k = keys(&"k".repeat(40));
-        let (token, _) = keys(&"o".repeat(40)).issue(&user(), &session(), 900, None).unwrap();
-        assert!(k.verify(&token).is_none(), "wrong key");
-        let (expired, _) = k.issue(&user(), &session(), -60, None).unwrap();
-        assert!(k.verify(&expired).is_none(), "expired");
-        let (good, _) = k.issue(&user(), &session(), 900, None).unwrap();
+        let (token, _) = keys(&"o".repeat(40)).issue(&user(), &session(), NOW, 900, None).unwrap();
+        assert!(k.verify(&token, NOW).is_none(), "wrong key");
+        let (expired, _) = k.issue(&user(), &session(), NOW, -60, None).unwrap();
+        assert!(k.verify(&expired, NOW).is_none(), "expired");
+        let (good, _) = k.issue(&user(), &session(), NOW, 900, None).unwrap();
         let payload = good.split('.').nth(1).unwrap();
         let none_header = URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#);
-        assert!(k.verify(&format!("{none_header}.{payload}.")).is_none(), "alg none");
-        assert!(k.verify("garbage").is_none());
-        assert!(k.verify("").is_none());
+        assert!(k.verify(&format!("{none_header}.{payload}."), NOW).is_none(), "alg none");
+        assert!(k.verify("garbage", NOW).is_none());
+        assert!(k.verify("", NOW).is_none());
     }
 
     #[test]

@@ -325,7 +325,7 @@ impl TwoFactor {
         let lifetime = self.settings.refresh_token_ttl.as_secs() as i64;
         sessions::upgrade_to_aal2(&self.db, &principal.session, method, device, lifetime).await?;
         let session =
-            sessions::find_active(&self.db.pool, &principal.session.id).await?.ok_or(CoreError::Unauthenticated)?;
+            sessions::find_active(&self.db, &principal.session.id).await?.ok_or(CoreError::Unauthenticated)?;
         self.sessions.token_pair(&principal.user, &session)
     }
 

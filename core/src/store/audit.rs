@@ -1,7 +1,7 @@
 use sqlx::AnyPool;
 
 use crate::context::RequestContext;
-use crate::db::{now, Database};
+use crate::db::Database;
 use crate::domain::UserId;
 use crate::error::CoreError;
 
@@ -146,7 +146,7 @@ async fn insert(
     .bind(&context.ip)
     .bind(&context.user_agent)
     .bind(detail)
-    .bind(now())
+    .bind(db.now())
     .execute(&db.writer)
     .await?;
     Ok(())

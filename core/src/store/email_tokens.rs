@@ -1,6 +1,6 @@
 use sqlx::{AnyPool, FromRow};
 
-use crate::db::{now, Database};
+use crate::db::Database;
 use crate::domain::UserId;
 use crate::error::CoreError;
 
@@ -82,7 +82,7 @@ pub async fn live_tokens(
 /// Marks a token used; `false` if someone else used it first (a concurrent click).
 pub async fn consume(db: &Database, id: i64) -> Result<bool, CoreError> {
     let result = sqlx::query("UPDATE email_tokens SET used_at = $1 WHERE id = $2 AND used_at IS NULL")
-        .bind(now())
+        .bind(db.now())
         .bind(id)
         .execute(&db.writer)
         .await?;
@@ -106,7 +106,7 @@ pub(crate) fn live_exists(user_id_column: &'static str, purpose: Purpose) -> Str
 /// address or deactivation). A retired link answers like an expired one.
 pub async fn retire_every_purpose(db: &Database, user_id: UserId) -> Result<(), CoreError> {
     sqlx::query("UPDATE email_tokens SET used_at = $1 WHERE user_id = $2 AND used_at IS NULL")
-        .bind(now())
+        .bind(db.now())
         .bind(user_id.0)
         .execute(&db.writer)
         .await?;
@@ -119,7 +119,7 @@ pub async fn retire_every_purpose(db: &Database, user_id: UserId) -> Result<(), 
 pub async fn retire_all(db: &Database, user_id: UserId, purpose: Purpose) -> Result<bool, CoreError> {
     let result =
         sqlx::query("UPDATE email_tokens SET used_at = $1 WHERE user_id = $2 AND purpose = $3 AND used_at IS NULL")
-            .bind(now())
+            .bind(db.now())
             .bind(user_id.0)
             .bind(purpose.as_str())
             .execute(&db.writer)

@@ -1,7 +1,7 @@
-use sqlx::{AnyPool, FromRow};
+use sqlx::FromRow;
 
 use crate::context::RequestContext;
-use crate::db::{now, Database, Flag};
+use crate::db::{Database, Flag};
 use crate::domain::UserId;
 use crate::error::CoreError;
 use crate::store::totp_devices;
@@ -88,7 +88,7 @@ pub const SECOND_STEP_WINDOW_SECS: i64 = 600;
 /// gets only [`SECOND_STEP_WINDOW_SECS`] to complete.
 pub async fn insert(db: &Database, new: NewSession<'_>) -> Result<Session, CoreError> {
     let id = uuid::Uuid::new_v4().to_string();
-    let now = now();
+    let now = db.now();
     let sql = format!(
         "INSERT INTO sessions (id, user_id, kind, aal, amr, ip, user_agent, created_at, last_used_at, expires_at, \
            second_factor_pending) \
@@ -116,17 +116,17 @@ pub async fn insert(db: &Database, new: NewSession<'_>) -> Result<Session, CoreE
 }
 
 /// The session if it exists, belongs to nobody else's revocation and has not expired.
-pub async fn find_active(pool: &AnyPool, id: &str) -> Result<Option<Session>, CoreError> {
+pub async fn find_active(db: &Database, id: &str) -> Result<Option<Session>, CoreError> {
     let sql = format!("SELECT {COLUMNS} FROM sessions WHERE id = $1 AND revoked_at IS NULL AND expires_at > $2");
-    let row = sqlx::query_as::<_, SessionRow>(&sql).bind(id).bind(now()).fetch_optional(pool).await?;
+    let row = sqlx::query_as::<_, SessionRow>(&sql).bind(id).bind(db.now()).fetch_optional(&db.pool).await?;
     Ok(row.map(Session::from))
 }
 
-pub async fn list_active_for_user(pool: &AnyPool, user_id: UserId) -> Result<Vec<Session>, CoreError> {
+pub async fn list_active_for_user(db: &Database, user_id: UserId) -> Result<Vec<Session>, CoreError> {
     let sql = format!(
         "SELECT {COLUMNS} FROM sessions WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 ORDER BY last_used_at DESC"
     );
-    let rows = sqlx::query_as::<_, SessionRow>(&sql).bind(user_id.0).bind(now()).fetch_all(pool).await?;
+    let rows = sqlx::query_as::<_, SessionRow>(&sql).bind(user_id.0).bind(db.now()).fetch_all(&db.pool).await?;
     Ok(rows.into_iter().map(Session::from).collect())
 }
 
@@ -134,7 +134,7 @@ pub async fn list_active_for_user(pool: &AnyPool, user_id: UserId) -> Result<Vec
 pub async fn revoke(db: &Database, id: &str, reason: &str) -> Result<bool, CoreError> {
     let result =
         sqlx::query("UPDATE sessions SET revoked_at = $1, revoked_reason = $2 WHERE id = $3 AND revoked_at IS NULL")
-            .bind(now())
+            .bind(db.now())
             .bind(reason)
             .bind(id)
             .execute(&db.writer)
@@ -147,7 +147,7 @@ pub async fn revoke(db: &Database, id: &str, reason: &str) -> Result<bool, CoreE
 /// the time written, if it wrote. The one write that does not count as a change
 /// (`Database::changed`): only "last used" moves, which no decision depends on.
 pub async fn touch(db: &Database, session: &Session) -> Result<Option<i64>, CoreError> {
-    let now = now();
+    let now = db.now();
     if now - session.last_used_at < 60 {
         return Ok(None);
     }
@@ -169,7 +169,7 @@ pub async fn revoke_all_for_user(
     let result = sqlx::query(
         "UPDATE sessions SET revoked_at = $1, revoked_reason = $2 WHERE user_id = $3 AND revoked_at IS NULL AND id <> $4",
     )
-    .bind(now())
+    .bind(db.now())
     .bind(reason)
     .bind(user_id.0)
     .bind(keep.unwrap_or(""))
@@ -213,10 +213,10 @@ pub async fn rotate_many(db: &Database, presented: &[(&str, i64)], now: i64) -> 
 }
 
 /// Sessions, browser and API, that are neither revoked nor expired.
-pub async fn count_alive(pool: &AnyPool) -> Result<i64, CoreError> {
+pub async fn count_alive(db: &Database) -> Result<i64, CoreError> {
     let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sessions WHERE revoked_at IS NULL AND expires_at > $1")
-        .bind(now())
-        .fetch_one(pool)
+        .bind(db.now())
+        .fetch_one(&db.pool)
         .await?;
     Ok(count)
 }
@@ -280,7 +280,7 @@ pub async fn require_second_factor_elsewhere(db: &Database, user_id: UserId, kee
     .bind(true)
     .bind(user_id.0)
     .bind(keep)
-    .bind(now() + SECOND_STEP_WINDOW_SECS)
+    .bind(db.now() + SECOND_STEP_WINDOW_SECS)
     .execute(&db.writer)
     .await?;
     db.changed();

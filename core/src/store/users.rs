@@ -1,6 +1,6 @@
 use sqlx::{AnyPool, FromRow, Row as _};
 
-use crate::db::{now, unique_violation, Database, Flag};
+use crate::db::{unique_violation, Database, Flag};
 use unicode_normalization::UnicodeNormalization;
 
 use crate::domain::{username, Email, LoginIdentifier, ProfileChanges, UserId, Username};
@@ -111,7 +111,7 @@ pub async fn insert(db: &Database, new: NewUser<'_>) -> Result<User, CoreError> 
         .bind(new.is_verified)
         .bind(new.is_staff)
         .bind(new.is_superuser)
-        .bind(now())
+        .bind(db.now())
         .fetch_one(&db.writer)
         .await;
     db.changed();
@@ -242,7 +242,7 @@ pub async fn mark_verified(db: &Database, id: UserId) -> Result<(), CoreError> {
 }
 
 pub async fn touch_last_login(db: &Database, id: UserId) -> Result<(), CoreError> {
-    sqlx::query("UPDATE users SET last_login = $1 WHERE id = $2").bind(now()).bind(id.0).execute(&db.writer).await?;
+    sqlx::query("UPDATE users SET last_login = $1 WHERE id = $2").bind(db.now()).bind(id.0).execute(&db.writer).await?;
     db.changed();
     Ok(())
 }

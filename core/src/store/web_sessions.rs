@@ -6,7 +6,7 @@ use sqlx::AnyPool;
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, ExpiredDeletion, SessionStore};
 
-use crate::db::{now, Database};
+use crate::db::Database;
 
 #[derive(Clone, Debug)]
 pub struct WebSessionStore {
@@ -69,7 +69,7 @@ impl SessionStore for WebSessionStore {
         let data: Option<String> =
             sqlx::query_scalar("SELECT data FROM web_sessions WHERE id = $1 AND expiry_date > $2")
                 .bind(id.to_string())
-                .bind(now())
+                .bind(system_now())
                 .fetch_optional(&self.reads)
                 .await
                 .map_err(backend)?;
@@ -90,10 +90,16 @@ impl SessionStore for WebSessionStore {
 impl ExpiredDeletion for WebSessionStore {
     async fn delete_expired(&self) -> session_store::Result<()> {
         sqlx::query("DELETE FROM web_sessions WHERE expiry_date <= $1")
-            .bind(now())
+            .bind(system_now())
             .execute(&self.writes)
             .await
             .map_err(backend)?;
         Ok(())
     }
+}
+
+/// The system clock, not the core's: tower-sessions sets each record's expiry by the system
+/// clock, so the store compares against the same one.
+fn system_now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
 }

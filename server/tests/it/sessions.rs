@@ -292,3 +292,15 @@ fn claims(access: &str) -> Value {
     let payload = access.split('.').nth(1).unwrap();
     serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
 }
+
+#[tokio::test]
+async fn access_tokens_expire_by_the_core_clock() {
+    let app = spawn_app().await;
+    let token = app.verified_user("expiry@example.com", None).await;
+    assert_eq!(account_status(&app, &token).await, 200);
+    // Fifteen minutes by default, then a few seconds of leeway for clocks that differ.
+    app.clock.advance(std::time::Duration::from_secs(15 * 60));
+    assert_eq!(account_status(&app, &token).await, 200, "within the leeway");
+    app.clock.advance(std::time::Duration::from_secs(6));
+    assert_eq!(account_status(&app, &token).await, 401, "expired by the core's clock, whatever the system's says");
+}
