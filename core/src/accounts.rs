@@ -137,13 +137,16 @@ impl Accounts {
     /// Confirms the address if `token` is the live one for `uid`. Single use.
     pub async fn verify_email(&self, uid: &str, token: &str, context: &RequestContext) -> Result<User, CoreError> {
         let (user_id, stored) = self.links.find(uid, token, Purpose::VerifyEmail).await?;
-        self.links.consume(&stored).await?;
         let user = users::find(&self.db.pool, user_id).await?.ok_or(CoreError::InvalidLink)?;
+        let mut tx = self.db.begin().await?;
+        self.links.consume(&mut tx, &stored).await?;
         if user.email != stored.email {
             // The address changed since the link was sent; confirming the old one means nothing.
+            tx.commit().await?;
             return Err(CoreError::InvalidLink);
         }
-        users::mark_verified(&self.db, user_id).await?;
+        users::mark_verified(&mut tx, user_id).await?;
+        tx.commit().await?;
         audit::record(&self.db, Some(user_id), EventKind::EmailVerified, context, &user.email).await?;
         Ok(User { is_verified: true, ..user })
     }

@@ -197,12 +197,14 @@ impl Admin {
             is_superuser,
         };
         let user = users::update(&self.db, id, &update).await?.ok_or(CoreError::NotFound)?;
+        let mut tx = self.db.begin().await?;
         if changes.ends_sessions() {
-            sessions::revoke_all_for_user(&self.db, id, None, "admin").await?;
+            sessions::revoke_all_for_user(&mut tx, id, None, "admin").await?;
         }
         if changes.retires_links(&target.email) {
-            email_tokens::retire_every_purpose(&self.db, id).await?;
+            email_tokens::retire_every_purpose(&mut tx, id).await?;
         }
+        tx.commit().await?;
         if let Some(new_email) = changes.new_email(&target.email) {
             self.notices.send_email_changed_notice(&target, new_email)?;
         }
@@ -237,8 +239,10 @@ impl Admin {
         context: &RequestContext,
     ) -> Result<u64, CoreError> {
         self.accounts.user(id).await?;
-        let ended = sessions::revoke_all_for_user(&self.db, id, None, "admin").await?;
-        email_tokens::retire_every_purpose(&self.db, id).await?;
+        let mut tx = self.db.begin().await?;
+        let ended = sessions::revoke_all_for_user(&mut tx, id, None, "admin").await?;
+        email_tokens::retire_every_purpose(&mut tx, id).await?;
+        tx.commit().await?;
         self.record_admin(actor, id, EventKind::AdminSessionsEnded, context, &format!("{ended} sessions")).await?;
         Ok(ended)
     }

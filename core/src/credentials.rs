@@ -1,12 +1,11 @@
 //! Passwords after sign-up: change (signed in) and reset (by emailed link).
 
-use crate::budgets::{ClientRequest, MailKind};
-use crate::context::RequestContext;
 use std::sync::Arc;
 
 use crate::background::Background;
-use crate::budgets::Budgets;
+use crate::budgets::{Budgets, ClientRequest, MailKind};
 use crate::config::Settings;
+use crate::context::RequestContext;
 use crate::db::Database;
 use crate::domain::{Email, NewPassword, PasswordAttempt, PasswordPolicy};
 use crate::error::CoreError;
@@ -15,7 +14,7 @@ use crate::notices::Notices;
 use crate::passwords::{PasswordHasher, Verification};
 use crate::principal::Principal;
 use crate::store::audit::{self, EventKind};
-use crate::store::email_tokens::{self, Purpose};
+use crate::store::email_tokens::{self, Purpose, StoredToken};
 use crate::store::users::{self, User};
 use crate::store::{sessions, totp_devices};
 use crate::throttle::Throttle;
@@ -79,7 +78,7 @@ impl Credentials {
         context: &RequestContext,
     ) -> Result<(), CoreError> {
         self.check_current_password(&principal.user, current).await?;
-        self.store_password(&principal.user, new_password, Some(&principal.session.id)).await?;
+        self.store_password(&principal.user, new_password, Some(&principal.session.id), None).await?;
         self.notices.send_password_changed_notice(&principal.user, "changed")?;
         audit::record(&self.db, Some(principal.user.id), EventKind::PasswordChanged, context, "").await?;
         Ok(())
@@ -124,22 +123,32 @@ impl Credentials {
         let user = users::find(&self.db.pool, user_id).await?.filter(|u| u.is_active).ok_or(CoreError::InvalidLink)?;
         // Check the password before using the link up, so a rejected password can be retried.
         let new_password = self.check_new_password(&user, new_password, "new_password")?;
-        self.links.consume(&stored).await?;
-        self.store_password(&user, &new_password, None).await?;
+        self.store_password(&user, &new_password, None, Some(&stored)).await?;
         self.notices.send_password_changed_notice(&user, "reset with a link we mailed to this address")?;
         audit::record(&self.db, Some(user.id), EventKind::PasswordReset, context, "").await?;
         Ok(())
     }
 
-    /// Hashes and stores the password, retires every emailed link (they were issued under
-    /// the old credentials), and ends every session but `keep`.
-    async fn store_password(&self, user: &User, password: &NewPassword, keep: Option<&str>) -> Result<(), CoreError> {
+    /// Hashes the password, then in one transaction: uses up the reset `link` it came with,
+    /// stores it, retires every emailed link (they were issued under the old credentials),
+    /// clears the count of wrong second-factor codes, and ends every session but `keep`.
+    async fn store_password(
+        &self,
+        user: &User,
+        password: &NewPassword,
+        keep: Option<&str>,
+        link: Option<&StoredToken>,
+    ) -> Result<(), CoreError> {
         let hash = self.hasher.hash(password.expose()).await?;
-        users::set_password_hash(&self.db, user.id, &hash).await?;
-        email_tokens::retire_every_purpose(&self.db, user.id).await?;
+        let mut tx = self.db.begin().await?;
+        if let Some(link) = link {
+            self.links.consume(&mut tx, link).await?;
+        }
+        users::set_password_hash(&mut tx, user.id, &hash).await?;
+        email_tokens::retire_every_purpose(&mut tx, user.id).await?;
         // A new password is the way back in after too many wrong second-factor codes.
-        totp_devices::clear_failures(&self.db, user.id).await?;
-        sessions::revoke_all_for_user(&self.db, user.id, keep, "password_changed").await?;
-        Ok(())
+        totp_devices::clear_failures(&mut tx, user.id).await?;
+        sessions::revoke_all_for_user(&mut tx, user.id, keep, "password_changed").await?;
+        tx.commit().await
     }
 }

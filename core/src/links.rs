@@ -7,6 +7,7 @@ use std::time::Duration;
 use crate::domain::UserId;
 use crate::error::CoreError;
 use crate::store::email_tokens::{self, Purpose, StoredToken};
+use crate::store::transaction::Transaction;
 use crate::store::users::User;
 use crate::tokens::{constant_time_eq, random_token, token_hash};
 use std::sync::Arc;
@@ -154,8 +155,8 @@ impl Links {
     }
 
     /// Uses the link up; fails if a concurrent request used it first.
-    pub(crate) async fn consume(&self, stored: &StoredToken) -> Result<(), CoreError> {
-        if email_tokens::consume(&self.db, stored.id).await? {
+    pub(crate) async fn consume(&self, tx: &mut Transaction, stored: &StoredToken) -> Result<(), CoreError> {
+        if email_tokens::consume(tx, stored.id).await? {
             Ok(())
         } else {
             Err(CoreError::InvalidLink)

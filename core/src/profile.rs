@@ -120,12 +120,16 @@ impl Profiles {
     ) -> Result<User, CoreError> {
         let (user_id, stored) = self.links.find(uid, token, Purpose::ChangeEmail).await?;
         let new_email = Email::parse(&stored.email).map_err(|_| CoreError::InvalidLink)?;
-        self.links.consume(&stored).await?;
+        let mut tx = self.db.begin().await?;
+        self.links.consume(&mut tx, &stored).await?;
+        tx.commit().await?;
         let update = UserUpdate { email: Some(&new_email), is_verified: Some(true), ..Default::default() };
         let before = users::find(&self.db.pool, user_id).await?.ok_or(CoreError::InvalidLink)?;
         let user = users::update(&self.db, user_id, &update).await?.ok_or(CoreError::InvalidLink)?;
         // Links sent to the old address (verification, reset) are not the account's any more.
-        email_tokens::retire_every_purpose(&self.db, user_id).await?;
+        let mut tx = self.db.begin().await?;
+        email_tokens::retire_every_purpose(&mut tx, user_id).await?;
+        tx.commit().await?;
         self.notices.send_email_changed_notice(&before, &new_email)?;
         let detail = format!("{} -> {}", before.email, user.email);
         audit::record(&self.db, Some(user_id), EventKind::EmailChanged, context, &detail).await?;

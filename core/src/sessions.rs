@@ -205,7 +205,9 @@ impl Sessions {
         }
         if needs_rehash {
             hash = self.hasher.hash(credentials.password.expose()).await?;
-            users::set_password_hash(&self.db, user.id, &hash).await?;
+            let mut tx = self.db.begin().await?;
+            users::set_password_hash(&mut tx, user.id, &hash).await?;
+            tx.commit().await?;
         }
         // Logging in again retires any password reset link still in the mail (one sent while
         // this login was under way is left: it was asked for after the login began).
@@ -462,9 +464,11 @@ impl Sessions {
     /// Ends every session of the caller, and with them every access token already issued, and
     /// retires every link mailed for the account.
     pub async fn logout_all(&self, principal: &Principal, context: &RequestContext) -> Result<u64, CoreError> {
-        let ended = sessions::revoke_all_for_user(&self.db, principal.user.id, None, "logout_all").await?;
+        let mut tx = self.db.begin().await?;
+        let ended = sessions::revoke_all_for_user(&mut tx, principal.user.id, None, "logout_all").await?;
         // Someone who had a session may have had links mailed too (an email change above all).
-        email_tokens::retire_every_purpose(&self.db, principal.user.id).await?;
+        email_tokens::retire_every_purpose(&mut tx, principal.user.id).await?;
+        tx.commit().await?;
         let detail = format!("{ended} sessions");
         audit::record(&self.db, Some(principal.user.id), EventKind::LogoutAll, context, &detail).await?;
         Ok(ended)
@@ -557,7 +561,9 @@ impl Sessions {
     /// (their old per-user JWT secret was rotated).
     pub async fn restart_with_password_only(&self, principal: &Principal) -> Result<TokenPair, CoreError> {
         let user = principal.user.id;
-        sessions::revoke_all_for_user(&self.db, user, Some(&principal.session.id), "mfa_removed").await?;
+        let mut tx = self.db.begin().await?;
+        sessions::revoke_all_for_user(&mut tx, user, Some(&principal.session.id), "mfa_removed").await?;
+        tx.commit().await?;
         sessions::reset_to_password_only(&self.db, &principal.session.id).await?;
         let session =
             sessions::find_active(&self.db, &principal.session.id).await?.ok_or(CoreError::Unauthenticated)?;

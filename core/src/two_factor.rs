@@ -222,7 +222,7 @@ impl TwoFactor {
         }
         self.throttle.clear(&keys).await?;
         if device.failures > 0 {
-            totp_devices::clear_failures(&self.db, principal.user.id).await?;
+            self.clear_failures(principal.user.id).await?;
         }
         if !device.is_confirmed() {
             let now = self.clock.now_secs();
@@ -280,7 +280,7 @@ impl TwoFactor {
             return Err(CoreError::field("code", "This recovery code is not valid (or was already used)."));
         };
         self.throttle.clear(&keys).await?;
-        totp_devices::clear_failures(&self.db, principal.user.id).await?;
+        self.clear_failures(principal.user.id).await?;
         audit::record(&self.db, Some(principal.user.id), EventKind::RecoveryCodeUsed, context, "").await?;
         self.second_factor_verified(principal, "rec", device.id).await
     }
@@ -382,5 +382,11 @@ impl TwoFactor {
         }
         audit::record(&self.db, Some(principal.user.id), EventKind::MfaRemoved, context, "totp").await?;
         Ok(())
+    }
+
+    async fn clear_failures(&self, user: UserId) -> Result<(), CoreError> {
+        let mut tx = self.db.begin().await?;
+        totp_devices::clear_failures(&mut tx, user).await?;
+        tx.commit().await
     }
 }

@@ -3,6 +3,7 @@ use sqlx::{AnyPool, FromRow};
 use crate::db::Database;
 use crate::domain::UserId;
 use crate::error::CoreError;
+use crate::store::transaction::Transaction;
 
 /// What an emailed token is for; a token for one purpose never works for another.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -80,13 +81,12 @@ pub async fn live_tokens(
 }
 
 /// Marks a token used; `false` if someone else used it first (a concurrent click).
-pub async fn consume(db: &Database, id: i64) -> Result<bool, CoreError> {
+pub async fn consume(tx: &mut Transaction, id: i64) -> Result<bool, CoreError> {
     let result = sqlx::query("UPDATE email_tokens SET used_at = $1 WHERE id = $2 AND used_at IS NULL")
-        .bind(db.now())
+        .bind(tx.now())
         .bind(id)
-        .execute(&db.writer)
+        .execute(tx.connection())
         .await?;
-    db.changed();
     Ok(result.rows_affected() == 1)
 }
 
@@ -104,13 +104,12 @@ pub(crate) fn live_exists(user_id_column: &'static str, purpose: Purpose) -> Str
 /// Retires every live link of the user, whatever it is for: the credentials it was issued
 /// under changed (password change or reset, logout everywhere, an admin's change of the
 /// address or deactivation). A retired link answers like an expired one.
-pub async fn retire_every_purpose(db: &Database, user_id: UserId) -> Result<(), CoreError> {
+pub async fn retire_every_purpose(tx: &mut Transaction, user_id: UserId) -> Result<(), CoreError> {
     sqlx::query("UPDATE email_tokens SET used_at = $1 WHERE user_id = $2 AND used_at IS NULL")
-        .bind(db.now())
+        .bind(tx.now())
         .bind(user_id.0)
-        .execute(&db.writer)
+        .execute(tx.connection())
         .await?;
-    db.changed();
     Ok(())
 }
 

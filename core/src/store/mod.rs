@@ -8,5 +8,6 @@ pub mod recovery_codes;
 pub mod sessions;
 pub mod throttle;
 pub mod totp_devices;
+pub mod transaction;
 pub mod users;
 pub mod web_sessions;

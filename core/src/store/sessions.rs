@@ -5,6 +5,7 @@ use crate::db::{Database, Flag};
 use crate::domain::UserId;
 use crate::error::CoreError;
 use crate::store::totp_devices;
+use crate::store::transaction::Transaction;
 
 pub use crate::domain::{Session, SessionKind};
 
@@ -161,7 +162,7 @@ pub async fn touch(db: &Database, session: &Session) -> Result<Option<i64>, Core
 
 /// Ends every live session of a user except `keep`; returns how many ended.
 pub async fn revoke_all_for_user(
-    db: &Database,
+    tx: &mut Transaction,
     user_id: UserId,
     keep: Option<&str>,
     reason: &str,
@@ -169,13 +170,12 @@ pub async fn revoke_all_for_user(
     let result = sqlx::query(
         "UPDATE sessions SET revoked_at = $1, revoked_reason = $2 WHERE user_id = $3 AND revoked_at IS NULL AND id <> $4",
     )
-    .bind(db.now())
+    .bind(tx.now())
     .bind(reason)
     .bind(user_id.0)
     .bind(keep.unwrap_or(""))
-    .execute(&db.writer)
+    .execute(tx.connection())
     .await?;
-    db.changed();
     Ok(result.rows_affected())
 }
 

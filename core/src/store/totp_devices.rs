@@ -6,6 +6,7 @@ use sqlx::{AnyPool, FromRow};
 use crate::db::Database;
 use crate::domain::UserId;
 use crate::error::CoreError;
+use crate::store::transaction::Transaction;
 
 #[derive(Clone, Debug, FromRow)]
 pub struct TotpDevice {
@@ -107,10 +108,10 @@ pub async fn count_failure(db: &Database, device: i64) -> Result<i64, CoreError>
 
 /// The user's devices start counting wrong codes afresh (a right code, a recovery code used,
 /// the password reset).
-pub async fn clear_failures(db: &Database, user: UserId) -> Result<(), CoreError> {
+pub async fn clear_failures(tx: &mut Transaction, user: UserId) -> Result<(), CoreError> {
     sqlx::query("UPDATE totp_devices SET failures = 0 WHERE user_id = $1 AND failures <> 0")
         .bind(user.0)
-        .execute(&db.writer)
+        .execute(tx.connection())
         .await?;
     Ok(())
 }

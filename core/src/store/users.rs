@@ -1,6 +1,7 @@
 use sqlx::{AnyPool, FromRow, Row as _};
 
 use crate::db::{unique_violation, Database, Flag};
+use crate::store::transaction::Transaction;
 use unicode_normalization::UnicodeNormalization;
 
 use crate::domain::{username, Email, LoginIdentifier, ProfileChanges, UserId, Username};
@@ -229,15 +230,15 @@ pub async fn replace_password_hash(db: &Database, id: i64, old: &str, new: &str)
     Ok(done.rows_affected() == 1)
 }
 
-pub async fn set_password_hash(db: &Database, id: UserId, hash: &str) -> Result<(), CoreError> {
-    sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2").bind(hash).bind(id.0).execute(&db.writer).await?;
-    db.changed();
+pub async fn set_password_hash(tx: &mut Transaction, id: UserId, hash: &str) -> Result<(), CoreError> {
+    let statement = sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2").bind(hash).bind(id.0);
+    statement.execute(tx.connection()).await?;
     Ok(())
 }
 
-pub async fn mark_verified(db: &Database, id: UserId) -> Result<(), CoreError> {
-    sqlx::query("UPDATE users SET is_verified = $1 WHERE id = $2").bind(true).bind(id.0).execute(&db.writer).await?;
-    db.changed();
+pub async fn mark_verified(tx: &mut Transaction, id: UserId) -> Result<(), CoreError> {
+    let statement = sqlx::query("UPDATE users SET is_verified = $1 WHERE id = $2").bind(true).bind(id.0);
+    statement.execute(tx.connection()).await?;
     Ok(())
 }
 
