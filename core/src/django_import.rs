@@ -192,7 +192,7 @@ impl Import {
         // database is not held meanwhile.
         let wrapped = self.wrap_all(parsed.iter().map(|user| user.password.clone()).collect()).await?;
         let mut legacy_bound = 0;
-        let mut tx = self.db.writer.begin().await.map_err(CoreError::from)?;
+        let mut tx = self.db.begin().await?;
         for (index, (user, wrapped)) in parsed.iter().zip(&wrapped).enumerate() {
             if let Some(name) = &user.dropped_username {
                 report.usernames_dropped.push((user.pk, name.clone()));
@@ -238,13 +238,11 @@ impl Import {
             }
         }
         if options.dry_run {
-            tx.rollback().await.map_err(CoreError::from)?;
+            tx.rollback().await?;
         } else {
             users::after_explicit_ids(&mut tx, self.db.backend).await?;
             users::raise_legacy_bound(&mut tx, legacy_bound).await?;
-            tx.commit().await.map_err(CoreError::from)?;
-            // The user store counts its own writes; this transaction is the import's.
-            self.db.changed();
+            tx.commit().await?;
         }
         Ok(report)
     }

@@ -42,12 +42,12 @@ pub async fn replace(
     lifetime_secs: i64,
     now: i64,
 ) -> Result<(), CoreError> {
-    let mut tx = db.writer.begin().await?;
+    let mut tx = db.begin().await?;
     sqlx::query("UPDATE email_tokens SET used_at = $1 WHERE user_id = $2 AND purpose = $3 AND used_at IS NULL")
         .bind(now)
         .bind(user_id.0)
         .bind(purpose.as_str())
-        .execute(&mut *tx)
+        .execute(tx.connection())
         .await?;
     sqlx::query("INSERT INTO email_tokens (user_id, purpose, token_hash, email, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)")
         .bind(user_id.0)
@@ -56,10 +56,9 @@ pub async fn replace(
         .bind(email)
         .bind(now)
         .bind(now + lifetime_secs)
-        .execute(&mut *tx)
+        .execute(tx.connection())
         .await?;
     tx.commit().await?;
-    db.changed();
     Ok(())
 }
 
@@ -116,13 +115,14 @@ pub async fn retire_every_purpose(tx: &mut Transaction, user_id: UserId) -> Resu
 /// Retires every live token of the user for `purpose`; `true` if there was one (e.g. reset
 /// links once the user logged in, or a pending email change cancelled).
 pub async fn retire_all(db: &Database, user_id: UserId, purpose: Purpose) -> Result<bool, CoreError> {
+    let mut tx = db.begin().await?;
     let result =
         sqlx::query("UPDATE email_tokens SET used_at = $1 WHERE user_id = $2 AND purpose = $3 AND used_at IS NULL")
             .bind(db.now())
             .bind(user_id.0)
             .bind(purpose.as_str())
-            .execute(&db.writer)
+            .execute(tx.connection())
             .await?;
-    db.changed();
+    tx.commit().await?;
     Ok(result.rows_affected() > 0)
 }

@@ -8,14 +8,14 @@ use crate::error::CoreError;
 
 /// Replaces every code of the user (used or not) with a new set.
 pub async fn replace_all(db: &Database, user: UserId, hashes: &[String], now: i64) -> Result<(), CoreError> {
-    let mut tx = db.writer.begin().await?;
-    sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1").bind(user.0).execute(&mut *tx).await?;
+    let mut tx = db.begin().await?;
+    sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1").bind(user.0).execute(tx.connection()).await?;
     for hash in hashes {
         sqlx::query("INSERT INTO recovery_codes (user_id, code_hash, created_at) VALUES ($1, $2, $3)")
             .bind(user.0)
             .bind(hash)
             .bind(now)
-            .execute(&mut *tx)
+            .execute(tx.connection())
             .await?;
     }
     tx.commit().await?;

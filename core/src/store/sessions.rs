@@ -133,14 +133,15 @@ pub async fn list_active_for_user(db: &Database, user_id: UserId) -> Result<Vec<
 
 /// Ends one session; returns whether it was still active.
 pub async fn revoke(db: &Database, id: &str, reason: &str) -> Result<bool, CoreError> {
+    let mut tx = db.begin().await?;
     let result =
         sqlx::query("UPDATE sessions SET revoked_at = $1, revoked_reason = $2 WHERE id = $3 AND revoked_at IS NULL")
             .bind(db.now())
             .bind(reason)
             .bind(id)
-            .execute(&db.writer)
+            .execute(tx.connection())
             .await?;
-    db.changed();
+    tx.commit().await?;
     Ok(result.rows_affected() > 0)
 }
 
@@ -232,6 +233,7 @@ pub async fn upgrade_to_aal2(
     device: i64,
     lifetime_secs: i64,
 ) -> Result<(), CoreError> {
+    let mut tx = db.begin().await?;
     let mut amr = session.amr.clone();
     if !amr.iter().any(|m| m == method) {
         amr.push(method.to_string());
@@ -248,30 +250,32 @@ pub async fn upgrade_to_aal2(
     .bind(false)
     .bind(lifetime_secs)
     .bind(&session.id)
-    .execute(&db.writer)
+    .execute(tx.connection())
     .await?;
-    db.changed();
+    tx.commit().await?;
     Ok(())
 }
 
 /// The second factor was removed: the session is a password-only one again (aal1, no device),
 /// and its earlier tokens are retired.
 pub async fn reset_to_password_only(db: &Database, id: &str) -> Result<(), CoreError> {
+    let mut tx = db.begin().await?;
     sqlx::query(
         "UPDATE sessions SET aal = 'aal1', amr = 'pwd', otp_device_id = NULL, second_factor_pending = $1, \
            refresh_generation = refresh_generation + 1, rotated_at = NULL WHERE id = $2",
     )
     .bind(false)
     .bind(id)
-    .execute(&db.writer)
+    .execute(tx.connection())
     .await?;
-    db.changed();
+    tx.commit().await?;
     Ok(())
 }
 
 /// Second factor just turned on: the user's other sessions that did not prove it now owe it,
 /// within [`SECOND_STEP_WINDOW_SECS`].
 pub async fn require_second_factor_elsewhere(db: &Database, user_id: UserId, keep: &str) -> Result<(), CoreError> {
+    let mut tx = db.begin().await?;
     sqlx::query(
         "UPDATE sessions SET second_factor_pending = $1, \
            expires_at = CASE WHEN expires_at > $4 THEN $4 ELSE expires_at END \
@@ -281,8 +285,8 @@ pub async fn require_second_factor_elsewhere(db: &Database, user_id: UserId, kee
     .bind(user_id.0)
     .bind(keep)
     .bind(db.now() + SECOND_STEP_WINDOW_SECS)
-    .execute(&db.writer)
+    .execute(tx.connection())
     .await?;
-    db.changed();
+    tx.commit().await?;
     Ok(())
 }

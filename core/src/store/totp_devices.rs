@@ -43,16 +43,16 @@ pub async fn for_user(pool: &AnyPool, user: UserId) -> Result<Vec<TotpDevice>, C
 
 /// Replaces the user's pending device (if any) with a new one.
 pub async fn insert_pending(db: &Database, user: UserId, secret_encrypted: &str, now: i64) -> Result<(), CoreError> {
-    let mut tx = db.writer.begin().await?;
+    let mut tx = db.begin().await?;
     sqlx::query("DELETE FROM totp_devices WHERE user_id = $1 AND confirmed_at IS NULL")
         .bind(user.0)
-        .execute(&mut *tx)
+        .execute(tx.connection())
         .await?;
     let inserted = sqlx::query("INSERT INTO totp_devices (user_id, secret_encrypted, created_at) VALUES ($1, $2, $3)")
         .bind(user.0)
         .bind(secret_encrypted)
         .bind(now)
-        .execute(&mut *tx)
+        .execute(tx.connection())
         .await;
     if let Err(error) = &inserted {
         if crate::db::unique_violation(error).is_some() {
@@ -79,11 +79,11 @@ pub async fn accept_step(db: &Database, device: i64, step: i64) -> Result<bool, 
 /// Makes a pending device the user's confirmed one (an earlier confirmed device goes).
 /// `false`, changing nothing, when the device is no longer pending (replaced meanwhile).
 pub async fn confirm(db: &Database, user: UserId, device: i64, now: i64) -> Result<bool, CoreError> {
-    let mut tx = db.writer.begin().await?;
+    let mut tx = db.begin().await?;
     let confirmed = sqlx::query("UPDATE totp_devices SET confirmed_at = $1 WHERE id = $2 AND confirmed_at IS NULL")
         .bind(now)
         .bind(device)
-        .execute(&mut *tx)
+        .execute(tx.connection())
         .await?;
     if confirmed.rows_affected() != 1 {
         tx.rollback().await?;
@@ -92,7 +92,7 @@ pub async fn confirm(db: &Database, user: UserId, device: i64, now: i64) -> Resu
     sqlx::query("DELETE FROM totp_devices WHERE user_id = $1 AND id <> $2 AND confirmed_at IS NOT NULL")
         .bind(user.0)
         .bind(device)
-        .execute(&mut *tx)
+        .execute(tx.connection())
         .await?;
     tx.commit().await?;
     Ok(true)

@@ -36,6 +36,11 @@ impl Transaction {
         &mut self.tx
     }
 
+    /// Undoes every write of the transaction (dropping it unfinished does the same).
+    pub async fn rollback(self) -> Result<(), CoreError> {
+        Ok(self.tx.rollback().await?)
+    }
+
     /// Makes every write of the transaction visible at once, and counts it as one change.
     pub async fn commit(self) -> Result<(), CoreError> {
         self.tx.commit().await?;

@@ -97,6 +97,7 @@ pub struct NewUser<'a> {
 }
 
 pub async fn insert(db: &Database, new: NewUser<'_>) -> Result<User, CoreError> {
+    let mut tx = db.begin().await?;
     let sql = format!(
         "INSERT INTO users (email, username, username_key, username_skeleton, names_rule, password_hash, is_verified, \
            is_staff, is_superuser, date_joined) \
@@ -113,9 +114,9 @@ pub async fn insert(db: &Database, new: NewUser<'_>) -> Result<User, CoreError> 
         .bind(new.is_staff)
         .bind(new.is_superuser)
         .bind(db.now())
-        .fetch_one(&db.writer)
+        .fetch_one(tx.connection())
         .await;
-    db.changed();
+    tx.commit().await?;
     result.map(Into::into).map_err(conflict_or)
 }
 
@@ -198,8 +199,11 @@ pub async fn find_for_login(pool: &AnyPool, identifier: Option<&LoginIdentifier>
 }
 
 /// Raises the legacy bound to `work` if it is lower (an import adds legacy hashes).
-pub async fn raise_legacy_bound(tx: &mut sqlx::Transaction<'_, sqlx::Any>, work: u64) -> Result<(), CoreError> {
-    sqlx::query("UPDATE legacy_hash_bound SET work = $1 WHERE work < $1").bind(work as i64).execute(&mut **tx).await?;
+pub async fn raise_legacy_bound(tx: &mut Transaction, work: u64) -> Result<(), CoreError> {
+    sqlx::query("UPDATE legacy_hash_bound SET work = $1 WHERE work < $1")
+        .bind(work as i64)
+        .execute(tx.connection())
+        .await?;
     Ok(())
 }
 
@@ -220,13 +224,14 @@ pub async fn hashes_not_made_here(pool: &AnyPool) -> Result<Vec<(i64, String)>, 
 
 /// Replaces the hash only if it is still `old` (a login may have upgraded it meanwhile).
 pub async fn replace_password_hash(db: &Database, id: i64, old: &str, new: &str) -> Result<bool, CoreError> {
+    let mut tx = db.begin().await?;
     let done = sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2 AND password_hash = $3")
         .bind(new)
         .bind(id)
         .bind(old)
-        .execute(&db.writer)
+        .execute(tx.connection())
         .await?;
-    db.changed();
+    tx.commit().await?;
     Ok(done.rows_affected() == 1)
 }
 
@@ -243,15 +248,21 @@ pub async fn mark_verified(tx: &mut Transaction, id: UserId) -> Result<(), CoreE
 }
 
 pub async fn touch_last_login(db: &Database, id: UserId) -> Result<(), CoreError> {
-    sqlx::query("UPDATE users SET last_login = $1 WHERE id = $2").bind(db.now()).bind(id.0).execute(&db.writer).await?;
-    db.changed();
+    let mut tx = db.begin().await?;
+    sqlx::query("UPDATE users SET last_login = $1 WHERE id = $2")
+        .bind(db.now())
+        .bind(id.0)
+        .execute(tx.connection())
+        .await?;
+    tx.commit().await?;
     Ok(())
 }
 
 /// Removes the account; sessions and links go with it (foreign keys cascade).
 pub async fn delete(db: &Database, id: UserId) -> Result<(), CoreError> {
-    sqlx::query("DELETE FROM users WHERE id = $1").bind(id.0).execute(&db.writer).await?;
-    db.changed();
+    let mut tx = db.begin().await?;
+    sqlx::query("DELETE FROM users WHERE id = $1").bind(id.0).execute(tx.connection()).await?;
+    tx.commit().await?;
     Ok(())
 }
 
@@ -324,14 +335,14 @@ impl UserUpdate<'_> {
 /// Applies `update` to one user; the updated user, or `None` if there is no such user. A
 /// change that would leave no active superuser is refused (see [`guard_last_superuser`]).
 pub async fn update(db: &Database, id: UserId, update: &UserUpdate<'_>) -> Result<Option<User>, CoreError> {
-    let mut tx = db.writer.begin().await?;
+    let mut tx = db.begin().await?;
     if update.demotes_superuser() {
         guard_last_superuser(&mut tx, id).await?;
     }
     let assignments = update.assignments();
     let updated = if assignments.is_empty() {
         let sql = format!("SELECT {COLUMNS} FROM users WHERE id = $1");
-        sqlx::query_as::<_, UserRow>(&sql).bind(id.0).fetch_optional(&mut *tx).await?
+        sqlx::query_as::<_, UserRow>(&sql).bind(id.0).fetch_optional(tx.connection()).await?
     } else {
         let set: Vec<String> = assignments.iter().enumerate().map(|(i, (c, _))| format!("{c} = ${}", i + 1)).collect();
         let sql = format!("UPDATE users SET {} WHERE id = ${} RETURNING {COLUMNS}", set.join(", "), set.len() + 1);
@@ -343,40 +354,38 @@ pub async fn update(db: &Database, id: UserId, update: &UserUpdate<'_>) -> Resul
                 Value::Bool(v) => query.bind(v),
             };
         }
-        match query.bind(id.0).fetch_optional(&mut *tx).await {
+        match query.bind(id.0).fetch_optional(tx.connection()).await {
             Ok(row) => row,
             Err(e) => return Err(conflict_or(e)),
         }
     };
     tx.commit().await?;
-    db.changed();
     Ok(updated.map(User::from))
 }
 
 /// Deletes the user unless that would leave no active superuser; `false` if there was no
 /// such user. Sessions and links go with it (foreign keys cascade).
 pub async fn delete_guarded(db: &Database, id: UserId) -> Result<bool, CoreError> {
-    let mut tx = db.writer.begin().await?;
+    let mut tx = db.begin().await?;
     guard_last_superuser(&mut tx, id).await?;
-    let deleted = sqlx::query("DELETE FROM users WHERE id = $1").bind(id.0).execute(&mut *tx).await?;
+    let deleted = sqlx::query("DELETE FROM users WHERE id = $1").bind(id.0).execute(tx.connection()).await?;
     tx.commit().await?;
-    db.changed();
     Ok(deleted.rows_affected() == 1)
 }
 
 /// Refuses ([`Conflict::LastSuperuser`]) when `id` is the only active superuser. The no-op UPDATE first locks every
 /// active superuser's row (PostgreSQL) or the database (SQLite), so two superusers demoting
 /// each other at once cannot both pass the count.
-async fn guard_last_superuser(tx: &mut sqlx::Transaction<'_, sqlx::Any>, id: UserId) -> Result<(), CoreError> {
+async fn guard_last_superuser(tx: &mut Transaction, id: UserId) -> Result<(), CoreError> {
     sqlx::query("UPDATE users SET is_superuser = is_superuser WHERE is_superuser = $1 AND is_active = $1")
         .bind(true)
-        .execute(&mut **tx)
+        .execute(tx.connection())
         .await?;
     let target_is_one: Option<i64> =
         sqlx::query_scalar("SELECT id FROM users WHERE id = $1 AND is_superuser = $2 AND is_active = $2")
             .bind(id.0)
             .bind(true)
-            .fetch_optional(&mut **tx)
+            .fetch_optional(tx.connection())
             .await?;
     if target_is_one.is_none() {
         return Ok(());
@@ -385,7 +394,7 @@ async fn guard_last_superuser(tx: &mut sqlx::Transaction<'_, sqlx::Any>, id: Use
         sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE id <> $1 AND is_superuser = $2 AND is_active = $2")
             .bind(id.0)
             .bind(true)
-            .fetch_one(&mut **tx)
+            .fetch_one(tx.connection())
             .await?;
     if others == 0 {
         return Err(CoreError::Conflict(Conflict::LastSuperuser));
@@ -514,12 +523,9 @@ pub enum ImportOutcome {
 
 /// Creates the user with the given id, or brings an earlier import of it up to date. A hash
 /// the import says to keep is kept; so are a newer last login and a confirmation done here.
-pub async fn upsert_imported(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    user: &ImportedUser<'_>,
-) -> Result<ImportOutcome, CoreError> {
+pub async fn upsert_imported(tx: &mut Transaction, user: &ImportedUser<'_>) -> Result<ImportOutcome, CoreError> {
     let sql = format!("SELECT {COLUMNS}, password_hash FROM users WHERE id = $1");
-    let existing = sqlx::query_as::<_, UserWithHashRow>(&sql).bind(user.id).fetch_optional(&mut **tx).await?;
+    let existing = sqlx::query_as::<_, UserWithHashRow>(&sql).bind(user.id).fetch_optional(tx.connection()).await?;
     let Some(existing) = existing else {
         let result = sqlx::query(
             "INSERT INTO users (id, email, username, username_key, username_skeleton, names_rule, password_hash, \
@@ -541,7 +547,7 @@ pub async fn upsert_imported(
         .bind(user.is_superuser)
         .bind(user.date_joined)
         .bind(user.last_login)
-        .execute(&mut **tx)
+        .execute(tx.connection())
         .await;
         return result.map(|_| ImportOutcome::Created).map_err(conflict_or);
     };
@@ -581,7 +587,7 @@ pub async fn upsert_imported(
     .bind(user.date_joined)
     .bind(last_login)
     .bind(user.id)
-    .execute(&mut **tx)
+    .execute(tx.connection())
     .await
     .map_err(conflict_or)?;
     Ok(ImportOutcome::Updated)
@@ -589,13 +595,10 @@ pub async fn upsert_imported(
 
 /// After rows were inserted with explicit ids: PostgreSQL's identity must move past them
 /// (SQLite's AUTOINCREMENT already has).
-pub async fn after_explicit_ids(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    backend: crate::db::Backend,
-) -> Result<(), CoreError> {
+pub async fn after_explicit_ids(tx: &mut Transaction, backend: crate::db::Backend) -> Result<(), CoreError> {
     if backend == crate::db::Backend::Postgres {
         sqlx::query("SELECT setval(pg_get_serial_sequence('users', 'id'), (SELECT COALESCE(MAX(id), 1) FROM users))")
-            .execute(&mut **tx)
+            .execute(tx.connection())
             .await?;
     }
     Ok(())
@@ -630,6 +633,7 @@ pub(crate) async fn renormalise_names(db: &Database) -> Result<(), sqlx::Error> 
     }
     let (mut done, mut left) = (0usize, 0usize);
     for chunk in rows.chunks(RENORMALISE_CHUNK) {
+        // A migration step, before any principal is cached: a plain transaction, no count.
         let mut tx = db.writer.begin().await?;
         for (id, email, username) in chunk {
             let email_done = match Email::parse(email) {
@@ -669,7 +673,6 @@ pub(crate) async fn renormalise_names(db: &Database) -> Result<(), sqlx::Error> 
             }
         }
         tx.commit().await?;
-        db.changed();
     }
     tracing::info!(done, left, "usernames and emails renormalised (look-alike names)");
     Ok(())
