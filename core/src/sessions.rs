@@ -1,6 +1,9 @@
 //! Sessions: logging in and out, access and refresh tokens, and turning a presented credential (access token or browser session)
 //! back into a [`Principal`].
 
+mod principals;
+mod refresh;
+
 use std::sync::Arc;
 
 use crate::background::Background;
@@ -8,14 +11,14 @@ use crate::budgets::Budgets;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::context::RequestContext;
-use crate::db::{Changes, Database};
+use crate::db::Database;
 use crate::devices::DeviceKeys;
-use crate::domain::{LoginIdentifier, PasswordAttempt, UserId};
+use crate::domain::{LoginIdentifier, PasswordAttempt};
 use crate::error::{CoreError, FieldErrorsBuilder};
 use crate::notices::Notices;
 use crate::passwords::{PasswordHasher, Verification};
 use crate::principal::Principal;
-use crate::principal_cache::{Lookup, PrincipalCache};
+use crate::principal_cache::PrincipalCache;
 use crate::rotations::Rotations;
 use crate::store::audit::{self, EventKind};
 use crate::store::email_tokens::{self, Purpose};
@@ -312,98 +315,6 @@ impl Sessions {
         })
     }
 
-    /// The principal behind an access token: valid signature and expiry, AND a session that is
-    /// still alive, AND an active user. Checked on every request, so revocation is immediate.
-    pub async fn authenticate_access_token(&self, token: &str) -> Result<Principal, CoreError> {
-        let claims = self.jwt.verify(token, self.clock.now_secs()).ok_or(CoreError::Unauthenticated)?;
-        self.principal_of_claims(&claims).await
-    }
-
-    /// The principal behind verified claims: a live session that still has the token's aal.
-    async fn principal_of_claims(&self, claims: &crate::tokens::AccessClaims) -> Result<Principal, CoreError> {
-        let principal = self.authenticate_session(&claims.sid).await?;
-        // A token issued before the session stepped up (or down) is not the session's any more.
-        if principal.user.id.0 != claims.user_id || principal.session.aal != claims.aal {
-            return Err(CoreError::Unauthenticated);
-        }
-        Ok(principal)
-    }
-
-    /// The principal behind an access token, and when the token expires (Unix seconds).
-    pub async fn inspect_access_token(&self, token: &str) -> Result<(Principal, i64), CoreError> {
-        let claims = self.jwt.verify(token, self.clock.now_secs()).ok_or(CoreError::Unauthenticated)?;
-        Ok((self.principal_of_claims(&claims).await?, claims.exp))
-    }
-
-    /// The principal behind a session id (the web app keeps it in the cookie session).
-    /// Answered from the principal cache while no session or user was written since it was
-    /// read (see [`crate::principal_cache`]), else from the database.
-    pub async fn authenticate_session(&self, session_id: &str) -> Result<Principal, CoreError> {
-        // Taken before the reads: a write that races them leaves what they read stale.
-        let changes = self.db.change_counts();
-        let now = self.clock.now_secs();
-        if self.db.recently_unreachable(OUTAGE_RECHECK) {
-            // Known down a moment ago: what the cache can answer it answers without a wait.
-            if let Some(cached) = self.principals.get(session_id, Lookup::Outage(changes), now) {
-                return Ok(cached);
-            }
-        }
-        let mut principal = match self.principals.get(session_id, Lookup::Fresh(changes), now) {
-            Some(cached) => cached,
-            None => match self.read_principal(session_id, changes).await {
-                Ok(principal) => principal,
-                Err(CoreError::DatabaseUnavailable) => {
-                    self.db.note_unreachable();
-                    let cached = self.principals.get(session_id, Lookup::Outage(changes), now);
-                    return cached.ok_or(CoreError::DatabaseUnavailable);
-                }
-                Err(error) => return Err(error),
-            },
-        };
-        match sessions::touch(&self.db, &principal.session).await {
-            Ok(Some(touched_at)) => {
-                principal.session.last_used_at = touched_at;
-                self.principals.put(&principal, changes);
-            }
-            Ok(None) => {}
-            // Bookkeeping only: the caller proved who they are.
-            Err(CoreError::DatabaseUnavailable) => self.db.note_unreachable(),
-            Err(error) => return Err(error),
-        }
-        Ok(principal)
-    }
-
-    /// The principal of a live session, read from the database (and kept in the cache).
-    async fn read_principal(&self, session_id: &str, changes: Changes) -> Result<Principal, CoreError> {
-        let session = sessions::find_active(&self.db, session_id).await?.ok_or(CoreError::Unauthenticated)?;
-        let user = self.active_user_as_of(session.user_id, changes).await?;
-        let principal = Principal { user, session };
-        self.principals.put(&principal, changes);
-        Ok(principal)
-    }
-
-    /// The user if still active, from the principal cache while no user was written since.
-    async fn active_user(&self, id: UserId) -> Result<User, CoreError> {
-        self.active_user_as_of(id, self.db.change_counts()).await
-    }
-
-    /// The same with the write count taken by the caller before its own reads.
-    async fn active_user_as_of(&self, id: UserId, changes: Changes) -> Result<User, CoreError> {
-        let user = match self.principals.user(id, changes) {
-            Some(user) => user,
-            None => {
-                let user = users::find(&self.db.pool, id).await?.ok_or(CoreError::Unauthenticated)?;
-                self.principals.put_user(&user, changes);
-                user
-            }
-        };
-        if user.is_active {
-            Ok(user)
-        } else {
-            Err(CoreError::Unauthenticated)
-        }
-    }
-
     /// Ends the caller's own session (and so every access token issued for it).
     pub async fn logout(&self, principal: &Principal, context: &RequestContext) -> Result<(), CoreError> {
         self.end_session(principal, &principal.session.id, context).await
@@ -477,82 +388,6 @@ impl Sessions {
     /// The caller's live sessions, most recently used first.
     pub async fn list_sessions(&self, principal: &Principal) -> Result<Vec<Session>, CoreError> {
         sessions::list_active_for_user(&self.db, principal.user.id).await
-    }
-
-    /// Exchanges a refresh token for a new pair. Every refresh rotates the token. Presenting
-    /// the token just replaced, within the grace interval of its rotation, returns the current
-    /// pair (a retry after a lost response, or two refreshes racing); any other reuse of an
-    /// old token is taken as theft: the whole session is revoked.
-    pub async fn refresh(&self, refresh_token: &str, context: &RequestContext) -> Result<TokenPair, CoreError> {
-        let result = self.rotate_refresh_token(refresh_token, context).await;
-        crate::metrics::refresh(match &result {
-            Ok((_, outcome)) => outcome,
-            Err(_) => "refused",
-        });
-        result.map(|(pair, _)| pair)
-    }
-
-    /// The new pair, and whether it came from a rotation or the grace rule. The common case is
-    /// one compare-and-set that rotates a live API session at the presented generation and
-    /// returns it, written together with the other rotations queued at that moment (see
-    /// [`crate::rotations`]); the user comes from the principal cache.
-    async fn rotate_refresh_token(
-        &self,
-        refresh_token: &str,
-        context: &RequestContext,
-    ) -> Result<(TokenPair, &'static str), CoreError> {
-        let (session_id, generation) = self.refresh.parse(refresh_token).ok_or(CoreError::Unauthenticated)?;
-        let now = self.clock.now_secs();
-        if let Some(session) = self.rotations.rotate(&session_id, generation, now).await? {
-            let user = self.active_user(session.user_id).await?;
-            return Ok((self.token_pair(&user, &session)?, "rotated"));
-        }
-        // Not the current generation, or the session is gone: the grace rule decides.
-        let current = self.live_api_session(&session_id).await?;
-        if current.refresh_generation == generation {
-            // Still current, so the compare-and-set failed on the session's lifetime (it ended
-            // between the two statements): not a reuse.
-            return Err(CoreError::Unauthenticated);
-        }
-        self.within_grace(&current, generation, context).await?;
-        let user = self.active_user(current.user_id).await?;
-        Ok((self.token_pair(&user, &current)?, "grace"))
-    }
-
-    /// Whether a rotation at `rotated_at` may have had its answer lost to the end of the
-    /// process that made it: committed before this process started (at most
-    /// [`RESTART_GAP_SECS`] before), with `now` within [`RESTART_GRACE_SECS`] of the start.
-    fn lost_in_a_restart(&self, rotated_at: Option<i64>, now: i64) -> bool {
-        let started = self.started_at;
-        rotated_at.is_some_and(|at| at < started && started - at <= RESTART_GAP_SECS)
-            && now - started <= RESTART_GRACE_SECS
-    }
-
-    async fn live_api_session(&self, session_id: &str) -> Result<Session, CoreError> {
-        sessions::find_active(&self.db, session_id)
-            .await?
-            .filter(|s| s.kind == SessionKind::Api)
-            .ok_or(CoreError::Unauthenticated)
-    }
-
-    /// Accepts `presented` if it is the generation just before the session's current one and
-    /// its answer may have been lost: the rotation happened within the grace interval, or it
-    /// was committed before this process started (the process that made it died before
-    /// answering, say) and the retry comes soon after the start. Otherwise revokes the session.
-    async fn within_grace(&self, session: &Session, presented: i64, context: &RequestContext) -> Result<(), CoreError> {
-        let grace = self.settings.refresh_reuse_grace.as_secs() as i64;
-        let now = self.clock.now_secs();
-        let recent = session.rotated_at.is_some_and(|at| now - at <= grace);
-        if presented + 1 == session.refresh_generation && (recent || self.lost_in_a_restart(session.rotated_at, now)) {
-            return Ok(());
-        }
-        if sessions::revoke(&self.db, &session.id, "refresh_reuse").await? {
-            tracing::warn!(session = %session.id, "refresh token reuse detected; session revoked");
-            crate::metrics::refresh_reuse_detected();
-            audit::record(&self.db, Some(session.user_id), EventKind::RefreshReuseDetected, context, &session.id)
-                .await?;
-        }
-        Err(CoreError::Unauthenticated)
     }
 
     /// Ends every other session of the caller and takes this one back to the password alone
