@@ -6,6 +6,7 @@ use leptos_router::hooks::use_location;
 
 use crate::error::AppError;
 use crate::server_fns::{current_user, Logout};
+use crate::strength::StrengthView;
 
 /// The signed-in user, re-read on every navigation so the header follows log in and out.
 pub fn use_current_user() -> Resource<Result<Option<crate::server_fns::UserSummary>, AppError>> {
@@ -148,7 +149,7 @@ fn PasswordInput(
     hint: Option<String>,
     meter: bool,
     message: Option<String>,
-    reading: Option<(u8, String, Option<String>)>,
+    reading: Option<StrengthView>,
 ) -> impl IntoView {
     let (visible, set_visible) = signal(false);
     let measure = Action::new(|password: &String| {
@@ -190,12 +191,7 @@ fn PasswordInput(
             {meter.then(|| {
                 // As the person types, or the reading a failed submit brought back.
                 let reading = Signal::derive(move || {
-                    measure
-                        .value()
-                        .get()
-                        .and_then(Result::ok)
-                        .map(|s| (s.score, s.label, s.advice))
-                        .or_else(|| reading.clone())
+                    measure.value().get().and_then(Result::ok).or_else(|| reading.clone())
                 });
                 view! { <StrengthMeter reading/> }
             })}
@@ -205,9 +201,9 @@ fn PasswordInput(
 
 /// The password strength meter: a bar from 0 to 4 and a word, with advice when there is some.
 #[component]
-fn StrengthMeter(reading: Signal<Option<(u8, String, Option<String>)>>) -> impl IntoView {
+fn StrengthMeter(reading: Signal<Option<StrengthView>>) -> impl IntoView {
     move || {
-        reading.get().map(|(score, label, advice)| {
+        reading.get().map(|StrengthView { score, label, advice }| {
             view! {
                 <div class="strength" data-testid="password-strength" data-score=score.to_string()>
                     <meter min="0" max="4" low="2" high="3" optimum="4" value=score.to_string()></meter>

@@ -7,14 +7,21 @@ use leptos::server_fn::codec::JsonEncoding;
 use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
 use serde::{Deserialize, Serialize};
 
-/// The pseudo-field under which a failed submit carries the password meter's reading.
-pub const STRENGTH_FIELD: &str = "password_strength";
+use crate::strength::StrengthView;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, thiserror::Error)]
 pub enum AppError {
     /// A rule said no: `code` is the core's error code, `fields` the per-field messages.
     #[error("{message}")]
-    Rejected { code: String, message: String, fields: BTreeMap<String, Vec<String>> },
+    Rejected {
+        code: String,
+        message: String,
+        fields: BTreeMap<String, Vec<String>>,
+        /// The password meter's reading of the new password a refused form carried, so the
+        /// page shows it again (see `server_fns::profile::ssr::with_strength`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        strength: Option<Box<StrengthView>>,
+    },
     /// The call itself failed (network, server function plumbing).
     #[error("Something went wrong, please try again. ({0})")]
     Transport(String),
@@ -39,19 +46,17 @@ impl AppError {
     /// The message to show above a form: the general one, unless the field messages say it all.
     pub fn summary(&self) -> Option<String> {
         match self {
-            AppError::Rejected { fields, .. } if fields.keys().any(|k| k != STRENGTH_FIELD) => None,
+            AppError::Rejected { fields, .. } if !fields.is_empty() => None,
             other => Some(other.to_string()),
         }
     }
 
-    /// The password meter's reading that came back with a failed submit: (score, label,
-    /// advice). See `server_fns::profile::ssr::with_strength`.
-    pub fn strength(&self) -> Option<(u8, String, Option<String>)> {
-        let reading = self.field(STRENGTH_FIELD)?;
-        let mut parts = reading.splitn(3, '|');
-        let score = parts.next()?.parse().ok()?;
-        let label = parts.next()?.to_string();
-        Some((score, label, parts.next().map(str::to_string)))
+    /// The password meter's reading that came back with a failed submit.
+    pub fn strength(&self) -> Option<StrengthView> {
+        match self {
+            AppError::Rejected { strength, .. } => strength.as_deref().cloned(),
+            AppError::Transport(_) => None,
+        }
     }
 }
 
@@ -98,6 +103,7 @@ impl From<gatehouse_core::CoreError> for AppError {
             code: error.code().to_string(),
             message: error.to_string(),
             fields: error.fields().cloned().unwrap_or_default(),
+            strength: None,
         }
     }
 }
@@ -117,6 +123,31 @@ fn conflict_error(conflict: gatehouse_core::error::Conflict) -> AppError {
         code: gatehouse_core::CoreError::Conflict(conflict).code().to_string(),
         message: message.to_string(),
         fields: conflict.field().map(|field| (field.to_string(), vec![message.to_string()])).into_iter().collect(),
+        strength: None,
+    }
+}
+
+/// The web app's words for what the core says is wrong with a field without wording it.
+#[cfg(feature = "ssr")]
+fn problem_words(problem: gatehouse_core::requests::FieldProblem) -> String {
+    use gatehouse_core::requests::FieldProblem;
+    match problem {
+        FieldProblem::Blank => "This field may not be blank.".into(),
+        FieldProblem::TooLong { max } => format!("Ensure this field has no more than {max} characters."),
+    }
+}
+
+/// A login that cannot be tried: under the login form's fields, `username` and `password`.
+#[cfg(feature = "ssr")]
+impl From<gatehouse_core::requests::InvalidLogin> for AppError {
+    fn from(invalid: gatehouse_core::requests::InvalidLogin) -> Self {
+        let mut fields = gatehouse_core::FieldErrors::new();
+        for (field, problem) in [("username", invalid.identifier), ("password", invalid.password)] {
+            if let Some(problem) = problem {
+                fields.insert(field.into(), vec![problem_words(problem)]);
+            }
+        }
+        gatehouse_core::CoreError::validation(fields).into()
     }
 }
 

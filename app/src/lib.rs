@@ -4,6 +4,7 @@
 
 pub mod error;
 pub mod server_fns;
+pub mod strength;
 
 mod components;
 mod pages;

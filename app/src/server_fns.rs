@@ -52,10 +52,10 @@ pub async fn register(email: String, username: Option<String>, password: String)
 
 #[server(prefix = "/_fn", endpoint = "resend_verification")]
 pub async fn resend_verification(email: String) -> Result<String, AppError> {
-    use gatehouse_core::domain::Email;
+    use gatehouse_core::requests::EmailRequest;
     let core = ssr::core()?;
-    let email = gatehouse_core::CoreError::parse_field("email", Email::parse(&email))?;
-    core.accounts().resend_verification(&email, &ssr::client()?, gatehouse_core::links::LinkPage::Own).await?;
+    let request = EmailRequest::parse(&email)?;
+    core.accounts().resend_verification(&request.email, &ssr::client()?, gatehouse_core::links::LinkPage::Own).await?;
     leptos_axum::redirect("/check-email?resent=1");
     Ok("If this address belongs to an unconfirmed account, a new link is on its way.".into())
 }
@@ -70,7 +70,8 @@ pub async fn verify_email(uid: String, token: String) -> Result<(), AppError> {
 
 #[server(prefix = "/_fn", endpoint = "login")]
 pub async fn login(username: String, password: String) -> Result<(), AppError> {
-    use gatehouse_core::sessions::{LoginAttempt, SecondStep};
+    use gatehouse_core::requests::LoginAttempt;
+    use gatehouse_core::sessions::SecondStep;
     use gatehouse_core::SessionKind;
     let core = ssr::core()?;
     let credentials = LoginAttempt::parse(&username, &password)?;
@@ -149,27 +150,24 @@ pub async fn logout_everywhere() -> Result<(), AppError> {
 
 #[server(prefix = "/_fn", endpoint = "change_password")]
 pub async fn change_password(current_password: String, new_password: String) -> Result<(), AppError> {
-    use gatehouse_core::domain::PasswordAttempt;
+    use gatehouse_core::credentials::PasswordChange;
     let principal = ssr::require_principal().await?;
     let core = ssr::core()?;
     let personal: Vec<String> = principal.user.personal_values().into_iter().map(str::to_string).collect();
     let with_strength = |e: gatehouse_core::CoreError| profile::ssr::with_strength(e.into(), &new_password, &personal);
-    let current = gatehouse_core::CoreError::parse_field("current_password", PasswordAttempt::parse(&current_password))
+    let change = PasswordChange::parse(&principal.user, core.credentials().policy(), &current_password, &new_password)
         .map_err(with_strength)?;
-    let checked =
-        core.credentials().check_new_password(&principal.user, &new_password, "new_password").map_err(with_strength)?;
-    core.credentials().change_password(&principal, &current, &checked, &ssr::client()?).await.map_err(with_strength)?;
+    core.credentials().change_password(&principal, &change, &ssr::client()?).await.map_err(with_strength)?;
     leptos_axum::redirect("/security?password_changed=1");
     Ok(())
 }
 
 #[server(prefix = "/_fn", endpoint = "delete_account")]
 pub async fn delete_account(current_password: String) -> Result<(), AppError> {
-    use gatehouse_core::domain::PasswordAttempt;
+    use gatehouse_core::requests::CurrentPassword;
     let principal = ssr::require_principal().await?;
-    let password =
-        gatehouse_core::CoreError::parse_field("current_password", PasswordAttempt::parse(&current_password))?;
-    ssr::core()?.accounts().delete_account(&principal, &password, &ssr::client()?).await?;
+    let request = CurrentPassword::parse(&current_password)?;
+    ssr::core()?.accounts().delete_account(&principal, &request.password, &ssr::client()?).await?;
     ssr::end_browser_session().await?;
     leptos_axum::redirect("/?account_deleted=1");
     Ok(())
@@ -177,11 +175,11 @@ pub async fn delete_account(current_password: String) -> Result<(), AppError> {
 
 #[server(prefix = "/_fn", endpoint = "forgot_password")]
 pub async fn forgot_password(email: String) -> Result<(), AppError> {
-    use gatehouse_core::domain::Email;
-    let email = gatehouse_core::CoreError::parse_field("email", Email::parse(&email))?;
+    use gatehouse_core::requests::EmailRequest;
+    let request = EmailRequest::parse(&email)?;
     ssr::core()?
         .credentials()
-        .request_password_reset(&email, &ssr::client()?, gatehouse_core::links::LinkPage::Own)
+        .request_password_reset(&request.email, &ssr::client()?, gatehouse_core::links::LinkPage::Own)
         .await?;
     leptos_axum::redirect("/forgot-password?sent=1");
     Ok(())

@@ -7,8 +7,8 @@ use crate::accounts::{Accounts, Privileges, Registration};
 use crate::context::RequestContext;
 use crate::credentials::Credentials;
 use crate::db::Database;
-use crate::domain::{Email, ProfileChanges, UserId};
-use crate::error::CoreError;
+use crate::domain::{Email, PasswordPolicy, ProfileChanges, RawProfile, UserId};
+use crate::error::{CoreError, FieldErrorsBuilder};
 use crate::notices::Notices;
 use crate::paging::{Page, PageRequest};
 use crate::passwords::PasswordHasher;
@@ -73,7 +73,41 @@ pub struct AccountChanges {
     pub is_superuser: Option<bool>,
 }
 
+/// A superuser's changes as a form or a JSON body brings them; `None` = not sent.
+#[derive(Clone, Debug, Default)]
+pub struct RawAccountChanges {
+    pub email: Option<String>,
+    pub password: Option<String>,
+    pub profile: RawProfile,
+    pub is_active: Option<bool>,
+    pub is_verified: Option<bool>,
+    pub is_staff: Option<bool>,
+    pub is_superuser: Option<bool>,
+}
+
 impl AccountChanges {
+    /// The one parse of an admin update, for the JSON API and the web app's admin pages alike;
+    /// every bad field is reported at once. The password is checked against the policy by
+    /// [`Admin::update_account`], which knows the account it must not resemble.
+    pub fn parse(raw: RawAccountChanges) -> Result<Self, CoreError> {
+        let mut errors = FieldErrorsBuilder::default();
+        let email = match raw.email {
+            Some(email) => errors.check("email", Email::parse(&email)).map(Some),
+            None => Some(None),
+        };
+        let profile = errors.absorb(ProfileChanges::parse(raw.profile))?;
+        errors.finish()?;
+        Ok(Self {
+            email: email.unwrap(),
+            password: raw.password,
+            profile: profile.unwrap(),
+            is_active: raw.is_active,
+            is_verified: raw.is_verified,
+            is_staff: raw.is_staff,
+            is_superuser: raw.is_superuser,
+        })
+    }
+
     fn field_names(&self) -> Vec<&'static str> {
         let mut names = self.profile.field_names();
         let others = [
@@ -114,6 +148,44 @@ pub struct NewAccount {
     pub is_active: bool,
     pub is_verified: bool,
     pub privileges: Privileges,
+}
+
+/// A new account as a form or a JSON body brings it; `None` = not sent.
+#[derive(Clone, Debug, Default)]
+pub struct RawNewAccount {
+    pub email: String,
+    pub username: Option<String>,
+    pub password: String,
+    /// Its `username` is not read: the account's is `username` above.
+    pub profile: RawProfile,
+    /// Active unless `false`.
+    pub is_active: Option<bool>,
+    /// Confirmed unless `false`.
+    pub is_verified: Option<bool>,
+    pub is_staff: Option<bool>,
+    pub is_superuser: Option<bool>,
+}
+
+impl NewAccount {
+    /// The one parse of a superuser's new account, for the JSON API and the web app's admin
+    /// pages alike: the sign-up's checks and the profile's, every bad field at once.
+    pub fn parse(raw: RawNewAccount, policy: &PasswordPolicy) -> Result<Self, CoreError> {
+        let mut errors = FieldErrorsBuilder::default();
+        let registration =
+            errors.absorb(Registration::parse(&raw.email, raw.username.as_deref(), &raw.password, policy))?;
+        let profile = errors.absorb(ProfileChanges::parse(RawProfile { username: None, ..raw.profile }))?;
+        errors.finish()?;
+        Ok(Self {
+            registration: registration.unwrap(),
+            profile: profile.unwrap(),
+            is_active: raw.is_active.unwrap_or(true),
+            is_verified: raw.is_verified.unwrap_or(true),
+            privileges: Privileges {
+                is_staff: raw.is_staff.unwrap_or(false),
+                is_superuser: raw.is_superuser.unwrap_or(false),
+            },
+        })
+    }
 }
 
 /// Staff looking at accounts; superusers changing them.

@@ -8,7 +8,7 @@ use crate::config::Settings;
 use crate::context::RequestContext;
 use crate::db::Database;
 use crate::domain::{Email, NewPassword, PasswordAttempt, PasswordPolicy};
-use crate::error::CoreError;
+use crate::error::{CoreError, FieldErrorsBuilder};
 use crate::links::{LinkPage, Links};
 use crate::notices::Notices;
 use crate::passwords::{PasswordHasher, Verification};
@@ -18,6 +18,27 @@ use crate::store::email_tokens::{self, Purpose, StoredToken};
 use crate::store::users::{self, User};
 use crate::store::{sessions, totp_devices};
 use crate::throttle::Throttle;
+
+/// A signed-in person's password change: the current password (only its size checked here;
+/// [`Credentials::change_password`] checks it is right) and the new one, checked against the
+/// policy and the person's own details.
+#[derive(Debug)]
+pub struct PasswordChange {
+    pub current: PasswordAttempt,
+    pub new_password: NewPassword,
+}
+
+impl PasswordChange {
+    /// Reports every bad field at once, under `current_password` and `new_password` (a face
+    /// whose form names them differently renames them, see [`CoreError::renaming_field`]).
+    pub fn parse(user: &User, policy: &PasswordPolicy, current: &str, new_password: &str) -> Result<Self, CoreError> {
+        let mut errors = FieldErrorsBuilder::default();
+        let current = errors.check("current_password", PasswordAttempt::parse(current));
+        let new_password = errors.check("new_password", policy.check(new_password, &user.personal_values()));
+        errors.finish()?;
+        Ok(Self { current: current.unwrap(), new_password: new_password.unwrap() })
+    }
+}
 
 /// Passwords after sign-up: the policy, the current password checked, a change, a reset.
 #[derive(Clone)]
@@ -42,13 +63,10 @@ impl Credentials {
     /// Checks a new password against the policy and the user's own details; errors are
     /// reported under `field`.
     pub fn check_new_password(&self, user: &User, raw: &str, field: &str) -> Result<NewPassword, CoreError> {
-        self.policy.check(raw, &user.personal_values()).map_err(|messages| {
-            let mut errors = crate::error::FieldErrorsBuilder::default();
-            for m in messages {
-                errors.add(field, m);
-            }
-            errors.finish().unwrap_err()
-        })
+        let mut errors = FieldErrorsBuilder::default();
+        let checked = errors.check(field, self.policy.check(raw, &user.personal_values()));
+        errors.finish()?;
+        Ok(checked.unwrap())
     }
 
     /// Re-authentication for sensitive changes; a wrong password is a field error. Throttled
@@ -73,12 +91,11 @@ impl Credentials {
     pub async fn change_password(
         &self,
         principal: &Principal,
-        current: &PasswordAttempt,
-        new_password: &NewPassword,
+        change: &PasswordChange,
         context: &RequestContext,
     ) -> Result<(), CoreError> {
-        self.check_current_password(&principal.user, current).await?;
-        self.store_password(&principal.user, new_password, Some(&principal.session.id), None).await?;
+        self.check_current_password(&principal.user, &change.current).await?;
+        self.store_password(&principal.user, &change.new_password, Some(&principal.session.id), None).await?;
         self.notices.send_password_changed_notice(&principal.user, "changed")?;
         audit::record(&self.db, Some(principal.user.id), EventKind::PasswordChanged, context, "").await?;
         Ok(())

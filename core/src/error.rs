@@ -186,6 +186,21 @@ impl FieldErrorsBuilder {
         }
     }
 
+    /// Keeps the value, or records the field errors of a parse that reports them as a
+    /// [`CoreError`] (another request shape's); any other error is passed on.
+    pub fn absorb<T>(&mut self, result: Result<T, CoreError>) -> Result<Option<T>, CoreError> {
+        match result {
+            Ok(value) => Ok(Some(value)),
+            Err(CoreError::Validation { fields, .. }) => {
+                for (field, messages) in fields {
+                    self.0.entry(field).or_default().extend(messages);
+                }
+                Ok(None)
+            }
+            Err(other) => Err(other),
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }

@@ -37,6 +37,7 @@ pub mod passwords;
 pub mod principal;
 pub mod principal_cache;
 pub mod profile;
+pub mod requests;
 mod rotations;
 pub mod sessions;
 pub mod store;

@@ -13,8 +13,7 @@ use crate::config::Settings;
 use crate::context::RequestContext;
 use crate::db::Database;
 use crate::devices::DeviceKeys;
-use crate::domain::{LoginIdentifier, PasswordAttempt};
-use crate::error::{CoreError, FieldErrorsBuilder};
+use crate::error::CoreError;
 use crate::notices::Notices;
 use crate::passwords::{PasswordHasher, Verification};
 use crate::principal::Principal;
@@ -28,31 +27,7 @@ use crate::store::users::{self, LoginAccount, User};
 use crate::throttle::{AttemptKeys, Throttle};
 use crate::tokens::{JwtKeys, RefreshKeys};
 
-/// A login attempt. A malformed identifier is kept as `None`: it cannot match an account, and
-/// it must be answered exactly like an unknown one.
-#[derive(Debug)]
-pub struct LoginAttempt {
-    pub identifier: Option<LoginIdentifier>,
-    /// As typed, for throttling attempts on identifiers that do not parse.
-    pub raw_identifier: String,
-    pub password: PasswordAttempt,
-}
-
-impl LoginAttempt {
-    pub fn parse(identifier: &str, password: &str) -> Result<Self, CoreError> {
-        let mut errors = FieldErrorsBuilder::default();
-        if identifier.trim().is_empty() {
-            errors.add("username", "This field may not be blank.");
-        }
-        let password = errors.check("password", PasswordAttempt::parse(password));
-        errors.finish()?;
-        Ok(Self {
-            identifier: LoginIdentifier::parse(identifier).ok(),
-            raw_identifier: identifier.chars().take(300).collect(),
-            password: password.unwrap(),
-        })
-    }
-}
+pub use crate::requests::LoginAttempt;
 
 /// The tokens an API login or refresh hands out.
 #[derive(Clone, Debug)]

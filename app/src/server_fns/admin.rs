@@ -98,22 +98,23 @@ pub async fn admin_create_user(
     is_staff: Option<String>,
     is_superuser: Option<String>,
 ) -> Result<(), AppError> {
-    use gatehouse_core::accounts::{Privileges, Registration};
-    use gatehouse_core::admin::NewAccount;
-    use gatehouse_core::domain::{ProfileChanges, RawProfile};
+    use gatehouse_core::admin::{NewAccount, RawNewAccount};
+    use gatehouse_core::domain::RawProfile;
     let actor = ssr::superuser().await?;
     let core = super::ssr::core()?;
     let personal = [email.clone(), username.clone()];
-    let registration = Registration::parse(&email, Some(&username), &password, core.credentials().policy())
-        .map_err(|e| super::profile::ssr::with_strength(e.into(), &password, &personal))?;
-    let profile = RawProfile { first_name: Some(first_name), last_name: Some(last_name), ..Default::default() };
-    let new = NewAccount {
-        registration,
-        profile: ProfileChanges::parse(profile)?,
-        is_active: true,
-        is_verified: is_verified.is_some(),
-        privileges: Privileges { is_staff: is_staff.is_some(), is_superuser: is_superuser.is_some() },
+    let raw = RawNewAccount {
+        profile: RawProfile { first_name: Some(first_name), last_name: Some(last_name), ..Default::default() },
+        email,
+        username: Some(username),
+        password: password.clone(),
+        is_active: Some(true),
+        is_verified: Some(is_verified.is_some()),
+        is_staff: Some(is_staff.is_some()),
+        is_superuser: Some(is_superuser.is_some()),
     };
+    let new = NewAccount::parse(raw, core.credentials().policy())
+        .map_err(|e| super::profile::ssr::with_strength(e.into(), &password, &personal))?;
     let user = core.admin().create_account(&actor, new, &super::ssr::client()?).await?;
     leptos_axum::redirect(&format!("/admin/users/{}?created=1", user.id));
     Ok(())
@@ -135,8 +136,8 @@ pub async fn admin_update_user(
     is_staff: Option<String>,
     is_superuser: Option<String>,
 ) -> Result<(), AppError> {
-    use gatehouse_core::admin::AccountChanges;
-    use gatehouse_core::domain::{Email, ProfileChanges, RawProfile, UserId};
+    use gatehouse_core::admin::{AccountChanges, RawAccountChanges};
+    use gatehouse_core::domain::{RawProfile, UserId};
     let actor = ssr::superuser().await?;
     let profile = RawProfile {
         first_name: Some(first_name),
@@ -146,15 +147,15 @@ pub async fn admin_update_user(
         username: Some(Some(username)),
         ..Default::default()
     };
-    let changes = AccountChanges {
-        email: Some(gatehouse_core::CoreError::parse_field("email", Email::parse(&email))?),
+    let changes = AccountChanges::parse(RawAccountChanges {
+        email: Some(email),
         password: None,
-        profile: ProfileChanges::parse(profile)?,
+        profile,
         is_active: Some(is_active.is_some()),
         is_verified: Some(is_verified.is_some()),
         is_staff: Some(is_staff.is_some()),
         is_superuser: Some(is_superuser.is_some()),
-    };
+    })?;
     super::ssr::core()?.admin().update_account(&actor, UserId(id), changes, &super::ssr::client()?).await?;
     leptos_axum::redirect(&format!("/admin/users/{id}?saved=1"));
     Ok(())
@@ -162,10 +163,10 @@ pub async fn admin_update_user(
 
 #[server(prefix = "/_fn", endpoint = "admin_set_password")]
 pub async fn admin_set_password(id: i64, password: String) -> Result<(), AppError> {
-    use gatehouse_core::admin::AccountChanges;
+    use gatehouse_core::admin::{AccountChanges, RawAccountChanges};
     use gatehouse_core::domain::UserId;
     let actor = ssr::superuser().await?;
-    let changes = AccountChanges { password: Some(password.clone()), ..Default::default() };
+    let changes = AccountChanges::parse(RawAccountChanges { password: Some(password.clone()), ..Default::default() })?;
     super::ssr::core()?
         .admin()
         .update_account(&actor, UserId(id), changes, &super::ssr::client()?)

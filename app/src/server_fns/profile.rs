@@ -48,13 +48,7 @@ pub struct DashboardView {
     pub recent: Vec<EventView>,
 }
 
-/// The password meter's reading (see `gatehouse_core::password_strength`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct StrengthView {
-    pub score: u8,
-    pub label: String,
-    pub advice: Option<String>,
-}
+pub use crate::strength::StrengthView;
 
 #[server(prefix = "/_fn", endpoint = "profile")]
 pub async fn profile() -> Result<ProfileView, AppError> {
@@ -107,12 +101,13 @@ pub async fn update_profile(
 
 #[server(prefix = "/_fn", endpoint = "change_email")]
 pub async fn change_email(email: String, current_password: String) -> Result<(), AppError> {
-    use gatehouse_core::domain::{Email, PasswordAttempt};
-    use gatehouse_core::CoreError;
+    use gatehouse_core::requests::EmailChange;
     let principal = super::ssr::require_principal().await?;
-    let email = CoreError::parse_field("email", Email::parse(&email))?;
-    let password = CoreError::parse_field("current_password", PasswordAttempt::parse(&current_password))?;
-    super::ssr::core()?.profiles().request_email_change(&principal, &email, &password, &super::ssr::client()?).await?;
+    let change = EmailChange::parse(&email, &current_password)?;
+    super::ssr::core()?
+        .profiles()
+        .request_email_change(&principal, &change.email, &change.current_password, &super::ssr::client()?)
+        .await?;
     leptos_axum::redirect("/profile?email_sent=1");
     Ok(())
 }
@@ -240,18 +235,11 @@ pub mod ssr {
     }
 
     /// A failed submit of a form with a new password also shows the meter's reading (for
-    /// browsers without JavaScript): it travels with the error, as the `password_strength`
-    /// entry of its fields.
+    /// browsers without JavaScript): it travels with the error, as its `strength`.
     pub fn with_strength(error: AppError, password: &str, personal: &[String]) -> AppError {
         match error {
-            AppError::Rejected { code, message, mut fields } => {
-                let s = strength(password, personal);
-                let reading = match &s.advice {
-                    Some(advice) => format!("{}|{}|{}", s.score, s.label, advice),
-                    None => format!("{}|{}", s.score, s.label),
-                };
-                fields.insert(crate::error::STRENGTH_FIELD.into(), vec![reading]);
-                AppError::Rejected { code, message, fields }
+            AppError::Rejected { code, message, fields, strength: _ } => {
+                AppError::Rejected { code, message, fields, strength: Some(Box::new(strength(password, personal))) }
             }
             other => other,
         }

@@ -51,20 +51,20 @@ pub async fn second_step() -> Result<SecondStepState, AppError> {
 /// The second step of logging in with the authenticator app's code.
 #[server(prefix = "/_fn", endpoint = "verify_second_factor")]
 pub async fn verify_second_factor(code: String) -> Result<(), AppError> {
-    use gatehouse_core::domain::TotpCode;
+    use gatehouse_core::requests::TotpRequest;
     let principal = pending_principal().await?;
-    let code = gatehouse_core::CoreError::parse_field("code", TotpCode::parse(&code))?;
-    super::ssr::core()?.two_factor().verify_totp(&principal, &code, &super::ssr::client()?).await?;
+    let request = TotpRequest::parse(&code)?;
+    super::ssr::core()?.two_factor().verify_totp(&principal, &request.code, &super::ssr::client()?).await?;
     signed_in(&principal.session.id).await
 }
 
 /// The second step of logging in with a recovery code instead.
 #[server(prefix = "/_fn", endpoint = "use_recovery_code")]
 pub async fn use_recovery_code(code: String) -> Result<(), AppError> {
-    use gatehouse_core::domain::RecoveryCode;
+    use gatehouse_core::requests::RecoveryRequest;
     let principal = pending_principal().await?;
-    let code = gatehouse_core::CoreError::parse_field("code", RecoveryCode::parse(&code))?;
-    super::ssr::core()?.two_factor().use_recovery_code(&principal, &code, &super::ssr::client()?).await?;
+    let request = RecoveryRequest::parse(&code)?;
+    super::ssr::core()?.two_factor().use_recovery_code(&principal, &request.code, &super::ssr::client()?).await?;
     signed_in(&principal.session.id).await
 }
 
@@ -104,11 +104,11 @@ pub async fn totp_setup() -> Result<Option<TotpSetupView>, AppError> {
 /// Confirms the new authenticator with its first code; the first recovery codes follow.
 #[server(prefix = "/_fn", endpoint = "confirm_totp_setup")]
 pub async fn confirm_totp_setup(code: String) -> Result<(), AppError> {
-    use gatehouse_core::domain::TotpCode;
+    use gatehouse_core::requests::TotpRequest;
     let principal = super::ssr::require_principal().await?;
     let core = super::ssr::core()?;
-    let code = gatehouse_core::CoreError::parse_field("code", TotpCode::parse(&code))?;
-    core.two_factor().verify_totp(&principal, &code, &super::ssr::client()?).await?;
+    let request = TotpRequest::parse(&code)?;
+    core.two_factor().verify_totp(&principal, &request.code, &super::ssr::client()?).await?;
     // The session is aal2 now: a new cookie id for the raised privilege.
     super::ssr::start_browser_session(&principal.session.id).await?;
     let principal = super::ssr::require_principal().await?;

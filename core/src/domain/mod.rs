@@ -14,7 +14,7 @@ pub(crate) mod username;
 
 pub use email::Email;
 pub use otp_code::{RecoveryCode, TotpCode, RECOVERY_CODE_ALPHABET, RECOVERY_CODE_LENGTH};
-pub use password::{NewPassword, PasswordAttempt, PasswordPolicy};
+pub use password::{NewPassword, PasswordAttempt, PasswordPolicy, MAX_PASSWORD_BYTES};
 pub use profile::{ProfileChanges, RawProfile};
 pub use session::{Session, SessionKind};
 pub use user::User;

@@ -3,8 +3,9 @@
 use axum::extract::{OriginalUri, Path, State};
 use axum::http::StatusCode;
 use axum::Json;
-use gatehouse_core::domain::{Email, PasswordAttempt, ProfileChanges};
-use gatehouse_core::{CoreError, Session};
+use gatehouse_core::domain::ProfileChanges;
+use gatehouse_core::requests::{CurrentPassword, EmailChange};
+use gatehouse_core::Session;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -108,17 +109,16 @@ async fn update_account(
     fields.finish()?;
     let changes = ProfileChanges::parse(raw)?;
     let email_change = match email {
-        Some(email) => {
-            let email = CoreError::parse_field("email", Email::parse(&email))?;
-            let password = current_password.unwrap_or_default();
-            let password = CoreError::parse_field("current_password", PasswordAttempt::parse(&password))?;
-            Some((email, password))
-        }
+        Some(email) => Some(EmailChange::parse(&email, &current_password.unwrap_or_default())?),
         None => None,
     };
     // The password is checked (and the link sent) before anything changes.
-    if let Some((email, password)) = &email_change {
-        state.core.profiles().request_email_change(&principal, email, password, &client).await?;
+    if let Some(change) = &email_change {
+        state
+            .core
+            .profiles()
+            .request_email_change(&principal, &change.email, &change.current_password, &client)
+            .await?;
     }
     let user = state.core.profiles().update_profile(&principal, &changes, &client).await?;
     let status = if email_change.is_some() { StatusCode::ACCEPTED } else { StatusCode::OK };
@@ -194,8 +194,8 @@ async fn delete_account(
     AuthUser(principal): AuthUser,
     ApiJson(body): ApiJson<DeleteAccountRequest>,
 ) -> Result<StatusCode, ApiError> {
-    let password = CoreError::parse_field("current_password", PasswordAttempt::parse(&body.current_password))?;
-    state.core.accounts().delete_account(&principal, &password, &client).await?;
+    let request = CurrentPassword::parse(&body.current_password)?;
+    state.core.accounts().delete_account(&principal, &request.password, &client).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

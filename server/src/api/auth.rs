@@ -6,9 +6,10 @@ use axum::http::StatusCode;
 use axum::response::AppendHeaders;
 use axum::Json;
 use gatehouse_core::accounts::Registration;
-use gatehouse_core::domain::{Email, PasswordAttempt};
+use gatehouse_core::credentials::PasswordChange;
 use gatehouse_core::links::LinkPage;
-use gatehouse_core::sessions::{LoginAttempt, SecondStep};
+use gatehouse_core::requests::{self, LoginAttempt};
+use gatehouse_core::sessions::SecondStep;
 use gatehouse_core::{CoreError, SessionKind};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -195,8 +196,8 @@ async fn resend_verification(
     Client(client): Client,
     ApiJson(body): ApiJson<EmailRequest>,
 ) -> Result<(StatusCode, Json<Detail>), ApiError> {
-    let email = CoreError::parse_field("email", Email::parse(&body.email))?;
-    state.core.accounts().resend_verification(&email, &client, LinkPage::Own).await?;
+    let request = requests::EmailRequest::parse(&body.email)?;
+    state.core.accounts().resend_verification(&request.email, &client, LinkPage::Own).await?;
     Ok((
         StatusCode::ACCEPTED,
         Detail::new("If this address belongs to an unconfirmed account, a new link is on its way."),
@@ -325,10 +326,9 @@ async fn change_password(
     AuthUser(principal): AuthUser,
     ApiJson(body): ApiJson<ChangePasswordRequest>,
 ) -> Result<StatusCode, ApiError> {
-    let current = CoreError::parse_field("current_password", PasswordAttempt::parse(&body.current_password))?;
-    let new_password =
-        state.core.credentials().check_new_password(&principal.user, &body.new_password, "new_password")?;
-    state.core.credentials().change_password(&principal, &current, &new_password, &client).await?;
+    let policy = state.core.credentials().policy();
+    let change = PasswordChange::parse(&principal.user, policy, &body.current_password, &body.new_password)?;
+    state.core.credentials().change_password(&principal, &change, &client).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -342,8 +342,8 @@ async fn request_password_reset(
     Client(client): Client,
     ApiJson(body): ApiJson<EmailRequest>,
 ) -> Result<(StatusCode, Json<Detail>), ApiError> {
-    let email = CoreError::parse_field("email", Email::parse(&body.email))?;
-    state.core.credentials().request_password_reset(&email, &client, LinkPage::Own).await?;
+    let request = requests::EmailRequest::parse(&body.email)?;
+    state.core.credentials().request_password_reset(&request.email, &client, LinkPage::Own).await?;
     Ok((
         StatusCode::ACCEPTED,
         Detail::new("If this address belongs to an account, a link to reset its password is on its way."),

@@ -5,6 +5,7 @@ use axum::extract::rejection::JsonRejection;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use gatehouse_core::error::Conflict;
+use gatehouse_core::requests::{FieldProblem, InvalidLogin};
 use gatehouse_core::{CoreError, FieldErrors};
 use serde::Serialize;
 
@@ -22,6 +23,33 @@ pub enum ApiError {
 impl From<CoreError> for ApiError {
     fn from(error: CoreError) -> Self {
         ApiError::Core(error)
+    }
+}
+
+/// DRF's words for what the core says is wrong with a field without wording it; the JSON API
+/// and the Django surfaces say it alike.
+pub fn problem_words(problem: FieldProblem) -> String {
+    match problem {
+        FieldProblem::Blank => "This field may not be blank.".into(),
+        FieldProblem::TooLong { max } => format!("Ensure this field has no more than {max} characters."),
+    }
+}
+
+/// A login that cannot be tried, worded: the identifier's problem under `username` (whatever
+/// the body called it), the password's under `password`.
+pub fn invalid_login(invalid: InvalidLogin) -> CoreError {
+    let mut fields = FieldErrors::new();
+    for (field, problem) in [("username", invalid.identifier), ("password", invalid.password)] {
+        if let Some(problem) = problem {
+            fields.insert(field.into(), vec![problem_words(problem)]);
+        }
+    }
+    CoreError::validation(fields)
+}
+
+impl From<InvalidLogin> for ApiError {
+    fn from(invalid: InvalidLogin) -> Self {
+        ApiError::Core(invalid_login(invalid))
     }
 }
 

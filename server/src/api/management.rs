@@ -6,9 +6,8 @@
 use axum::extract::{OriginalUri, Path, State};
 use axum::http::StatusCode;
 use axum::Json;
-use gatehouse_core::accounts::{Privileges, Registration};
-use gatehouse_core::admin::{AccountChanges, NewAccount};
-use gatehouse_core::domain::{Email, ProfileChanges, UserId};
+use gatehouse_core::admin::{AccountChanges, NewAccount, RawAccountChanges, RawNewAccount};
+use gatehouse_core::domain::UserId;
 use gatehouse_core::history::parse_event_filter;
 use gatehouse_core::paging::PageRequest;
 use gatehouse_core::store::users::UserSearch;
@@ -177,24 +176,18 @@ async fn create_user(
     ApiJson(body): ApiJson<serde_json::Value>,
 ) -> Result<(StatusCode, Json<User>), ApiError> {
     let mut fields = account_fields(body)?;
-    let (email, password) = (fields.text("email").unwrap_or_default(), fields.text("password").unwrap_or_default());
-    let username = fields.nullable_text("username").flatten();
-    let mut profile = fields.profile();
-    profile.username = None;
-    let (is_active, is_verified) = (fields.flag("is_active"), fields.flag("is_verified"));
-    let privileges = Privileges {
-        is_staff: fields.flag("is_staff").unwrap_or(false),
-        is_superuser: fields.flag("is_superuser").unwrap_or(false),
+    let raw = RawNewAccount {
+        email: fields.text("email").unwrap_or_default(),
+        password: fields.text("password").unwrap_or_default(),
+        username: fields.nullable_text("username").flatten(),
+        profile: fields.profile(),
+        is_active: fields.flag("is_active"),
+        is_verified: fields.flag("is_verified"),
+        is_staff: fields.flag("is_staff"),
+        is_superuser: fields.flag("is_superuser"),
     };
     fields.finish()?;
-    let registration = Registration::parse(&email, username.as_deref(), &password, state.core.credentials().policy())?;
-    let new = NewAccount {
-        registration,
-        profile: ProfileChanges::parse(profile)?,
-        is_active: is_active.unwrap_or(true),
-        is_verified: is_verified.unwrap_or(true),
-        privileges,
-    };
+    let new = NewAccount::parse(raw, state.core.credentials().policy())?;
     let user = state.core.admin().create_account(&actor, new, &client).await?;
     Ok((StatusCode::CREATED, Json(user.into())))
 }
@@ -239,21 +232,17 @@ async fn apply_update(
     if require_email && !fields.contains("email") {
         return Err(CoreError::field("email", "This field is required.").into());
     }
-    let email = fields.text("email");
-    let password = fields.text("password");
-    let profile = fields.profile();
-    let (is_active, is_verified) = (fields.flag("is_active"), fields.flag("is_verified"));
-    let (is_staff, is_superuser) = (fields.flag("is_staff"), fields.flag("is_superuser"));
-    fields.finish()?;
-    let changes = AccountChanges {
-        email: email.map(|e| CoreError::parse_field("email", Email::parse(&e))).transpose()?,
-        password,
-        profile: ProfileChanges::parse(profile)?,
-        is_active,
-        is_verified,
-        is_staff,
-        is_superuser,
+    let raw = RawAccountChanges {
+        email: fields.text("email"),
+        password: fields.text("password"),
+        profile: fields.profile(),
+        is_active: fields.flag("is_active"),
+        is_verified: fields.flag("is_verified"),
+        is_staff: fields.flag("is_staff"),
+        is_superuser: fields.flag("is_superuser"),
     };
+    fields.finish()?;
+    let changes = AccountChanges::parse(raw)?;
     Ok(Json(state.core.admin().update_account(actor, id, changes, client).await?.into()))
 }
 

@@ -3,8 +3,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use gatehouse_core::domain::{RecoveryCode, TotpCode};
-use gatehouse_core::CoreError;
+use gatehouse_core::requests::{RecoveryRequest, TotpRequest};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -84,8 +83,8 @@ async fn verify_totp(
     PartialAuthUser(principal): PartialAuthUser,
     ApiJson(body): ApiJson<CodeRequest>,
 ) -> Result<Json<TokenPair>, ApiError> {
-    let code = CoreError::parse_field("code", TotpCode::parse(&body.code))?;
-    Ok(Json(state.core.two_factor().verify_totp(&principal, &code, &client).await?.into()))
+    let request = TotpRequest::parse(&body.code)?;
+    Ok(Json(state.core.two_factor().verify_totp(&principal, &request.code, &client).await?.into()))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -117,6 +116,6 @@ async fn use_recovery_code(
     PartialAuthUser(principal): PartialAuthUser,
     ApiJson(body): ApiJson<RecoveryCodeRequest>,
 ) -> Result<Json<TokenPair>, ApiError> {
-    let code = CoreError::parse_field("code", RecoveryCode::parse(&body.code))?;
-    Ok(Json(state.core.two_factor().use_recovery_code(&principal, &code, &client).await?.into()))
+    let request = RecoveryRequest::parse(&body.code)?;
+    Ok(Json(state.core.two_factor().use_recovery_code(&principal, &request.code, &client).await?.into()))
 }

@@ -10,9 +10,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use gatehouse_core::accounts::Registration;
-use gatehouse_core::domain::{Email, PasswordAttempt, RecoveryCode, TotpCode};
+use gatehouse_core::credentials::PasswordChange;
 use gatehouse_core::links::LinkPage;
-use gatehouse_core::sessions::{LoginAttempt, SecondStep};
+use gatehouse_core::requests::{self, EmailRequest, LoginAttempt, RecoveryRequest, TotpRequest};
+use gatehouse_core::sessions::SecondStep;
 use gatehouse_core::Principal;
 use gatehouse_core::{CoreError, SessionKind};
 use serde::Deserialize;
@@ -120,8 +121,8 @@ async fn delete_user(
     DrfBody(body): DrfBody<CurrentPassword>,
 ) -> Answer {
     let password = required("current_password", body.current_password)?;
-    let password = CoreError::parse_field("current_password", PasswordAttempt::parse(&password))?;
-    state.core.accounts().delete_account(&principal, &password, &client).await?;
+    let request = requests::CurrentPassword::parse(&password)?;
+    state.core.accounts().delete_account(&principal, &request.password, &client).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -137,8 +138,8 @@ async fn reset_password(
     DrfBody(body): DrfBody<ResetRequest>,
 ) -> Answer {
     let email = required("email", body.email)?;
-    let email = CoreError::parse_field("email", Email::parse(&email))?;
-    state.core.credentials().request_password_reset(&email, &client, LinkPage::Own).await?;
+    let request = EmailRequest::parse(&email)?;
+    state.core.credentials().request_password_reset(&request.email, &client, LinkPage::Own).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -174,10 +175,9 @@ async fn change_password(
     DrfBody(body): DrfBody<ChangePassword>,
 ) -> Answer {
     let current = required("current_password", body.current_password)?;
-    let current = CoreError::parse_field("current_password", PasswordAttempt::parse(&current))?;
     let new_password = required("new_password", body.new_password)?;
-    let new_password = state.core.credentials().check_new_password(&principal.user, &new_password, "new_password")?;
-    state.core.credentials().change_password(&principal, &current, &new_password, &client).await?;
+    let change = PasswordChange::parse(&principal.user, state.core.credentials().policy(), &current, &new_password)?;
+    state.core.credentials().change_password(&principal, &change, &client).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -200,8 +200,9 @@ async fn totp_login(
     TokenUser(principal): TokenUser,
     DrfPath(code): DrfPath<String>,
 ) -> Answer {
-    let code = CoreError::parse_field("token", TotpCode::parse(&code))?;
-    let tokens = state.core.two_factor().verify_totp(&principal, &code, &client).await?;
+    // django-otp's path calls the code `token`.
+    let request = TotpRequest::parse(&code).map_err(|e| e.renaming_field("code", "token"))?;
+    let tokens = state.core.two_factor().verify_totp(&principal, &request.code, &client).await?;
     Ok(token(tokens.access, StatusCode::CREATED))
 }
 
@@ -234,7 +235,7 @@ async fn static_login(
     TokenUser(principal): TokenUser,
     DrfPath(code): DrfPath<String>,
 ) -> Answer {
-    let code = CoreError::parse_field("token", RecoveryCode::parse(&code))?;
-    let tokens = state.core.two_factor().use_recovery_code(&principal, &code, &client).await?;
+    let request = RecoveryRequest::parse(&code).map_err(|e| e.renaming_field("code", "token"))?;
+    let tokens = state.core.two_factor().use_recovery_code(&principal, &request.code, &client).await?;
     Ok(token(tokens.access, StatusCode::CREATED))
 }

@@ -31,6 +31,13 @@ impl From<CoreError> for DrfError {
     }
 }
 
+/// DRF words a login that cannot be tried as the JSON API does.
+impl From<gatehouse_core::requests::InvalidLogin> for DrfError {
+    fn from(invalid: gatehouse_core::requests::InvalidLogin) -> Self {
+        DrfError::Core(crate::api::error::invalid_login(invalid))
+    }
+}
+
 impl DrfError {
     /// The messages DRF (and djangorestframework-jwt) use for these cases.
     fn body(&self) -> (StatusCode, Value) {

@@ -11,10 +11,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use gatehouse_core::accounts::Registration;
-use gatehouse_core::domain::Email;
 use gatehouse_core::error::Conflict;
 use gatehouse_core::links::LinkPage;
-use gatehouse_core::sessions::{LoginAttempt, SecondStep};
+use gatehouse_core::requests::{EmailRequest, InvalidLogin, LoginAttempt};
+use gatehouse_core::sessions::SecondStep;
 use gatehouse_core::Principal;
 use gatehouse_core::{CoreError, User};
 use serde::de::DeserializeOwned;
@@ -43,6 +43,13 @@ pub enum Error {
 impl From<CoreError> for Error {
     fn from(error: CoreError) -> Self {
         Error::Core(error)
+    }
+}
+
+/// Worded as the JSON API words it.
+impl From<InvalidLogin> for Error {
+    fn from(invalid: InvalidLogin) -> Self {
+        Error::Core(crate::api::error::invalid_login(invalid))
     }
 }
 
@@ -196,7 +203,7 @@ async fn restore(
         return Ok(ok(json!({ "message": "The password is changed." })));
     }
     let email = required("email", body.email)?;
-    let email = CoreError::parse_field("email", Email::parse(&email))?;
+    let request = EmailRequest::parse(&email)?;
     // The client's page gets the token as one query parameter, as the package sends it; the
     // mail carries the parsed URL's own serialization (the setting is checked at start).
     let page = match &state.core.settings().compat_rest_jwt_auth_restore_url {
@@ -205,7 +212,7 @@ async fn restore(
         }
         None => LinkPage::Own,
     };
-    state.core.credentials().request_password_reset(&email, &client, page).await?;
+    state.core.credentials().request_password_reset(&request.email, &client, page).await?;
     Ok(ok(json!({ "message": "If this address belongs to an account, an email with a link is on its way." })))
 }
 

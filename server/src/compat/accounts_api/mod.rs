@@ -13,8 +13,10 @@ use axum::extract::{OriginalUri, State};
 use axum::http::StatusCode;
 use axum::Json;
 use gatehouse_core::accounts::Registration;
-use gatehouse_core::domain::{Email, PasswordAttempt, ProfileChanges, RawProfile};
-use gatehouse_core::sessions::{LoginAttempt, SecondStep};
+use gatehouse_core::credentials::PasswordChange;
+use gatehouse_core::domain::{ProfileChanges, RawProfile};
+use gatehouse_core::requests::{EmailRequest, LoginAttempt};
+use gatehouse_core::sessions::SecondStep;
 use gatehouse_core::{CoreError, User};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -134,9 +136,9 @@ async fn activation_token(
     DrfBody(body): DrfBody<ActivationTokenBody>,
 ) -> Answer<Msg> {
     let email = required("email", body.email)?;
-    let email = CoreError::parse_field("email", Email::parse(&email))?;
+    let request = EmailRequest::parse(&email)?;
     let page = state.core.links().page(body.verification_base_url.as_deref())?;
-    state.core.accounts().resend_verification(&email, &client, page).await?;
+    state.core.accounts().resend_verification(&request.email, &client, page).await?;
     Ok(msg("We have sent you an account activation link at your registered email address. If you don't receive an \
          email, please make sure you have entered your registered email address. Thank you!"))
 }
@@ -376,14 +378,11 @@ async fn change_password(
     let old = required("old_password", body.old_password)?;
     let new_password = required("new_password", body.new_password)?;
     confirmed(&new_password, body.confirm_password)?;
-    let old = CoreError::parse_field("old_password", PasswordAttempt::parse(&old))?;
-    let new_password = state.core.credentials().check_new_password(&principal.user, &new_password, "new_password")?;
-    state
-        .core
-        .credentials()
-        .change_password(&principal, &old, &new_password, &client)
-        .await
-        .map_err(|e| e.renaming_field("current_password", "old_password"))?;
+    // This back end calls the current password `old_password`.
+    let old_password = |e: CoreError| e.renaming_field("current_password", "old_password");
+    let change = PasswordChange::parse(&principal.user, state.core.credentials().policy(), &old, &new_password)
+        .map_err(old_password)?;
+    state.core.credentials().change_password(&principal, &change, &client).await.map_err(old_password)?;
     Ok(msg("Password changed successfully."))
 }
 
@@ -408,9 +407,9 @@ async fn forget_password(
     DrfBody(body): DrfBody<ForgetPasswordBody>,
 ) -> Answer<Msg> {
     let email = required("email", body.email)?;
-    let email = CoreError::parse_field("email", Email::parse(&email))?;
+    let request = EmailRequest::parse(&email)?;
     let page = state.core.links().page(body.verification_base_url.as_deref())?;
-    state.core.credentials().request_password_reset(&email, &client, page).await?;
+    state.core.credentials().request_password_reset(&request.email, &client, page).await?;
     Ok(msg("If this address belongs to an account, a password reset link is on its way to it."))
 }
 
